@@ -1,0 +1,1 @@
+"""One module per `garment-studio` subcommand (see app.cli.main)."""

@@ -1,0 +1,1 @@
+"""Qt-free, torch-free core: garment schema, ONNX Runtime inference, keypoint decoding."""

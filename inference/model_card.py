@@ -1,0 +1,167 @@
+"""The model card: the JSON file beside the ONNX files that says how to feed and read them.
+
+Training writes it, the runtime validates it on load. Pre-processing facts (input size, mean/std,
+channel order) live only here, so training, export and inference cannot drift apart.
+
+Contract of the two ONNX graphs (see docs/ARCHITECTURE.md):
+- detector: input ``image`` float32 [1, 3, H, W] (letterboxed, normalised); output ``dets``
+  float32 [1, K, 6] = (x1, y1, x2, y2, score, class_index 0..12) in network-input pixels.
+- pose: input ``crops`` float32 [B, 3, H, W] (affine crops, normalised); outputs ``simcc_x``
+  [B, 81, W*split] and ``simcc_y`` [B, 81, H*split] (SimCC logits over the 81 aggregated landmarks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+CARD_FORMAT = "garment-studio-model-card/1"
+
+
+class ModelCardError(ValueError):
+    """A model card is missing, malformed, or does not match its ONNX files."""
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    input_size: tuple[int, int]  # (width, height) of the network input
+    mean: tuple[float, float, float]  # on 0..255 pixel values, in channel_order
+    std: tuple[float, float, float]
+    channel_order: str = "RGB"
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    file: str
+    preprocess: Preprocess
+    num_classes: int = 13
+    score_threshold: float = 0.3
+
+
+@dataclass(frozen=True)
+class PoseSpec:
+    file: str
+    preprocess: Preprocess
+    simcc_split_ratio: float = 2.0
+    num_keypoints: int = 81
+    layout: str = "df2-agg81"
+    bbox_padding: float = 1.25
+    # Optional per-category fine-tuned pose graphs: category id (str) -> file
+    per_category: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    version: str
+    detector: DetectorSpec
+    pose: PoseSpec
+    path: Path  # the card file itself
+    parent: str | None = None
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def file_path(self, name: str) -> Path:
+        return self.folder / name
+
+    def to_json(self) -> dict:
+        doc = asdict(self)
+        doc.pop("path")
+        doc["format"] = CARD_FORMAT
+        return doc
+
+    def save(self, path: Path | None = None) -> Path:
+        target = Path(path or self.path)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2), encoding="utf-8")
+        tmp.replace(target)
+        return target
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _preprocess(doc: dict, where: str) -> Preprocess:
+    try:
+        size = tuple(int(v) for v in doc["input_size"])
+        mean = tuple(float(v) for v in doc["mean"])
+        std = tuple(float(v) for v in doc["std"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelCardError(f"{where}: preprocess needs input_size, mean and std ({exc})") from exc
+    if len(size) != 2 or len(mean) != 3 or len(std) != 3 or min(size) <= 0 or min(std) <= 0:
+        raise ModelCardError(f"{where}: bad input_size/mean/std {size} {mean} {std}")
+    order = doc.get("channel_order", "RGB")
+    if order not in ("RGB", "BGR"):
+        raise ModelCardError(f"{where}: channel_order must be RGB or BGR, not {order!r}")
+    return Preprocess(size, mean, std, order)  # type: ignore[arg-type]
+
+
+def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
+    """Read and validate a card; with verify_hashes, every listed ONNX file must match its sha256."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model_card.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelCardError(f"model card not found: {path}") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelCardError(f"model card {path} is not valid JSON: {exc}") from exc
+    if doc.get("format") != CARD_FORMAT:
+        raise ModelCardError(f"{path}: unknown card format {doc.get('format')!r} (expected {CARD_FORMAT})")
+    try:
+        det, pose = doc["detector"], doc["pose"]
+        card = ModelCard(
+            name=str(doc["name"]),
+            version=str(doc["version"]),
+            detector=DetectorSpec(
+                file=str(det["file"]),
+                preprocess=_preprocess(det["preprocess"], f"{path} detector"),
+                num_classes=int(det.get("num_classes", 13)),
+                score_threshold=float(det.get("score_threshold", 0.3)),
+            ),
+            pose=PoseSpec(
+                file=str(pose["file"]),
+                preprocess=_preprocess(pose["preprocess"], f"{path} pose"),
+                simcc_split_ratio=float(pose.get("simcc_split_ratio", 2.0)),
+                num_keypoints=int(pose.get("num_keypoints", 81)),
+                layout=str(pose.get("layout", "df2-agg81")),
+                bbox_padding=float(pose.get("bbox_padding", 1.25)),
+                per_category={str(k): str(v) for k, v in pose.get("per_category", {}).items()},
+            ),
+            path=path,
+            parent=doc.get("parent"),
+            training=dict(doc.get("training", {})),
+            metrics=dict(doc.get("metrics", {})),
+            sha256={str(k): str(v) for k, v in doc.get("sha256", {}).items()},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelCardError(f"{path}: missing or malformed field: {exc}") from exc
+    files = [card.detector.file, card.pose.file, *card.pose.per_category.values()]
+    for name in files:
+        fpath = card.file_path(name)
+        if not fpath.is_file():
+            raise ModelCardError(f"{path}: model file {fpath} is missing")
+        if verify_hashes:
+            expected = card.sha256.get(name)
+            if expected is None:
+                raise ModelCardError(f"{path}: no sha256 recorded for {name}")
+            actual = sha256_file(fpath)
+            if actual != expected:
+                raise ModelCardError(
+                    f"{fpath} does not match its card (sha256 {actual[:12]}… != {expected[:12]}…): "
+                    "the file is corrupt or was replaced"
+                )
+    return card
