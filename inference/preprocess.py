@@ -1,0 +1,102 @@
+"""Geometry shared by training, export and inference: letterbox, top-down crop affine, SimCC decoding.
+
+Written once here (NumPy/OpenCV only) so the three can never disagree on a half-pixel.
+Convention: pixel centres are at integer coordinates (OpenCV's warpAffine convention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+LETTERBOX_PAD_VALUE = 114
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    scale: float  # network pixels per image pixel
+    input_size: tuple[int, int]  # (w, h)
+
+    def to_image(self, xy: np.ndarray) -> np.ndarray:
+        return np.asarray(xy, dtype=np.float64) / self.scale
+
+
+def letterbox(image: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping aspect ratio, image at the top-left, pad the rest with 114."""
+    w_in, h_in = input_size
+    h, w = image.shape[:2]
+    scale = min(w_in / w, h_in / h)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    canvas = np.full((h_in, w_in, 3), LETTERBOX_PAD_VALUE, dtype=np.uint8)
+    canvas[:new_h, :new_w] = resized
+    return canvas, Letterbox(scale=scale, input_size=(w_in, h_in))
+
+
+def box_to_center_scale(
+    bbox: tuple[float, float, float, float], input_size: tuple[int, int], padding: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Box (x1,y1,x2,y2) → centre and (w, h) of the crop region, padded and widened to the input aspect."""
+    x1, y1, x2, y2 = (float(v) for v in bbox)
+    center = np.array([(x1 + x2) / 2.0, (y1 + y2) / 2.0])
+    w, h = max(x2 - x1, 1.0) * padding, max(y2 - y1, 1.0) * padding
+    aspect = input_size[0] / input_size[1]
+    if w > h * aspect:
+        h = w / aspect
+    else:
+        w = h * aspect
+    return center, np.array([w, h])
+
+
+def crop_affine(center: np.ndarray, scale: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """2×3 matrix mapping image pixels into the crop (axis-aligned: no rotation at inference)."""
+    w_in, h_in = input_size
+    sx = w_in / scale[0]
+    sy = h_in / scale[1]
+    return np.array(
+        [
+            [sx, 0.0, w_in / 2.0 - sx * center[0]],
+            [0.0, sy, h_in / 2.0 - sy * center[1]],
+        ]
+    )
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    return cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
+
+
+def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    pts = np.asarray(points, dtype=np.float64)
+    return pts @ matrix[:, :2].T + matrix[:, 2]
+
+
+def warp_crop(image: np.ndarray, matrix: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    return cv2.warpAffine(image, matrix, input_size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+
+
+def normalize(images_hwc: np.ndarray, mean, std, to_rgb: bool) -> np.ndarray:
+    """uint8 (..., H, W, 3) BGR → float32 (..., 3, H, W) normalised, in the card's channel order."""
+    arr = images_hwc[..., ::-1] if to_rgb else images_hwc
+    arr = (arr.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return np.ascontiguousarray(np.moveaxis(arr, -1, -3))
+
+
+def decode_simcc(
+    simcc_x: np.ndarray, simcc_y: np.ndarray, split_ratio: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """SimCC logits (B,K,Wx), (B,K,Wy) → crop coordinates (B,K,2) and scores (B,K) in [0,1].
+
+    Score = mean of the two softmax peak probabilities.
+    """
+    def softmax_peak(logits):
+        logits = logits - logits.max(axis=-1, keepdims=True)
+        prob = np.exp(logits)
+        prob /= prob.sum(axis=-1, keepdims=True)
+        return prob.argmax(axis=-1), prob.max(axis=-1)
+
+    ix, px = softmax_peak(np.asarray(simcc_x, dtype=np.float32))
+    iy, py = softmax_peak(np.asarray(simcc_y, dtype=np.float32))
+    coords = np.stack([ix, iy], axis=-1).astype(np.float64) / split_ratio
+    return coords, (px + py) / 2.0
