@@ -1,0 +1,145 @@
+"""Conversions between ORM rows, ``inference.annotation`` types and the JSON kept in snapshots/history."""
+
+from __future__ import annotations
+
+from inference.annotation import Garment, GarmentStatus, Keypoint, PointSource, Visibility
+from inference.schema import deepfashion2, fld
+
+from .models import FLD_LAYOUTS, LAYOUT_DF2, GarmentRow, KeypointRow
+
+LAYOUT_KEY = "layout"  # Garment.extra key naming a non-DF2 layout (FLD)
+
+
+def garment_layout(garment: Garment) -> str:
+    return str(garment.extra.get(LAYOUT_KEY, LAYOUT_DF2))
+
+
+def expected_keypoints(category_id: int, layout: str) -> int:
+    if layout == LAYOUT_DF2:
+        return deepfashion2().category(category_id).num_keypoints
+    if layout in FLD_LAYOUTS:
+        return len(fld().clothes_type(FLD_LAYOUTS[layout]).landmarks)
+    raise ValueError(f"unknown keypoint layout {layout!r} (df2, {', '.join(FLD_LAYOUTS)})")
+
+
+def validate_garment(garment: Garment) -> None:
+    """Raise ValueError when the garment does not fit its category (or FLD layout)."""
+    layout = garment_layout(garment)
+    if layout == LAYOUT_DF2:
+        deepfashion2().category(garment.category_id)  # SchemaError (a ValueError) names it
+    n = expected_keypoints(garment.category_id, layout)
+    if len(garment.keypoints) != n:
+        raise ValueError(f"{layout} garment of category {garment.category_id} needs {n} keypoints, got {len(garment.keypoints)}")
+    if len(garment.bbox) != 4:
+        raise ValueError(f"a box is (x1, y1, x2, y2), got {garment.bbox!r}")
+
+
+def keypoint_to_dict(kp: Keypoint) -> dict:
+    return {"x": float(kp.x), "y": float(kp.y), "v": int(kp.visibility), "score": kp.score, "source": str(kp.source)}
+
+
+def keypoint_from_dict(d: dict) -> Keypoint:
+    score = d.get("score")
+    return Keypoint(
+        float(d["x"]), float(d["y"]), Visibility(int(d["v"])), None if score is None else float(score),
+        PointSource(d.get("source", PointSource.MODEL)),
+    )
+
+
+def garment_to_dict(g: Garment) -> dict:
+    return {
+        "category_id": int(g.category_id),
+        "bbox": [float(v) for v in g.bbox],
+        "keypoints": [keypoint_to_dict(k) for k in g.keypoints],
+        "score": None if g.score is None else float(g.score),
+        "status": str(g.status),
+        "model_version": g.model_version,
+        "extra": dict(g.extra),
+    }
+
+
+def garment_from_dict(d: dict) -> Garment:
+    score = d.get("score")
+    return Garment(
+        category_id=int(d["category_id"]),
+        bbox=tuple(float(v) for v in d["bbox"]),
+        keypoints=tuple(keypoint_from_dict(k) for k in d["keypoints"]),
+        score=None if score is None else float(score),
+        status=GarmentStatus(d.get("status", GarmentStatus.PREDICTED)),
+        model_version=d.get("model_version"),
+        extra=dict(d.get("extra") or {}),
+    )
+
+
+def keypoint_from_row(row: KeypointRow) -> Keypoint:
+    return Keypoint(row.x, row.y, Visibility(row.visibility), row.score, PointSource(row.source))
+
+
+def garment_from_row(row: GarmentRow) -> Garment:
+    extra = dict(row.attributes or {})
+    if row.layout != LAYOUT_DF2:
+        extra[LAYOUT_KEY] = row.layout
+    return Garment(
+        category_id=row.category_id,
+        bbox=(row.x1, row.y1, row.x2, row.y2),
+        keypoints=tuple(keypoint_from_row(k) for k in row.keypoints),
+        score=row.score,
+        status=GarmentStatus(row.status),
+        model_version=row.model_version,
+        extra=extra,
+    )
+
+
+def write_garment(row: GarmentRow, g: Garment) -> None:
+    """Copy a Garment's fields (not the prediction snapshot) onto a row, replacing its keypoints."""
+    row.category_id = int(g.category_id)
+    row.layout = garment_layout(g)
+    row.x1, row.y1, row.x2, row.y2 = (float(v) for v in g.bbox)
+    row.score = None if g.score is None else float(g.score)
+    row.status = str(g.status)
+    row.model_version = g.model_version
+    row.attributes = {k: v for k, v in g.extra.items() if k != LAYOUT_KEY}
+    by_index = {k.idx: k for k in row.keypoints}
+    for i, kp in enumerate(g.keypoints):
+        krow = by_index.pop(i, None)
+        if krow is None:
+            krow = KeypointRow(idx=i)
+            row.keypoints.append(krow)
+        write_keypoint(krow, kp)
+    for extra_row in by_index.values():
+        row.keypoints.remove(extra_row)
+
+
+def write_keypoint(row: KeypointRow, kp: Keypoint) -> None:
+    row.x, row.y = float(kp.x), float(kp.y)
+    row.visibility = int(kp.visibility)
+    row.score = None if kp.score is None else float(kp.score)
+    row.source = str(kp.source)
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def remap_category(keypoints: tuple[Keypoint, ...], old_id: int, new_id: int) -> tuple[Keypoint, ...]:
+    """Carry points to another category: same landmark name first, then the same 81-slot aggregate."""
+    schema = deepfashion2()
+    old, new = schema.category(old_id), schema.category(new_id)
+    out: list[Keypoint] = [Keypoint.absent() for _ in new.landmarks]
+    used: set[int] = set()
+    for j, name in enumerate(new.landmarks):
+        if name in old.landmarks:
+            i = old.landmarks.index(name)
+            out[j] = keypoints[i]
+            used.add(i)
+    agg_to_old = {slot: i for i, slot in enumerate(old.agg81)}
+    for j, slot in enumerate(new.agg81):
+        i = agg_to_old.get(slot)
+        if out[j].visibility == 0 and i is not None and i not in used:
+            out[j] = keypoints[i]
+            used.add(i)
+    return tuple(out)

@@ -1,0 +1,309 @@
+"""The project store: the repository API the GUI and the CLI use. Qt-free; one SQLite file per project.
+
+Open or create::
+
+    store = ProjectStore.open(path, create=True)   # checks, backs up and migrates; see app.store.database
+    with ProjectStore.open(path) as store: ...      # closes the engine on exit
+
+Images (paths stored as given; relative ones resolve against the project folder)::
+
+    add_image(path, source=None, camera=None, attributes=None) -> AddImageResult(image_id, added)
+    add_images(paths, ...) -> AddImagesReport(results, errors)   # duplicates (same sha256) are skipped
+    image(image_id) -> ImageInfo;  resolve_path(stored_path) -> Path
+    list_images(status=None, category=None) -> [ImageInfo]  # status new/predicted/corrected/verified
+    next_unverified_image(after_image_id=None) -> ImageInfo | None   # wraps around
+
+Garments (``inference.annotation.Garment``; FLD garments carry ``extra["layout"]``, category 0)::
+
+    garments(image_id) -> [(garment_id, Garment)];  garment(garment_id) -> Garment
+    store_predictions(image_id, garments, model_version=None) -> PredictionResult
+        predicted garments are replaced; corrected/verified ones are never touched; a prediction of the
+        same category overlapping a kept garment (IoU > 0.5) is dropped.
+
+Edits: each runs in its own transaction, writes an ``edit_history`` row and returns the old value the
+GUI's undo needs. The first human change turns a predicted (or verified) garment into corrected::
+
+    move_point(gid, index, x, y) -> Keypoint          set_visibility(gid, index, visibility) -> Keypoint
+    add_point(gid, index, x, y, visibility=VISIBLE) -> Keypoint
+    remove_point(gid, index) -> Keypoint              set_keypoint(gid, index, keypoint) -> Keypoint
+    set_box(gid, bbox) -> bbox                        change_category(gid, category) -> Garment
+    add_garment(image_id, garment) -> garment_id      delete_garment(gid) -> Garment
+    set_garment(gid, garment) -> Garment              verify(gid) -> GarmentStatus
+    verify_image(image_id) -> {gid: GarmentStatus}    revert_to_prediction(gid) -> Garment
+    history(image_id=None, garment_id=None) -> [EditRecord];  revert_edit(edit_id) -> garment id | None
+
+Measurements, calibrations, model versions and spec sheets: see ``app.store.records.RecordsMixin``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from inference.annotation import Garment, GarmentStatus
+
+from .convert import garment_from_row, garment_to_dict, iou, validate_garment, write_garment
+from .database import IMMEDIATE, StoreError, open_database
+from .edits import EditsMixin
+from .images import ImageReadError, probe_image
+from .models import GarmentRow, ImageRow, utcnow
+from .records import RecordsMixin
+
+
+class ImageStatus(StrEnum):
+    NEW = "new"  # no prediction yet
+    PREDICTED = "predicted"
+    CORRECTED = "corrected"  # a person changed or confirmed some garments, not all verified
+    VERIFIED = "verified"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: int
+    path: str
+    sha256: str
+    width: int
+    height: int
+    status: ImageStatus
+    categories: tuple[int, ...]
+    num_garments: int
+    source: str | None
+    camera: str | None
+    attributes: dict
+
+
+@dataclass(frozen=True)
+class AddImageResult:
+    image_id: int
+    added: bool  # False: an image with the same content was already in the project
+
+
+@dataclass
+class AddImagesReport:
+    results: list[AddImageResult]
+    errors: list[str]
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    added: tuple[int, ...]
+    replaced: tuple[int, ...]  # ids of the earlier predicted garments now gone
+    kept: tuple[int, ...]  # human-corrected or verified garments left untouched
+    dropped: int  # predictions skipped because they duplicate a kept garment
+
+
+PREDICTION_OVERLAP_IOU = 0.5
+
+
+def image_status(counts: dict[str, int], predicted: bool, verified: bool) -> ImageStatus:
+    total = sum(counts.values())
+    if total == 0:
+        return ImageStatus.VERIFIED if verified else ImageStatus.PREDICTED if predicted else ImageStatus.NEW
+    if counts.get(GarmentStatus.VERIFIED, 0) == total:
+        return ImageStatus.VERIFIED
+    if counts.get(GarmentStatus.CORRECTED, 0) or counts.get(GarmentStatus.VERIFIED, 0):
+        return ImageStatus.CORRECTED
+    return ImageStatus.PREDICTED
+
+
+class ProjectStore(EditsMixin, RecordsMixin):
+    def __init__(self, path: Path, create: bool = True):
+        self.path = Path(path)
+        self._engine, self.backup_path = open_database(self.path, create=create)
+        self._read_sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self._engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False
+        )
+
+    @classmethod
+    def open(cls, path: Path | str, create: bool = False) -> ProjectStore:
+        return cls(Path(path), create=create)
+
+    @classmethod
+    def create(cls, path: Path | str) -> ProjectStore:
+        return cls(Path(path), create=True)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> ProjectStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def folder(self) -> Path:
+        return self.path.resolve().parent
+
+    @contextmanager
+    def _read(self):
+        with self._read_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _write(self):
+        """One short write transaction (BEGIN IMMEDIATE): committed on exit, rolled back on error."""
+        with self._write_sessions() as session, session.begin():
+            yield session
+
+    # ---- images -------------------------------------------------------------------------------------
+
+    def resolve_path(self, stored: str) -> Path:
+        p = Path(stored)
+        return p if p.is_absolute() else self.folder / p
+
+    def add_image(
+        self,
+        path: Path | str,
+        *,
+        source: str | None = None,
+        camera: str | None = None,
+        attributes: dict | None = None,
+    ) -> AddImageResult:
+        """Register one image; raises ImageReadError when the file is missing or not an image."""
+        probe = probe_image(self.resolve_path(str(path)))
+        with self._write() as s:
+            existing = s.scalar(select(ImageRow.id).where(ImageRow.sha256 == probe.sha256))
+            if existing is not None:
+                return AddImageResult(existing, False)
+            row = ImageRow(
+                path=str(path), sha256=probe.sha256, width=probe.width, height=probe.height,
+                source=source, camera=camera, attributes=dict(attributes or {}),
+            )
+            s.add(row)
+            s.flush()
+            return AddImageResult(row.id, True)
+
+    def add_images(self, paths: Iterable[Path | str], **kwargs) -> AddImagesReport:
+        report = AddImagesReport([], [])
+        for p in paths:
+            try:
+                report.results.append(self.add_image(p, **kwargs))
+            except ImageReadError as exc:
+                report.errors.append(str(exc))
+        return report
+
+    def _image_infos(self, s: Session, image_ids: Sequence[int] | None = None) -> list[ImageInfo]:
+        q = select(ImageRow).order_by(ImageRow.id)
+        if image_ids is not None:
+            q = q.where(ImageRow.id.in_(image_ids))
+        rows = s.scalars(q).all()
+        counts: dict[int, dict[str, int]] = {}
+        cats: dict[int, set[int]] = {}
+        gq = select(GarmentRow.image_id, GarmentRow.status, GarmentRow.category_id, func.count()).group_by(
+            GarmentRow.image_id, GarmentRow.status, GarmentRow.category_id
+        )
+        if image_ids is not None:
+            gq = gq.where(GarmentRow.image_id.in_(image_ids))
+        for image_id, status, cat, n in s.execute(gq):
+            c = counts.setdefault(image_id, {})
+            c[status] = c.get(status, 0) + n
+            cats.setdefault(image_id, set()).add(cat)
+        return [
+            ImageInfo(
+                id=r.id, path=r.path, sha256=r.sha256, width=r.width, height=r.height,
+                status=image_status(counts.get(r.id, {}), r.predicted_at is not None, r.verified_at is not None),
+                categories=tuple(sorted(cats.get(r.id, ()))), num_garments=sum(counts.get(r.id, {}).values()),
+                source=r.source, camera=r.camera, attributes=dict(r.attributes or {}),
+            )
+            for r in rows
+        ]
+
+    def image(self, image_id: int) -> ImageInfo:
+        with self._read() as s:
+            found = self._image_infos(s, [image_id])
+        if not found:
+            raise StoreError(f"no image with id {image_id} in {self.path}")
+        return found[0]
+
+    def list_images(
+        self, status: str | Iterable[str] | None = None, category: int | Iterable[int] | None = None
+    ) -> list[ImageInfo]:
+        statuses = None if status is None else {ImageStatus(v) for v in ([status] if isinstance(status, str) else status)}
+        cats = None if category is None else set([category] if isinstance(category, int) else category)
+        with self._read() as s:
+            infos = self._image_infos(s)
+        return [
+            i for i in infos
+            if (statuses is None or i.status in statuses) and (cats is None or cats.intersection(i.categories))
+        ]
+
+    def next_unverified_image(self, after_image_id: int | None = None) -> ImageInfo | None:
+        pending = [i for i in self.list_images() if i.status != ImageStatus.VERIFIED]
+        if not pending:
+            return None
+        if after_image_id is not None:
+            later = [i for i in pending if i.id > after_image_id]
+            if later:
+                return later[0]
+        return pending[0]
+
+    # ---- garments -----------------------------------------------------------------------------------
+
+    def garments(self, image_id: int) -> list[tuple[int, Garment]]:
+        with self._read() as s:
+            rows = s.scalars(select(GarmentRow).where(GarmentRow.image_id == image_id).order_by(GarmentRow.id))
+            return [(r.id, garment_from_row(r)) for r in rows]
+
+    def garment(self, garment_id: int) -> Garment:
+        with self._read() as s:
+            return garment_from_row(self._garment_row(s, garment_id))
+
+    def garment_image_id(self, garment_id: int) -> int:
+        with self._read() as s:
+            return self._garment_row(s, garment_id).image_id
+
+    def _garment_row(self, s: Session, garment_id: int) -> GarmentRow:
+        row = s.get(GarmentRow, garment_id)
+        if row is None:
+            raise StoreError(f"no garment with id {garment_id} in {self.path}")
+        return row
+
+    def _image_row(self, s: Session, image_id: int) -> ImageRow:
+        row = s.get(ImageRow, image_id)
+        if row is None:
+            raise StoreError(f"no image with id {image_id} in {self.path}")
+        return row
+
+    def store_predictions(
+        self, image_id: int, garments: Sequence[Garment], model_version: str | None = None
+    ) -> PredictionResult:
+        for g in garments:
+            validate_garment(g)
+        with self._write() as s:
+            image = self._image_row(s, image_id)
+            existing = s.scalars(select(GarmentRow).where(GarmentRow.image_id == image_id)).all()
+            kept = [r for r in existing if r.status != GarmentStatus.PREDICTED]
+            replaced = [r for r in existing if r.status == GarmentStatus.PREDICTED]
+            for r in replaced:
+                s.delete(r)
+            added, dropped = [], 0
+            for g in garments:
+                g = replace(g, status=GarmentStatus.PREDICTED, model_version=model_version or g.model_version)
+                if any(
+                    k.category_id == g.category_id and iou((k.x1, k.y1, k.x2, k.y2), g.bbox) > PREDICTION_OVERLAP_IOU
+                    for k in kept
+                ):
+                    dropped += 1
+                    continue
+                row = GarmentRow(image_id=image_id, prediction=garment_to_dict(g))
+                write_garment(row, g)
+                s.add(row)
+                added.append(row)
+            image.predicted_at = utcnow()
+            s.flush()
+            result = PredictionResult(
+                tuple(r.id for r in added), tuple(r.id for r in replaced), tuple(r.id for r in kept), dropped
+            )
+            self._record(
+                s, image_id, None, "store_predictions",
+                {"replaced": list(result.replaced)}, {"added": list(result.added), "model_version": model_version},
+            )
+            return result

@@ -1,0 +1,192 @@
+"""Repository API invariants on a real SQLite project file."""
+
+from dataclasses import replace
+
+import pytest
+from test_store_fixtures import make_garment, write_png
+
+from app.store import ImageReadError, ImageStatus, ProjectStore, StoreError
+from inference.annotation import GarmentStatus, Keypoint, PointSource, Visibility
+from inference.schema import deepfashion2
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = ProjectStore.create(tmp_path / "project.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def image_id(store, tmp_path):
+    return store.add_image(write_png(tmp_path / "img" / "a.png", 64, 48)).image_id
+
+
+def test_add_images_hashes_sizes_and_skips_duplicates(store, tmp_path):
+    a = write_png(tmp_path / "a.png", 64, 48, seed=1)
+    b = write_png(tmp_path / "b.png", 32, 16, seed=2)
+    same_as_a = tmp_path / "copy.png"
+    same_as_a.write_bytes(a.read_bytes())
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    report = store.add_images([a, b, same_as_a, tmp_path / "broken.png", tmp_path / "missing.png"])
+    assert [r.added for r in report.results] == [True, True, False]
+    assert report.results[2].image_id == report.results[0].image_id
+    assert len(report.errors) == 2 and "broken.png" in report.errors[0] and "missing.png" in report.errors[1]
+    infos = store.list_images()
+    assert [(i.width, i.height, i.status) for i in infos] == [(64, 48, ImageStatus.NEW), (32, 16, ImageStatus.NEW)]
+    with pytest.raises(ImageReadError, match="broken.png"):
+        store.add_image(tmp_path / "broken.png")
+
+
+def test_relative_paths_resolve_against_the_project_folder(store, tmp_path):
+    write_png(tmp_path / "rel" / "x.png")
+    result = store.add_image("rel/x.png")
+    info = store.image(result.image_id)
+    assert info.path == "rel/x.png"
+    assert store.resolve_path(info.path) == tmp_path / "rel" / "x.png"
+
+
+def test_predictions_never_overwrite_corrections(store, image_id):
+    first = store.store_predictions(image_id, [make_garment(1), make_garment(8, box=(50, 5, 60, 40))], "m1")
+    corrected_id, replaced_id = first.added
+    store.move_point(corrected_id, 0, 11.5, 12.25)
+    human = store.garment(corrected_id)
+    assert human.status == GarmentStatus.CORRECTED
+
+    again = store.store_predictions(
+        image_id,
+        [make_garment(1, shift=0.5), make_garment(8, box=(51, 5, 61, 40)), make_garment(1, box=(44, 2, 63, 30))],
+        "m2",
+    )
+    assert again.kept == (corrected_id,) and again.replaced == (replaced_id,)
+    assert again.dropped == 1  # the new short sleeve top overlaps the corrected one
+    garments = dict(store.garments(image_id))
+    assert garments[corrected_id] == human  # untouched, field by field
+    assert replaced_id not in garments
+    assert len(garments) == 3
+    assert {g.model_version for gid, g in garments.items() if gid != corrected_id} == {"m2"}
+
+
+def test_point_edits_return_old_values_and_mark_corrected(store, image_id):
+    (gid,) = store.store_predictions(image_id, [make_garment(7)]).added
+    before = store.garment(gid)
+    old = store.move_point(gid, 0, 5.125, 6.375)
+    assert old == before.keypoints[0]
+    moved = store.garment(gid).keypoints[0]
+    assert (moved.x, moved.y, moved.source) == (5.125, 6.375, PointSource.HUMAN)
+    assert store.garment(gid).status == GarmentStatus.CORRECTED
+
+    assert store.set_visibility(gid, 0, Visibility.OCCLUDED) == moved
+    assert store.remove_point(gid, 3) == before.keypoints[3]
+    assert store.garment(gid).keypoints[3].visibility == Visibility.ABSENT
+    assert store.add_point(gid, 2, 9.5, 8.5).visibility == Visibility.ABSENT
+    assert store.garment(gid).keypoints[2] == Keypoint(9.5, 8.5, Visibility.VISIBLE, None, PointSource.HUMAN)
+    with pytest.raises(StoreError, match="no keypoint 99"):
+        store.move_point(gid, 99, 1, 1)
+    assert [e.action for e in store.history(garment_id=gid)] == [
+        "move_point", "set_visibility", "remove_point", "add_point"
+    ]
+
+
+def test_history_reverts_every_kind_of_edit(store, image_id):
+    (gid,) = store.store_predictions(image_id, [make_garment(1)]).added
+    original = store.garment(gid)
+    store.move_point(gid, 4, 1.5, 2.5)
+    store.set_box(gid, (1.0, 2.0, 30.5, 40.25))
+    store.change_category(gid, 10)
+    store.verify(gid)
+    for edit in reversed(store.history(garment_id=gid)):
+        store.revert_edit(edit.id)
+    assert store.garment(gid) == original
+
+
+def test_delete_is_reverted_from_history_with_its_prediction(store, image_id):
+    (gid,) = store.store_predictions(image_id, [make_garment(9)]).added
+    store.move_point(gid, 0, 3.0, 4.0)
+    deleted = store.delete_garment(gid)
+    assert store.garments(image_id) == []
+    delete_edit = store.history(garment_id=gid)[-1]
+    assert delete_edit.action == "delete_garment"
+    new_id = store.revert_edit(delete_edit.id)
+    assert store.garment(new_id) == deleted
+    store.revert_to_prediction(new_id)
+    assert store.garment(new_id).keypoints == make_garment(9).keypoints
+
+
+def test_revert_to_prediction_restores_the_model_output(store, image_id):
+    (gid,) = store.store_predictions(image_id, [make_garment(2)], model_version="df2-v3").added
+    predicted = store.garment(gid)
+    store.move_point(gid, 0, 1.0, 1.0)
+    store.set_box(gid, (0, 0, 10, 10))
+    old = store.revert_to_prediction(gid)
+    assert old.status == GarmentStatus.CORRECTED and old.bbox == (0.0, 0.0, 10.0, 10.0)
+    assert store.garment(gid) == predicted
+    assert store.garment(gid).model_version == "df2-v3"
+    human = store.add_garment(image_id, make_garment(5))
+    with pytest.raises(StoreError, match="no prediction"):
+        store.revert_to_prediction(human)
+
+
+def test_change_category_keeps_points_by_landmark_name(store, image_id):
+    (gid,) = store.store_predictions(image_id, [make_garment(1)]).added
+    old = store.garment(gid)
+    store.change_category(gid, 10)  # short sleeve top -> short sleeve dress
+    new = store.garment(gid)
+    top, dress = deepfashion2().category(1), deepfashion2().category(10)
+    assert new.category_id == 10 and len(new.keypoints) == dress.num_keypoints
+    for j, name in enumerate(dress.landmarks):
+        if name in top.landmarks:
+            assert new.keypoints[j] == old.keypoints[top.landmarks.index(name)]
+    # shorts -> trousers: names differ in part; the 81-slot aggregate carries the shared slots
+    (sid,) = store.store_predictions(image_id, [make_garment(7, box=(45, 2, 62, 40))]).added
+    shorts = store.garment(sid)
+    store.change_category(sid, 8)
+    trousers = store.garment(sid)
+    carried = {(k.x, k.y) for k in trousers.keypoints if k.visibility}
+    assert carried and carried <= {(k.x, k.y) for k in shorts.keypoints}
+
+
+def test_image_status_filters_and_next_unverified(store, tmp_path):
+    ids = [store.add_image(write_png(tmp_path / f"{i}.png", seed=i)).image_id for i in range(4)]
+    store.store_predictions(ids[1], [make_garment(1)])
+    (g2,) = store.store_predictions(ids[2], [make_garment(8)]).added
+    store.set_box(g2, (1, 1, 20, 20))
+    (g3,) = store.store_predictions(ids[3], [make_garment(9)]).added
+    store.verify(g3)
+    status = {i.id: i.status for i in store.list_images()}
+    assert [status[i] for i in ids] == ["new", "predicted", "corrected", "verified"]
+    assert [i.id for i in store.list_images(status="corrected")] == [ids[2]]
+    assert [i.id for i in store.list_images(category=8)] == [ids[2]]
+    assert [i.id for i in store.list_images(status=["new", "verified"], category=[9])] == [ids[3]]
+    assert store.next_unverified_image().id == ids[0]
+    assert store.next_unverified_image(after_image_id=ids[2]).id == ids[0]  # wraps past the verified one
+    store.verify_image(ids[0])
+    assert store.image(ids[0]).status == ImageStatus.VERIFIED  # confirmed empty
+
+
+def test_bad_garments_are_refused_before_anything_is_written(store, image_id):
+    good = make_garment(1)
+    short = replace(good, keypoints=good.keypoints[:-1])
+    with pytest.raises(ValueError, match="needs 25 keypoints"):
+        store.store_predictions(image_id, [good, short])
+    with pytest.raises(ValueError, match="unknown DeepFashion2 category"):
+        store.add_garment(image_id, replace(good, category_id=42))
+    assert store.garments(image_id) == []
+
+
+def test_records_calibrations_measurements_models_specs(store, image_id):
+    gid = store.add_garment(image_id, make_garment(8))
+    cal = store.save_calibration("bench-cam", "checkerboard", {"mm_per_px": 0.5})
+    assert store.save_calibration("bench-cam", "checkerboard", {"mm_per_px": 0.25}) == cal
+    assert store.calibration("bench-cam").payload == {"mm_per_px": 0.25}
+    store.add_measurement(gid, "waist width", 401.25, [[1.5, 2.5], [3.5, 4.5]], cal)
+    (m,) = store.measurements(image_id=image_id)
+    assert (m.pom, m.value_mm, m.category_id, m.calibration_id) == ("waist width", 401.25, 8, cal)
+    a = store.register_model("df2", "1", "models/a/model_card.json", active=True)
+    b = store.register_model("df2", "2", "models/b/model_card.json", parent_id=a, metrics={"ap": 0.5})
+    assert store.active_model().id == a
+    assert store.set_active_model(b) == a and store.active_model().metrics == {"ap": 0.5}
+    store.save_spec_sheet("tee M", [{"pom": "chest width", "size": "M", "target_mm": 520.0, "tolerance_mm": 10.0}])
+    assert store.spec_sheet("tee M").rows[0]["target_mm"] == 520.0
+    store.delete_garment(gid)
+    assert store.measurements() == []  # measurements go with their garment

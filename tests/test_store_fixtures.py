@@ -1,0 +1,39 @@
+"""Helpers (not tests) shared by the store, dataset and data-CLI tests: real PNG files and DF2 garments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inference.annotation import Garment, GarmentStatus, Keypoint, Visibility
+from inference.schema import deepfashion2
+
+
+def write_png(path: Path, width: int = 64, height: int = 48, seed: int = 0) -> Path:
+    """A small PNG whose content (and hash) depends on seed."""
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
+    return path
+
+
+def make_garment(
+    category_id: int = 1,
+    box: tuple[float, float, float, float] = (2.25, 3.5, 40.75, 44.125),
+    shift: float = 0.0,
+    status: GarmentStatus = GarmentStatus.PREDICTED,
+    score: float | None = 0.875,
+) -> Garment:
+    """Sub-pixel points inside the box; point 1 occluded, point 2 absent."""
+    cat = deepfashion2().category(category_id)
+    x1, y1, x2, y2 = (v + shift for v in box)
+    n = cat.num_keypoints
+    kps = [
+        Keypoint(x1 + (x2 - x1) * (i + 0.5) / n, y1 + (y2 - y1) * ((i * 7) % n + 0.25) / n, Visibility.VISIBLE, 0.5)
+        for i in range(n)
+    ]
+    kps[1] = Keypoint(kps[1].x, kps[1].y, Visibility.OCCLUDED, 0.25)
+    kps[2] = Keypoint.absent()
+    return Garment(category_id, (x1, y1, x2, y2), tuple(kps), score=score, status=status)

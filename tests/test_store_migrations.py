@@ -1,0 +1,111 @@
+"""Opening project files: migrations with a backup, newer schemas refused, corrupt files refused."""
+
+import sqlite3
+
+import pytest
+from sqlalchemy import inspect
+from test_store_fixtures import make_garment, write_png
+
+from app.store import ProjectStore, StoreError, StoreVersionError
+from app.store.database import current_revision, head_revision, known_revisions, make_engine, upgrade
+from app.store.models import Base
+
+
+def _tables(path):
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def test_new_project_is_at_head_with_wal_and_foreign_keys(tmp_path):
+    path = tmp_path / "p.db"
+    with ProjectStore.create(path) as store:
+        assert store.backup_path is None
+        with store._engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() > 0
+        engine = make_engine(path)
+        assert current_revision(engine) == head_revision()
+        engine.dispose()
+
+
+def test_migrations_build_the_same_tables_as_the_models(tmp_path):
+    path = tmp_path / "p.db"
+    ProjectStore.create(path).close()
+    engine = make_engine(path)
+    insp = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        db_cols = {c["name"] for c in insp.get_columns(table.name)}
+        assert db_cols == {c.name for c in table.columns}, table.name
+    engine.dispose()
+
+
+def test_older_project_is_backed_up_then_migrated(tmp_path):
+    path = tmp_path / "old.db"
+    oldest = known_revisions()[-1]
+    engine = make_engine(path)
+    upgrade(engine, oldest)
+    engine.dispose()
+    assert "measurements" not in _tables(path)
+    with sqlite3.connect(path) as conn:  # data written by the old version must survive
+        conn.execute(
+            "INSERT INTO images (path, sha256, width, height, attributes, added_at) "
+            "VALUES ('a.png', 'abc', 10, 20, '{}', '2026-01-01 00:00:00')"
+        )
+
+    with ProjectStore.open(path) as store:
+        assert store.backup_path is not None and store.backup_path.exists()
+        assert oldest in store.backup_path.name
+        assert [(i.path, i.width, i.height) for i in store.list_images()] == [("a.png", 10, 20)]
+    assert "measurements" in _tables(path)
+    assert "measurements" not in _tables(store.backup_path)
+    backup = make_engine(store.backup_path)
+    assert current_revision(backup) == oldest
+    backup.dispose()
+
+
+def test_newer_schema_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "future.db"
+    ProjectStore.create(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    before = path.read_bytes()
+    with pytest.raises(StoreVersionError, match="newer Garment Keypoint Studio"):
+        ProjectStore.open(path)
+    assert path.read_bytes() == before
+    assert not list(tmp_path.glob("*.bak"))
+
+
+def test_non_sqlite_file_is_refused(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("this is a text file, not a project\n")
+    with pytest.raises(StoreError, match="not an SQLite database"):
+        ProjectStore.open(path)
+
+
+def test_other_sqlite_database_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE things (id INTEGER)")
+    with pytest.raises(StoreError, match="not a Garment Keypoint Studio project"):
+        ProjectStore.open(path)
+
+
+def test_corrupt_pages_are_refused(tmp_path):
+    path = tmp_path / "bad.db"
+    with ProjectStore.create(path) as store:
+        image_id = store.add_image(write_png(tmp_path / "a.png")).image_id
+        store.store_predictions(image_id, [make_garment(11) for _ in range(30)])
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 4 * page
+    data[2 * page + 8 : 3 * page] = b"\xa5" * (page - 8)  # smash a b-tree page, keep the file header
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="corrupt"):
+        ProjectStore.open(path)
+
+
+def test_missing_project_is_not_created_unless_asked(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"):
+        ProjectStore.open(tmp_path / "nope.db")
+    assert not (tmp_path / "nope.db").exists()
