@@ -77,10 +77,18 @@ def warp_crop(image: np.ndarray, matrix: np.ndarray, input_size: tuple[int, int]
 
 
 def normalize(images_hwc: np.ndarray, mean, std, to_rgb: bool) -> np.ndarray:
-    """uint8 (..., H, W, 3) BGR → float32 (..., 3, H, W) normalised, in the card's channel order."""
-    arr = images_hwc[..., ::-1] if to_rgb else images_hwc
-    arr = (arr.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return np.ascontiguousarray(np.moveaxis(arr, -1, -3))
+    """uint8 (..., H, W, 3) BGR → float32 (..., 3, H, W) normalised, in the card's channel order.
+
+    mean/std are given in the output channel order. One transposing copy plus two in-place passes:
+    this runs on every frame and every crop.
+    """
+    chw = np.moveaxis(np.asarray(images_hwc), -1, -3)
+    if to_rgb:
+        chw = chw[..., ::-1, :, :]
+    out = chw.astype(np.float32, order="C")  # contiguous copy in (..., 3, H, W) order
+    out -= np.asarray(mean, np.float32).reshape(3, 1, 1)
+    out *= (1.0 / np.asarray(std, np.float64)).astype(np.float32).reshape(3, 1, 1)
+    return out
 
 
 def decode_simcc(

@@ -1,0 +1,270 @@
+"""Detect → batched top-down pose → decode, on ONNX Runtime. Qt-free; the GUI and CLI call it.
+
+Stages per image: letterbox + detector session; one ``cv2.warpAffine`` per detected box into one crop batch;
+one pose session call per graph (per-category graphs when the card lists them); SimCC decode and inverse
+affine back to image pixels; the category's landmarks picked from the 81 with ``agg81_to_local``.
+Scores and visibility are described in ``inference.pose_decode``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from inference.annotation import Garment
+from inference.model_card import ModelCard, ModelCardError, load_card
+from inference.pose_decode import (
+    DEFAULT_VISIBLE_THRESHOLD,
+    Detection,
+    build_garment,
+    decode_to_image,
+    flip_back_simcc,
+)
+from inference.preprocess import box_to_center_scale, crop_affine, letterbox, normalize, warp_crop
+from inference.runtime import ModelLoadError, OnnxModel, check_tensor
+from inference.schema import NUM_AGG_KEYPOINTS, deepfashion2
+from inference.timing import StageTimings
+
+BUNDLED_CARD = ("models", "bootstrap", "model_card.json")
+
+
+class PipelineResult(list):
+    """The garments of one image (a plain list of Garment) plus how long each stage took and where it ran."""
+
+    def __init__(self, garments=(), timings: StageTimings | None = None, provider: str = ""):
+        super().__init__(garments)
+        self.timings = timings or StageTimings()
+        self.provider = provider
+
+
+def bundled_card_path() -> Path:
+    from resources import resource_path
+
+    return resource_path(*BUNDLED_CARD)
+
+
+def as_bgr(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """Accept gray, BGR or BGRA uint8; return contiguous BGR uint8."""
+    import cv2
+
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or arr.size == 0:
+        raise ValueError(f"{name}: expected a uint8 image (H×W, H×W×3 or H×W×4), got {arr.dtype} {arr.shape}")
+    if arr.ndim == 2:
+        return cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR)
+    if arr.shape[2] == 4:
+        return cv2.cvtColor(arr, cv2.COLOR_BGRA2BGR)
+    if arr.shape[2] != 3:
+        raise ValueError(f"{name}: expected 1, 3 or 4 channels, got {arr.shape[2]}")
+    return np.ascontiguousarray(arr)
+
+
+class GarmentPipeline:
+    def __init__(
+        self,
+        card: ModelCard,
+        provider: str = "auto",
+        threads: int | None = None,
+        flip_test: bool = False,
+        visible_threshold: float = DEFAULT_VISIBLE_THRESHOLD,
+        max_detections: int = 20,
+        max_pose_batch: int = 64,
+        warm_up: bool = True,
+    ):
+        self.card = card
+        self.flip_test = flip_test
+        self.visible_threshold = visible_threshold
+        self.max_detections = max_detections
+        self.max_pose_batch = max_pose_batch
+        self.model_version = f"{card.name}@{card.version}"
+        if card.pose.num_keypoints != NUM_AGG_KEYPOINTS or card.pose.layout != "df2-agg81":
+            raise ModelLoadError(
+                f"{card.path}: pose layout {card.pose.layout!r} with {card.pose.num_keypoints} keypoints "
+                f"is not supported (expected df2-agg81 with {NUM_AGG_KEYPOINTS})"
+            )
+        self._flip_index = deepfashion2().agg81_flip_index
+        self.detector = OnnxModel(card.file_path(card.detector.file), provider, threads)
+        self._check_detector()
+        self.pose_models: dict[str, OnnxModel] = {}  # file name → session (shared by categories)
+        self.pose_for_category: dict[int, str] = {}
+        for file in {card.pose.file, *card.pose.per_category.values()}:
+            self.pose_models[file] = OnnxModel(card.file_path(file), provider, threads)
+            self._check_pose(self.pose_models[file])
+        for cat, file in card.pose.per_category.items():
+            self.pose_for_category[int(cat)] = file
+        if warm_up:
+            self.warm_up()
+
+    @classmethod
+    def from_card(cls, card_path: str | Path | None = None, provider: str = "auto", **options):
+        """Load and validate a card (None → the bundled model) and open its sessions."""
+        path = Path(card_path) if card_path is not None else bundled_card_path()
+        if card_path is None and not path.is_file():
+            raise ModelCardError(
+                f"no bundled model at {path}; pass a model card (--model) or install the bootstrap model"
+            )
+        return cls(load_card(path), provider=provider, **options)
+
+    # -- reporting -------------------------------------------------------------------------------------
+    @property
+    def provider(self) -> str:
+        """Short name of the provider that runs the graphs ('cpu', 'cuda', 'tensorrt'; 'a+b' if they differ)."""
+        names = dict.fromkeys([self.detector.provider_short] + [m.provider_short for m in self.pose_models.values()])
+        return "+".join(names)
+
+    # -- contract checks -------------------------------------------------------------------------------
+    def _check_detector(self) -> None:
+        w, h = self.card.detector.preprocess.input_size
+        m = self.detector
+        check_tensor(m, m.input("image"), "image", (1, 3, h, w), "input")
+        check_tensor(m, m.output("dets"), "dets", (1, None, 6), "output")
+
+    def _check_pose(self, model: OnnxModel) -> None:
+        w, h = self.card.pose.preprocess.input_size
+        split = self.card.pose.simcc_split_ratio
+        k = self.card.pose.num_keypoints
+        check_tensor(model, model.input("crops"), "crops", (None, 3, h, w), "input")
+        check_tensor(model, model.output("simcc_x"), "simcc_x", (None, k, round(w * split)), "output")
+        check_tensor(model, model.output("simcc_y"), "simcc_y", (None, k, round(h * split)), "output")
+
+    def warm_up(self) -> None:
+        w, h = self.card.detector.preprocess.input_size
+        self.detector.warm_up({"image": np.zeros((1, 3, h, w), np.float32)})
+        pw, ph = self.card.pose.preprocess.input_size
+        for model in self.pose_models.values():
+            model.warm_up({"crops": np.zeros((1, 3, ph, pw), np.float32)})
+
+    # -- public API ------------------------------------------------------------------------------------
+    def __call__(self, image: np.ndarray) -> PipelineResult:
+        """Detect every garment in a BGR image and estimate its landmarks."""
+        timings = StageTimings()
+        with timings.measure("pre"):
+            image = as_bgr(image)
+        detections = self.detect(image, timings)
+        return PipelineResult(self._estimate([(image, detections)], timings)[0], timings, self.provider)
+
+    def predict_boxes(
+        self, image: np.ndarray, boxes: Sequence[tuple[Sequence[float], int]], score: float = 1.0
+    ) -> PipelineResult:
+        """Landmarks inside given boxes [(x1,y1,x2,y2), category_id] (e.g. a box the user drew); no detector."""
+        timings = StageTimings()
+        schema = deepfashion2()
+        with timings.measure("pre"):
+            image = as_bgr(image)
+            detections = []
+            for bbox, category_id in boxes:
+                schema.category(int(category_id))  # clear error for an unknown category
+                x1, y1, x2, y2 = (float(v) for v in bbox)
+                detections.append(
+                    Detection((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)), score, int(category_id))
+                )
+        return PipelineResult(self._estimate([(image, detections)], timings)[0], timings, self.provider)
+
+    def predict_many(self, images: Sequence[np.ndarray], pose_batch: int = 16) -> list[PipelineResult]:
+        """Auto-annotation: detect per image, then pose for the crops of all images in batches.
+
+        Each result's timings hold its own pre/detect time and a share of the pooled pose/post time
+        proportional to its number of garments.
+        """
+        per_image = []
+        pooled = StageTimings()
+        for i, img in enumerate(images):
+            own = StageTimings()
+            with own.measure("pre"):
+                img = as_bgr(img, f"image {i}")
+            per_image.append((img, self.detect(img, own), own))
+        batch = max(1, min(pose_batch, self.max_pose_batch))
+        garment_lists = self._estimate([(img, dets) for img, dets, _ in per_image], pooled, batch)
+        total = max(1, sum(len(d) for _, d, _ in per_image))
+        results = []
+        for (_, dets, own), garments in zip(per_image, garment_lists, strict=True):
+            share = pooled.scaled(len(dets) / total)
+            own.pre += share.pre
+            own.pose, own.post = share.pose, share.post
+            results.append(PipelineResult(garments, own, self.provider))
+        return results
+
+    # -- stages ----------------------------------------------------------------------------------------
+    def detect(self, image: np.ndarray, timings: StageTimings | None = None) -> list[Detection]:
+        timings = timings if timings is not None else StageTimings()
+        spec = self.card.detector
+        with timings.measure("pre"):
+            boxed, lb = letterbox(image, spec.preprocess.input_size)
+            tensor = normalize(boxed[None], spec.preprocess.mean, spec.preprocess.std,
+                               spec.preprocess.channel_order == "RGB")
+        with timings.measure("detect"):
+            dets = self.detector.run({"image": tensor})["dets"]
+        with timings.measure("post"):
+            return self._decode_detections(dets, lb.scale, image.shape)
+
+    def _decode_detections(self, dets: np.ndarray, scale: float, shape) -> list[Detection]:
+        h, w = shape[:2]
+        rows = np.asarray(dets, dtype=np.float64).reshape(-1, 6)
+        keep = rows[:, 4] >= self.card.detector.score_threshold
+        rows = rows[keep][np.argsort(-rows[keep][:, 4], kind="stable")]
+        out = []
+        for x1, y1, x2, y2, score, cls in rows:
+            cls = int(round(cls))
+            if not 0 <= cls < self.card.detector.num_classes:
+                continue
+            box = np.clip(np.array([x1, y1, x2, y2]) / scale, 0.0, [w, h, w, h])
+            if box[2] - box[0] < 2.0 or box[3] - box[1] < 2.0:
+                continue
+            out.append(Detection(tuple(float(v) for v in box), float(score), cls + 1))
+            if len(out) >= self.max_detections:
+                break
+        return out
+
+    def _estimate(self, jobs, timings: StageTimings, batch: int | None = None) -> list[list[Garment]]:
+        """Pose for all (image, detections) jobs; crops grouped by pose graph, ``batch`` crops per call."""
+        batch = batch or self.max_pose_batch
+        results: list[list[Garment | None]] = [[None] * len(dets) for _, dets in jobs]
+        groups: dict[str, list[tuple[int, int, Detection]]] = {}
+        for j, (_, dets) in enumerate(jobs):
+            for n, d in enumerate(dets):
+                file = self.pose_for_category.get(d.category_id, self.card.pose.file)
+                groups.setdefault(file, []).append((j, n, d))
+        for file, group in groups.items():
+            for start in range(0, len(group), batch):
+                chunk = group[start : start + batch]
+                garments = self._pose_chunk(self.pose_models[file], [(jobs[j][0], d) for j, _, d in chunk], timings)
+                for (j, n, _), g in zip(chunk, garments, strict=True):
+                    results[j][n] = g
+        return [list(r) for r in results]
+
+    def _pose_chunk(self, model: OnnxModel, crops, timings: StageTimings) -> list[Garment]:
+        spec = self.card.pose
+        size = spec.preprocess.input_size
+        with timings.measure("pre"):
+            buffer = np.empty((len(crops), size[1], size[0], 3), np.uint8)
+            inverses = np.empty((len(crops), 2, 3))
+            for i, (image, det) in enumerate(crops):
+                center, scale = box_to_center_scale(det.bbox, size, spec.bbox_padding)
+                matrix = crop_affine(center, scale, size)
+                buffer[i] = warp_crop(image, matrix, size)
+                inverses[i] = _invert(matrix)
+            tensor = normalize(buffer, spec.preprocess.mean, spec.preprocess.std,
+                               spec.preprocess.channel_order == "RGB")
+            if self.flip_test:
+                tensor = np.concatenate([tensor, np.ascontiguousarray(tensor[..., ::-1])])
+        with timings.measure("pose"):
+            out = model.run({"crops": tensor})
+        with timings.measure("post"):
+            sx, sy = out["simcc_x"], out["simcc_y"]
+            if self.flip_test:
+                n = len(crops)
+                fx, fy = flip_back_simcc(sx[n:], sy[n:], spec.simcc_split_ratio, self._flip_index)
+                sx, sy = (sx[:n] + fx) / 2.0, (sy[:n] + fy) / 2.0
+            xy, scores = decode_to_image(sx, sy, spec.simcc_split_ratio, inverses)
+            return [
+                build_garment(det, xy[i], scores[i], self.model_version, self.visible_threshold)
+                for i, (_, det) in enumerate(crops)
+            ]
+
+
+def _invert(matrix: np.ndarray) -> np.ndarray:
+    # Closed form for the axis-aligned crop affine (no rotation at inference): exact and cheap.
+    sx, sy = matrix[0, 0], matrix[1, 1]
+    return np.array([[1.0 / sx, 0.0, -matrix[0, 2] / sx], [0.0, 1.0 / sy, -matrix[1, 2] / sy]])

@@ -1,0 +1,91 @@
+"""From pose-graph outputs to garments: flip-test merge, SimCC decode, inverse crop affine, landmark pick.
+
+Choices (documented for the GUI and the store):
+- visibility: every predicted landmark is kept; score >= ``visible_threshold`` (default 0.3) → VISIBLE (2),
+  below it → OCCLUDED (1), so a person sees the point and its doubt instead of losing it. Never ABSENT.
+- garment score: ``sqrt(detection score × mean landmark score)`` over the category's own landmarks, a
+  geometric mean that stays on the detector's 0..1 scale and drops when either part is unsure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inference.annotation import Garment, Keypoint, Visibility
+from inference.preprocess import decode_simcc
+from inference.schema import deepfashion2
+
+DEFAULT_VISIBLE_THRESHOLD = 0.3
+
+
+@dataclass(frozen=True)
+class Detection:
+    bbox: tuple[float, float, float, float]  # image pixels
+    score: float
+    category_id: int  # DeepFashion2 1..13
+
+
+def flip_back_simcc(simcc_x_flipped: np.ndarray, simcc_y_flipped: np.ndarray, split: float, flip_index):
+    """Outputs of horizontally flipped crops → the unflipped crops' frame (x bins mirrored, L/R swapped).
+
+    A pixel column c of a crop W wide is column W-1-c of its mirror, so bin j maps to bin split*(W-1) - j.
+    """
+    bins = simcc_x_flipped.shape[-1]
+    width = bins / split
+    source = np.clip(np.rint(split * (width - 1) - np.arange(bins)).astype(np.int64), 0, bins - 1)
+    sx = simcc_x_flipped[:, flip_index][..., source]
+    sy = simcc_y_flipped[:, flip_index]
+    return sx, sy
+
+
+def decode_to_image(
+    simcc_x: np.ndarray, simcc_y: np.ndarray, split: float, inverse_affines: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(B,81,·) logits + (B,2,3) crop→image affines → image coordinates (B,81,2) float64 and scores (B,81)."""
+    crop_xy, scores = decode_simcc(simcc_x, simcc_y, split)
+    image_xy = np.einsum("bkj,bij->bki", crop_xy, inverse_affines[:, :, :2]) + inverse_affines[:, None, :, 2]
+    return image_xy, scores
+
+
+def build_garment(
+    detection: Detection,
+    agg_xy: np.ndarray,
+    agg_scores: np.ndarray,
+    model_version: str | None,
+    visible_threshold: float = DEFAULT_VISIBLE_THRESHOLD,
+) -> Garment:
+    """One crop's 81 aggregated landmarks → a Garment with the category's landmarks in DF2 order."""
+    schema = deepfashion2()
+    local = schema.agg81_to_local(detection.category_id, np.column_stack([agg_xy, agg_scores]))
+    keypoints = tuple(
+        Keypoint(
+            float(x),
+            float(y),
+            Visibility.VISIBLE if s >= visible_threshold else Visibility.OCCLUDED,
+            float(s),
+        )
+        for x, y, s in local
+    )
+    mean_kp = float(local[:, 2].mean()) if len(local) else 0.0
+    score = float(np.sqrt(max(detection.score, 0.0) * max(mean_kp, 0.0)))
+    return Garment(
+        category_id=detection.category_id,
+        bbox=tuple(float(v) for v in detection.bbox),
+        keypoints=keypoints,
+        score=score,
+        model_version=model_version,
+        extra={"detection_score": float(detection.score), "keypoint_score": mean_kp},
+    )
+
+
+def keypoint_box(garment: Garment, min_score: float, margin: float = 0.1):
+    """Box around a garment's confident landmarks, widened by ``margin`` per side; None if too few."""
+    pts = np.array([(k.x, k.y) for k in garment.keypoints if (k.score or 0.0) >= min_score])
+    if len(pts) < 2:
+        return None
+    x1, y1 = pts.min(axis=0)
+    x2, y2 = pts.max(axis=0)
+    w, h = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
+    return (x1 - margin * w, y1 - margin * h, x2 + margin * w, y2 + margin * h)

@@ -1,0 +1,135 @@
+"""End-to-end CPU pipeline on the hand-built contract models (inference/contract_models.py)."""
+
+import numpy as np
+import pytest
+
+from inference.annotation import Garment, Visibility
+from inference.contract_models import MARKER_BGR, garment_colour, write_contract_model
+from inference.pipeline import GarmentPipeline, PipelineResult
+from inference.pose_decode import decode_to_image, flip_back_simcc
+from inference.preprocess import box_to_center_scale, crop_affine, invert_affine
+from inference.schema import deepfashion2
+
+
+@pytest.fixture(scope="module")
+def card_path(tmp_path_factory):
+    return write_contract_model(tmp_path_factory.mktemp("contract"), per_category={9: "pose_skirt.onnx"})
+
+
+@pytest.fixture(scope="module")
+def pipeline(card_path):
+    return GarmentPipeline.from_card(card_path, provider="cpu")
+
+
+def scene(garments, size=(480, 640)):
+    """Dark frame; each garment is (category, (x1,y1,x2,y2), marker (x, y)) drawn in the detector's colour."""
+    img = np.full((*size, 3), 20, np.uint8)
+    for cat, (x1, y1, x2, y2), (mx, my) in garments:
+        img[y1:y2, x1:x2] = garment_colour(cat)
+        img[my, mx] = MARKER_BGR
+    return img
+
+
+def test_detects_each_garment_with_its_category_box_and_landmarks(pipeline):
+    img = scene([(3, (10, 100, 120, 300), (60, 150)), (9, (400, 200, 500, 400), (450, 330))])
+    result = pipeline(img)
+    assert isinstance(result, PipelineResult) and all(isinstance(g, Garment) for g in result)
+    by_cat = {g.category_id: g for g in result}
+    assert set(by_cat) == {3, 9}
+    schema = deepfashion2()
+    for cat, box, marker in ((3, (10, 100, 120, 300), (60, 150)), (9, (400, 200, 500, 400), (450, 330))):
+        g = by_cat[cat]
+        assert np.allclose(g.bbox, box, atol=2.0)  # letterbox halves the frame: 1 network px = 2 image px
+        assert len(g.keypoints) == schema.category(cat).num_keypoints
+        pts = np.array([(k.x, k.y) for k in g.keypoints])
+        # One crop pixel is box-size-dependent; every landmark sits on the marker within ~1.5 px.
+        assert np.abs(pts - marker).max() < 1.5
+        assert all(k.visibility == Visibility.VISIBLE and k.score > 0.5 for k in g.keypoints)
+        assert 0.0 < g.score <= 1.0 and g.model_version == "contract-test@0.0.1"
+    assert result.provider == "cpu"
+    assert all(getattr(result.timings, s) > 0 for s in ("pre", "detect", "pose", "post"))
+
+
+def test_landmark_without_evidence_is_kept_as_occluded_with_low_score(pipeline):
+    img = scene([(1, (20, 50, 120, 250), (0, 0))])
+    img[0, 0] = 20  # remove the marker: the pose graph sees nothing to localise
+    (g,) = pipeline(img)
+    assert all(k.visibility == Visibility.OCCLUDED and k.score < 0.3 for k in g.keypoints)
+    assert g.score < g.extra["detection_score"]
+
+
+def test_round_trip_known_crop_position_to_image_coordinate(pipeline):
+    # A box whose crop has exactly 1 image px per crop px, so a marker lands on a known crop pixel.
+    w_in, h_in = pipeline.card.pose.preprocess.input_size
+    pad = pipeline.card.pose.bbox_padding
+    half_w, half_h = w_in / pad / 2, h_in / pad / 2  # centred on a pixel: (300, 250)
+    box = (300.0 - half_w, 250.0 - half_h, 300.0 + half_w, 250.0 + half_h)
+    center, scale = box_to_center_scale(box, (w_in, h_in), pad)
+    matrix = crop_affine(center, scale, (w_in, h_in))
+    crop_xy = np.array([57.0, 201.0])
+    image_xy = invert_affine(matrix) @ np.append(crop_xy, 1.0)
+    assert np.allclose(image_xy, np.round(image_xy))  # lies on an image pixel centre
+    img = np.full((480, 640, 3), 20, np.uint8)
+    img[int(round(image_xy[1])), int(round(image_xy[0]))] = MARKER_BGR
+    (g,) = pipeline.predict_boxes(img, [(box, 2)])
+    assert g.category_id == 2 and g.bbox == box and g.extra["detection_score"] == 1.0
+    assert np.allclose([(k.x, k.y) for k in g.keypoints], image_xy, atol=1e-6)
+
+
+def test_simcc_decode_and_inverse_affine_are_sub_pixel_without_a_model():
+    split = 2.0
+    center, scale = box_to_center_scale((100.3, 50.7, 260.9, 400.1), (192, 256), 1.25)
+    matrix = crop_affine(center, scale, (192, 256))
+    sx = np.full((1, 81, 384), -5.0, np.float32)
+    sy = np.full((1, 81, 512), -5.0, np.float32)
+    sx[0, :, 75], sy[0, :, 301] = 20.0, 20.0  # crop (37.5, 150.5)
+    xy, scores = decode_to_image(sx, sy, split, invert_affine(matrix)[None])
+    expected = invert_affine(matrix) @ np.array([37.5, 150.5, 1.0])
+    assert np.allclose(xy[0], expected, atol=1e-9) and (scores > 0.99).all()
+
+
+def test_flip_back_mirrors_bins_and_swaps_left_right():
+    split, width = 2.0, 8
+    perm = deepfashion2().agg81_flip_index
+    a, b = next((i, int(j)) for i, j in enumerate(perm) if j != i)
+    sx = np.zeros((1, 81, int(width * split)), np.float32)
+    sx[0, b, 4] = 9.0  # flipped crop: landmark b at column 2.0 → original landmark a at column 5.0
+    fx, _ = flip_back_simcc(sx, np.zeros((1, 81, 4), np.float32), split, perm)
+    assert int(fx[0, a].argmax()) == 10 and fx[0, b].max() == 0.0
+
+
+def test_flip_test_keeps_positions(pipeline, card_path):
+    img = scene([(3, (10, 100, 120, 300), (61, 171))])
+    flipped = GarmentPipeline.from_card(card_path, provider="cpu", flip_test=True)
+    (plain,), (both,) = pipeline(img), flipped(img)
+    assert np.allclose([(k.x, k.y) for k in both.keypoints], [(k.x, k.y) for k in plain.keypoints], atol=1.5)
+
+
+def test_per_category_pose_graph_is_used_for_its_category(pipeline):
+    assert set(pipeline.pose_models) == {"pose.onnx", "pose_skirt.onnx"}
+    assert pipeline.pose_for_category == {9: "pose_skirt.onnx"}
+
+
+def test_predict_many_matches_single_calls(pipeline):
+    images = [
+        scene([(1, (10, 50, 110, 200), (50, 90))]),
+        scene([(5, (140, 60, 250, 300), (200, 100)), (7, (520, 100, 630, 400), (600, 380))]),
+        np.full((240, 320, 3), 20, np.uint8),
+    ]
+    batched = pipeline.predict_many(images, pose_batch=2)
+    assert [len(r) for r in batched] == [1, 2, 0]
+    for img, res in zip(images, batched, strict=True):
+        single = pipeline(img)
+        assert [g.category_id for g in res] == [g.category_id for g in single]
+        for a, b in zip(res, single, strict=True):
+            assert np.allclose([(k.x, k.y, k.score) for k in a.keypoints], [(k.x, k.y, k.score) for k in b.keypoints])
+
+
+def test_gray_and_bgra_inputs_are_accepted_and_bad_arrays_rejected(pipeline):
+    img = scene([(1, (10, 50, 110, 200), (50, 90))])
+    import cv2
+
+    assert len(pipeline(cv2.cvtColor(img, cv2.COLOR_BGR2BGRA))) == 1
+    assert isinstance(pipeline(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)), list)
+    with pytest.raises(ValueError, match="uint8"):
+        pipeline(img.astype(np.float32))
