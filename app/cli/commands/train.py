@@ -1,0 +1,92 @@
+"""`garment-studio train`: train the detector and the RTFPose keypoint model, export ONNX + model card."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.cli.errors import CliError
+
+HELP = "Train the garment detector and keypoint model (COCO DF2-294 data or synthetic renders); export ONNX."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", metavar="COCO_JSON", type=Path, help="COCO keypoints file in the DF2 294 layout")
+    src.add_argument("--synthetic", metavar="N", type=int, help="render N new synthetic scenes per epoch")
+    parser.add_argument("--images", metavar="DIR", type=Path, help="image folder for --data (default: beside it)")
+    parser.add_argument("--out", metavar="DIR", type=Path, required=True, help="output model folder")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--pose-epochs", type=int, help="pose epochs (default: --epochs)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--resume", metavar="CKPT", type=Path, help="checkpoint to continue (detector or pose)")
+    stage = parser.add_mutually_exclusive_group()
+    stage.add_argument("--detector-only", action="store_true")
+    stage.add_argument("--pose-only", action="store_true")
+    parser.add_argument("--per-category", metavar="IDS", default="",
+                        help="comma-separated category ids to fine-tune pose variants for (e.g. 1,2,8)")
+    parser.add_argument("--finetune-epochs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=16, help="detector images per batch")
+    parser.add_argument("--pose-batch", type=int, default=8, help="images per pose batch (all their garments)")
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--val-synthetic", metavar="N", type=int, default=100,
+                        help="render N fixed-seed validation scenes for the card's metrics (0: skip)")
+    parser.add_argument("--val-data", metavar="COCO_JSON", type=Path, help="validation set instead of renders")
+    parser.add_argument("--val-images", metavar="DIR", type=Path)
+    parser.add_argument("--seed", type=int, default=0, help="first training scene seed (synthetic)")
+    parser.add_argument("--name", default="garment-studio")
+    parser.add_argument("--version", default="0.1.0")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import torch
+
+        from app.training.recipe import VAL_SEED, Recipe, run_recipe
+        from app.training.sources import CocoSource, DataSourceError, SynthSource
+    except ImportError as exc:
+        raise CliError(f"training needs the 'train' extra (torch, onnx): {exc}", 3) from exc
+    torch.set_num_threads(max(1, args.threads))
+    try:
+        per_category = tuple(int(v) for v in args.per_category.split(",") if v.strip())
+    except ValueError:
+        raise CliError(f"--per-category expects ids like 1,2,8, got {args.per_category!r}", 2) from None
+    if args.resume is not None and not args.resume.is_file():
+        raise CliError(f"checkpoint not found: {args.resume}", 2)
+    try:
+        if args.data is not None:
+            train_source = CocoSource(args.data, args.images)
+            description = f"COCO DF2-294 {args.data} ({len(train_source)} images)"
+        else:
+            if args.synthetic <= 0:
+                raise CliError("--synthetic needs a positive number of scenes", 2)
+            train_source = SynthSource(args.synthetic, base_seed=args.seed)
+            description = f"synthetic renders, {args.synthetic} new scenes per epoch, seeds from {args.seed}"
+        val_source, val_description = None, ""
+        if args.val_data is not None:
+            val_source = CocoSource(args.val_data, args.val_images)
+            val_description = f"{args.val_data} ({len(val_source)} images)"
+        elif args.val_synthetic > 0:
+            val_source = SynthSource(args.val_synthetic, base_seed=VAL_SEED)
+            val_description = f"synthetic val: render_scene(seed) for seed in {VAL_SEED}..+{args.val_synthetic - 1}"
+    except DataSourceError as exc:
+        raise CliError(str(exc), 2) from exc
+    except ImportError as exc:
+        raise CliError(f"synthetic data needs the renderer (app.training.synth): {exc}", 3) from exc
+    stages = ("detector",) if args.detector_only else ("pose",) if args.pose_only else ("detector", "pose")
+    args.out.mkdir(parents=True, exist_ok=True)
+    recipe = Recipe(
+        out=args.out, train_source=train_source, data_description=description, epochs=args.epochs,
+        pose_epochs=args.pose_epochs, det_batch=args.batch, pose_batch_images=args.pose_batch, lr=args.lr,
+        device=args.device, workers=args.workers, resume=args.resume, stages=stages, per_category=per_category,
+        finetune_epochs=args.finetune_epochs, val_source=val_source, val_description=val_description,
+        name=args.name, version=args.version, log=lambda m: print(m, flush=True),
+    )
+    try:
+        summary = run_recipe(recipe)
+    except (RuntimeError, DataSourceError) as exc:
+        raise CliError(str(exc), 1) from exc
+    print(f"done: {summary.get('card', args.out)}")
+    return 0

@@ -1,0 +1,161 @@
+"""Torch-free evaluation of a shipped model (ONNX Runtime through inference.pipeline.GarmentPipeline).
+
+Metrics, all overall and per category:
+- keypoint AP: pycocotools COCOeval, iouType 'keypoints', OKS with the official DF2 sigmas over the 294
+  slots, maxDets 20, GT area = box area (DeepFashion2's convention);
+- box AP: COCOeval 'bbox';
+- PCK@0.2 and AUC on GT boxes (pose network alone): a labelled landmark is correct when its distance to the
+  truth is below t × the longer side of the GT box; AUC = mean PCK over t = 0, 0.025, …, 0.5 (21 steps);
+- NE (FLD style): mean distance normalised per axis by the image width and height, on labelled landmarks.
+Garment scores for AP are DeepMark++ eq. (1): α·detector score + (1-α)·mean keypoint score.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+
+from app.datasets.coco import build_document, encode_garment
+from inference.annotation import Garment, Visibility
+from inference.schema import deepfashion2
+
+PCK_THRESHOLD = 0.2
+AUC_THRESHOLDS = np.linspace(0.0, 0.5, 21)
+MAX_DETS = 20
+
+
+def rescore(garment: Garment, alpha: float) -> Garment:
+    """DeepMark++ score from the pipeline's detection and keypoint scores (kept in garment.extra)."""
+    det = garment.extra.get("detection_score", garment.score or 0.0)
+    kps = garment.extra.get("keypoint_score")
+    if kps is None:
+        scores = [k.score for k in garment.keypoints if k.score is not None]
+        kps = float(np.mean(scores)) if scores else 0.0
+    from dataclasses import replace
+
+    return replace(garment, score=float(alpha * det + (1 - alpha) * kps))
+
+
+def _coco_eval(gt_doc: dict, results: list[dict], iou_type: str) -> dict:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    if not results:
+        return {"AP": 0.0, "AP50": 0.0, "AP75": 0.0, "per_category": {}}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = gt_doc
+        gt.createIndex()
+        dt = gt.loadRes(results)
+        ev = COCOeval(gt, dt, iou_type)
+        if iou_type == "keypoints":
+            ev.params.kpt_oks_sigmas = deepfashion2().sigmas294
+            ev.params.maxDets = [MAX_DETS]
+        else:
+            ev.params.maxDets = [1, 10, MAX_DETS]
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    precision = ev.eval["precision"]  # [T, R, K, A, M]
+    per_cat = {}
+    present = {a["category_id"] for a in gt_doc["annotations"]}
+    for k, cat_id in enumerate(ev.params.catIds):
+        if cat_id not in present:
+            continue
+        p = precision[:, :, k, 0, -1]
+        per_cat[deepfashion2().category(cat_id).name] = float(p[p > -1].mean()) if (p > -1).any() else 0.0
+    return {"AP": float(ev.stats[0]), "AP50": float(ev.stats[1]), "AP75": float(ev.stats[2]), "per_category": per_cat}
+
+
+def keypoint_distances(gt: Garment, pred: Garment) -> tuple[np.ndarray, np.ndarray]:
+    """Distances (n,) and per-axis normalised-ready deltas (n,2) over the GT's labelled landmarks."""
+    labelled = np.array([k.visibility != Visibility.ABSENT for k in gt.keypoints])
+    g = np.array([[k.x, k.y] for k in gt.keypoints])[labelled]
+    p = np.array([[k.x, k.y] for k in pred.keypoints])[labelled]
+    delta = p - g
+    return np.linalg.norm(delta, axis=1), delta
+
+
+class Accumulator:
+    """Collects per-image predictions and GT, then computes every metric."""
+
+    def __init__(self, alpha: float):
+        self.alpha = alpha
+        self.images: list[dict] = []
+        self.gt_anns: list[dict] = []
+        self.kp_results: list[dict] = []
+        self.box_results: list[dict] = []
+        self.pck: dict[int, list[np.ndarray]] = {}  # category → normalised distances
+        self.ne: dict[int, list[np.ndarray]] = {}
+
+    def add(self, info: dict, gt: list[Garment], detected: list[Garment], on_gt_boxes: list[Garment]) -> None:
+        image_id = len(self.images) + 1
+        h, w = int(info["height"]), int(info["width"])
+        self.images.append({"id": image_id, "file_name": info.get("file_name", ""), "width": w, "height": h})
+        for g in gt:
+            self.gt_anns.append(encode_garment(g, image_id, len(self.gt_anns) + 1))
+        for pred in detected[:MAX_DETS]:
+            pred = rescore(pred, self.alpha)
+            ann = encode_garment(pred, image_id, 0)
+            x, y, bw, bh = ann["bbox"]
+            self.kp_results.append({k: ann[k] for k in ("image_id", "category_id", "keypoints", "score")})
+            self.box_results.append({"image_id": image_id, "category_id": ann["category_id"],
+                                     "bbox": [x, y, bw, bh], "score": ann["score"]})
+        for g, p in zip(gt, on_gt_boxes, strict=True):
+            dist, delta = keypoint_distances(g, p)
+            if not len(dist):
+                continue
+            x1, y1, x2, y2 = g.bbox
+            self.pck.setdefault(g.category_id, []).append(dist / max(x2 - x1, y2 - y1, 1e-6))
+            self.ne.setdefault(g.category_id, []).append(np.hypot(delta[:, 0] / w, delta[:, 1] / h))
+
+    def summary(self) -> dict:
+        gt_doc = build_document(self.images, self.gt_anns)
+        kp = _coco_eval(gt_doc, self.kp_results, "keypoints")
+        box = _coco_eval(gt_doc, self.box_results, "bbox")
+        names = {c.id: c.name for c in deepfashion2().categories}
+
+        def pck_block(values: list[np.ndarray]) -> dict:
+            d = np.concatenate(values) if values else np.zeros(0)
+            if not len(d):
+                return {"PCK@0.2": 0.0, "AUC": 0.0, "NE": 0.0, "landmarks": 0}
+            return {"PCK@0.2": float((d < PCK_THRESHOLD).mean()),
+                    "AUC": float(np.mean([(d < t).mean() for t in AUC_THRESHOLDS])), "landmarks": int(len(d))}
+
+        per_cat = {}
+        for cat_id in sorted(self.pck):
+            block = pck_block(self.pck[cat_id])
+            block["NE"] = float(np.concatenate(self.ne[cat_id]).mean())
+            block["keypoint_AP"] = kp["per_category"].get(names[cat_id], 0.0)
+            block["box_AP"] = box["per_category"].get(names[cat_id], 0.0)
+            per_cat[names[cat_id]] = block
+        overall = pck_block([v for vs in self.pck.values() for v in vs])
+        all_ne = [v for vs in self.ne.values() for v in vs]
+        overall["NE"] = float(np.concatenate(all_ne).mean()) if all_ne else 0.0
+        return {
+            "images": len(self.images),
+            "garments": len(self.gt_anns),
+            "keypoint_AP": kp["AP"], "keypoint_AP50": kp["AP50"], "keypoint_AP75": kp["AP75"],
+            "box_AP": box["AP"], "box_AP50": box["AP50"],
+            **overall,
+            "pck_normalisation": "longer side of the GT box; pose on GT boxes",
+            "score": f"{self.alpha}*det + {1 - self.alpha:.2f}*mean keypoint score (DeepMark++ eq. 1)",
+            "per_category": per_cat,
+        }
+
+
+def evaluate_source(pipeline, source, alpha: float, limit: int | None = None, progress=None) -> dict:
+    """Run the pipeline over a source (COCO file or renders) and summarise."""
+    acc = Accumulator(alpha)
+    n = len(source) if limit is None else min(limit, len(source))
+    for i in range(n):
+        image, gt, info = source.load(i)
+        info = {**info, "height": image.shape[0], "width": image.shape[1]}
+        detected = list(pipeline(image))
+        on_gt = list(pipeline.predict_boxes(image, [(g.bbox, g.category_id) for g in gt])) if gt else []
+        acc.add(info, gt, detected, on_gt)
+        if progress and (i + 1) % 20 == 0:
+            progress(f"evaluated {i + 1}/{n} images")
+    return acc.summary()

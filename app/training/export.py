@@ -1,0 +1,104 @@
+"""ONNX export of the detector (decoding inside) and the pose model, parity against PyTorch, model card."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from app.training.detector import CenterNetDetector, DetectorWithDecode
+from app.training.rtfpose import RTFPose
+from app.training.samples import MEAN_RGB, STD_RGB
+from inference.model_card import DetectorSpec, ModelCard, PoseSpec, Preprocess, sha256_file
+
+OPSET = 17
+# DeepMark++ eq. (1): final garment score = α·detector score + (1-α)·mean keypoint score of its category.
+SCORE_ALPHA = 0.8
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def export_detector(detector: CenterNetDetector, path: Path, seed: int = 0) -> float:
+    """Writes ``path``; returns the max abs difference of ``dets`` between ORT and PyTorch on a random input."""
+    wrapper = DetectorWithDecode(detector).eval().cpu()
+    w, h = detector.cfg.input_size
+    sample = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(seed))
+    torch.onnx.export(
+        wrapper, (sample,), str(path), input_names=["image"], output_names=["dets"], opset_version=OPSET,
+        dynamo=False,
+    )
+    with torch.no_grad():
+        expected = wrapper(sample).numpy()
+    got = _session(path).run(["dets"], {"image": sample.numpy()})[0]
+    # Compare boxes/scores of the same peaks; ties in top-K order could swap equal scores, so sort both.
+    order_e = np.lexsort((expected[0, :, 5], -expected[0, :, 4]))
+    order_g = np.lexsort((got[0, :, 5], -got[0, :, 4]))
+    return float(np.abs(expected[0, order_e] - got[0, order_g]).max())
+
+
+def export_pose(model: RTFPose, path: Path, seed: int = 0) -> float:
+    """Writes ``path`` (dynamic batch); returns max abs logit difference ORT vs PyTorch on a batch of 3."""
+    model = model.eval().cpu()
+    w, h = model.cfg.input_size
+    sample = torch.randn(3, 3, h, w, generator=torch.Generator().manual_seed(seed))
+    torch.onnx.export(
+        model, (sample,), str(path), input_names=["crops"], output_names=["simcc_x", "simcc_y"],
+        dynamic_axes={"crops": {0: "batch"}, "simcc_x": {0: "batch"}, "simcc_y": {0: "batch"}},
+        opset_version=OPSET, dynamo=False,
+    )
+    with torch.no_grad():
+        ex, ey = (t.numpy() for t in model(sample))
+    gx, gy = _session(path).run(["simcc_x", "simcc_y"], {"crops": sample.numpy()})
+    return float(max(np.abs(ex - gx).max(), np.abs(ey - gy).max()))
+
+
+def write_card(
+    out_dir: Path,
+    name: str,
+    version: str,
+    detector_input: tuple[int, int],
+    pose_input: tuple[int, int],
+    simcc_split_ratio: float,
+    bbox_padding: float,
+    training: dict,
+    metrics: dict,
+    per_category: dict[str, str] | None = None,
+    parent: str | None = None,
+) -> Path:
+    """Card beside detector.onnx / pose.onnx (+ per-category graphs), with the sha256 of every file."""
+    per_category = dict(per_category or {})
+    files = ["detector.onnx", "pose.onnx", *per_category.values()]
+    card = ModelCard(
+        name=name,
+        version=version,
+        detector=DetectorSpec(
+            file="detector.onnx", preprocess=Preprocess(tuple(detector_input), MEAN_RGB, STD_RGB, "RGB"),
+            num_classes=13, score_threshold=0.3,
+        ),
+        pose=PoseSpec(
+            file="pose.onnx", preprocess=Preprocess(tuple(pose_input), MEAN_RGB, STD_RGB, "RGB"),
+            simcc_split_ratio=simcc_split_ratio, num_keypoints=81, layout="df2-agg81", bbox_padding=bbox_padding,
+            per_category=per_category,
+        ),
+        path=out_dir / "model_card.json",
+        parent=parent,
+        training={
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "score_formula": f"garment score = {SCORE_ALPHA}·detector score + {1 - SCORE_ALPHA:.1f}·mean "
+            "keypoint score over the category's landmarks (DeepMark++ eq. 1); keypoint score = mean of the "
+            "softmax peaks of simcc_x and simcc_y",
+            "score_alpha": SCORE_ALPHA,
+            **training,
+        },
+        metrics=metrics,
+        sha256={f: sha256_file(out_dir / f) for f in files},
+    )
+    card.save()
+    return card.path

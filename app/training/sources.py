@@ -1,0 +1,85 @@
+"""Where training and evaluation images come from (torch-free): a COCO DF2-294 file, or the synthetic renderer.
+
+A source is indexable: ``len(source)`` and ``source.load(i) -> (BGR image, list[Garment], image_info)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app.datasets.coco import CocoFormatError, decode_annotation
+from inference.annotation import Garment
+
+
+class DataSourceError(ValueError):
+    """A dataset file or image cannot be used; the message names it."""
+
+
+class CocoSource:
+    def __init__(self, json_path: str | Path, images_dir: str | Path | None = None):
+        self.json_path = Path(json_path)
+        try:
+            doc = json.loads(self.json_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DataSourceError(f"dataset file not found: {self.json_path}") from None
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataSourceError(f"{self.json_path} is not a readable COCO JSON file: {exc}") from exc
+        if not isinstance(doc, dict) or "images" not in doc or "annotations" not in doc:
+            raise DataSourceError(f"{self.json_path} has no 'images'/'annotations' lists: not a COCO file")
+        self.images_dir = Path(images_dir) if images_dir else self.json_path.parent
+        self.images = list(doc["images"])
+        self.garments: dict[int, list[Garment]] = {int(im["id"]): [] for im in self.images}
+        self.annotation_ids: dict[int, list[int]] = {int(im["id"]): [] for im in self.images}
+        for ann in doc["annotations"]:
+            try:
+                garment = decode_annotation(ann)
+            except CocoFormatError as exc:
+                raise DataSourceError(f"{self.json_path}: {exc}") from exc
+            image_id = int(ann["image_id"])
+            if image_id not in self.garments:
+                raise DataSourceError(f"{self.json_path}: annotation {ann.get('id')} names unknown image {image_id}")
+            self.garments[image_id].append(garment)
+            self.annotation_ids[image_id].append(int(ann.get("id", 0)))
+        self.document = doc
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def image_path(self, i: int) -> Path:
+        return self.images_dir / self.images[i]["file_name"]
+
+    def load(self, i: int) -> tuple[np.ndarray, list[Garment], dict]:
+        info = self.images[i]
+        path = self.image_path(i)
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataSourceError(f"cannot read image {path} (listed in {self.json_path})")
+        return image, self.garments[int(info["id"])], info
+
+
+class SynthSource:
+    """On-the-fly renders: item i of epoch e is ``render_scene(base_seed + e·count + i)``."""
+
+    def __init__(self, count: int, base_seed: int = 0, config=None):
+        from app.training.synth import SceneConfig  # the renderer is optional until it is needed
+
+        self.count = int(count)
+        self.base_seed = int(base_seed)
+        self.config = config if config is not None else SceneConfig()
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def load(self, i: int) -> tuple[np.ndarray, list[Garment], dict]:
+        from app.training.synth import render_scene
+
+        seed = self.base_seed + self.epoch * self.count + i
+        scene = render_scene(seed, self.config)
+        h, w = scene.image.shape[:2]
+        info = {"id": i + 1, "file_name": f"synth_{seed:08d}.png", "width": w, "height": h}
+        return scene.image, list(scene.garments), info

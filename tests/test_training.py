@@ -1,0 +1,114 @@
+"""RTFPose modules, training samples, the SimCC round trip and that a few training steps learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_training_fixtures import SkirtSource, skirt_garment, skirt_scene
+
+from app.training.data import DetectionDataset, PoseDataset, collate_pose
+from app.training.detector import CenterNetDetector, DetectorConfig, detection_loss
+from app.training.rtfpose import CSFF, MECS, SAFE, GAU, PoseConfig, RTFPose, lower_median, simcc_kl_loss
+from app.training.samples import PoseAugment, pose_sample
+from inference.annotation import Garment, Keypoint
+from inference.preprocess import apply_affine, box_to_center_scale, crop_affine, decode_simcc, invert_affine
+from inference.schema import deepfashion2
+
+TINY_POSE = PoseConfig(input_size=(64, 64), widths=(8, 16, 32, 32), stem=8, fuse_channels=16, hidden=32, gau_s=16)
+TINY_DET = DetectorConfig(input_size=(64, 64), widths=(8, 16, 16, 32), stem=8, neck=16, top_k=10)
+
+
+def test_attention_and_fusion_modules_keep_shapes():
+    torch.manual_seed(0)
+    x = torch.randn(2, 24, 5, 7)
+    assert MECS(24)(x).shape == x.shape
+    assert SAFE(24)(x).shape == x.shape
+    c3, c4, c5 = torch.randn(2, 8, 16, 12), torch.randn(2, 16, 8, 6), torch.randn(2, 32, 4, 3)
+    assert CSFF((8, 16, 32), 20)(c3, c4, c5).shape == (2, 20, 8, 6)
+    tokens = torch.randn(3, 81, 32)
+    assert GAU(32, 16)(tokens).shape == tokens.shape
+
+
+def test_safe_starts_as_identity_and_mecs_gates_within_input_range():
+    x = torch.randn(1, 16, 4, 4)
+    assert torch.equal(SAFE(16)(x), x)  # zero-initialised residual weight
+    assert (MECS(16)(x).abs() <= x.abs() + 1e-6).all()  # sigmoid gates only scale down
+
+
+@pytest.mark.parametrize("n", [5, 6, 49])
+def test_lower_median_matches_torch(n):
+    x = torch.randn(3, 4, n)
+    assert torch.equal(lower_median(x, -1), x.median(dim=-1).values)
+
+
+def test_pose_output_shapes_follow_the_contract():
+    model = RTFPose(TINY_POSE).eval()
+    sx, sy = model(torch.randn(3, 3, 64, 64))
+    assert sx.shape == (3, 81, 128) and sy.shape == (3, 81, 128)
+
+
+def test_simcc_targets_decode_back_to_the_original_image_points():
+    size, split = (64, 64), 2.0
+    garment = skirt_garment(100.0, 40.0, 50.0, 90.0, 120.0)
+    center, scale = box_to_center_scale(garment.bbox, size, 1.25)
+    matrix = crop_affine(center, scale, size)
+    # Put the landmarks on exact SimCC bins in the crop, then express them in image pixels.
+    crop_pts = np.array([[10.5, 8.0], [32.0, 8.0], [53.5, 8.0], [7.0, 25.5], [4.5, 58.0], [32.0, 58.5],
+                         [59.5, 58.0], [57.0, 25.5]])
+    image_pts = apply_affine(invert_affine(matrix), crop_pts)
+    garment = Garment(9, garment.bbox, tuple(Keypoint(float(x), float(y)) for x, y in image_pts))
+    image = np.zeros((200, 200, 3), np.uint8)
+    sample = pose_sample(image, garment, size, 1.25, split, sigma=2.0)
+    coords, _ = decode_simcc(sample["target_x"][None], sample["target_y"][None], split)
+    slots = np.asarray(deepfashion2().category(9).agg81)
+    back = apply_affine(invert_affine(sample["matrix"]), coords[0, slots])
+    assert np.allclose(back, image_pts, atol=1e-9)
+    assert sample["weight"].sum() == 8 and sample["weight"][slots].all()
+
+
+def test_flipped_sample_mirrors_the_crop_and_swaps_left_and_right():
+    image, (garment,) = skirt_scene(7)
+    size = (64, 64)
+    plain = pose_sample(image, garment, size, 1.25, 2.0, 2.0)
+    no_jitter = PoseAugment(shift=0.0, scale=(1.0, 1.0), rotation_prob=0.0, flip_prob=1.0)
+    rng = np.random.default_rng(0)
+    flipped = pose_sample(image, garment, size, 1.25, 2.0, 2.0, rng=rng, aug=no_jitter)
+    perm = deepfashion2().agg81_flip_index
+    slots = np.asarray(deepfashion2().category(9).agg81)
+    mirrored = plain["points"][perm].copy()
+    mirrored[:, 0] = size[0] - mirrored[:, 0]
+    assert np.allclose(flipped["points"][slots], mirrored[slots], atol=1e-4)
+    assert np.array_equal(flipped["weight"], plain["weight"][perm])
+
+
+def _steps(model, batch, loss_fn, n=12, lr=3e-3):
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(n):
+        loss = loss_fn(model, batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+def test_a_few_pose_steps_lower_the_masked_simcc_loss():
+    torch.manual_seed(0)
+    data = PoseDataset(SkirtSource(8), TINY_POSE, sigma=2.0, augment=False)
+    batch = collate_pose([data[i] for i in range(len(data))])
+    assert batch["weight"].sum() == 8 * 8  # only the skirt's 8 slots carry loss
+    losses = _steps(RTFPose(TINY_POSE), batch,
+                    lambda m, b: simcc_kl_loss(*m(b["crops"]), b["target_x"], b["target_y"], b["weight"]))
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_a_few_detector_steps_lower_the_centernet_loss():
+    torch.manual_seed(0)
+    data = DetectionDataset(SkirtSource(6), TINY_DET, augment=True, seed=1)
+    items = [data[i] for i in range(len(data))]
+    batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    assert batch["mask"].sum() == 6 and batch["heat"][:, 8].max() == 1.0  # skirt = class index 8
+    losses = _steps(CenterNetDetector(TINY_DET), batch, lambda m, b: detection_loss(m(b["image"]), b)[0])
+    assert losses[-1] < 0.7 * losses[0]
