@@ -1,0 +1,69 @@
+"""What the GUI needs from a project, as a Qt-free protocol.
+
+It mirrors (a subset of) ``app.store.repository.ProjectStore`` so the store plugs in as is; the
+canvas, commands and panels depend on this protocol only. Every edit is one committed transaction
+and returns the value it replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from app.store.database import StoreError
+from inference.annotation import Garment, GarmentStatus, Keypoint, Visibility
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    """An image as the list shows it (path already resolved against the project folder)."""
+
+    id: int
+    path: str
+    status: str  # new / predicted / corrected / verified
+
+
+class AnnotationBackend(Protocol):
+    path: Path
+
+    def resolve_path(self, stored: str) -> Path: ...
+    def list_images(self, status: str | None = None, category: int | None = None) -> list[Any]: ...
+    def image(self, image_id: int) -> Any: ...  # .id .path .status .width .height
+    def next_unverified_image(self, after_image_id: int | None = None) -> Any | None: ...
+    def garments(self, image_id: int) -> list[tuple[int, Garment]]: ...
+    def garment(self, garment_id: int) -> Garment: ...
+
+    def move_point(self, garment_id: int, index: int, x: float, y: float) -> Keypoint: ...
+    def set_visibility(self, garment_id: int, index: int, visibility: Visibility | int) -> Keypoint: ...
+    def add_point(self, garment_id: int, index: int, x: float, y: float, visibility: Visibility = ...) -> Keypoint: ...
+    def remove_point(self, garment_id: int, index: int) -> Keypoint: ...
+    def change_category(self, garment_id: int, category_id: int) -> Garment: ...
+    def set_garment(self, garment_id: int, garment: Garment) -> Garment: ...
+    def revert_to_prediction(self, garment_id: int) -> Garment: ...
+    def add_garment(self, image_id: int, garment: Garment, prediction: Garment | None = None) -> int: ...
+    def delete_garment(self, garment_id: int) -> Garment: ...
+    def verify(self, garment_id: int) -> GarmentStatus: ...
+    def verify_image(self, image_id: int) -> dict[int, GarmentStatus]: ...
+    def history(self, image_id: int | None = None, garment_id: int | None = None) -> list[Any]: ...
+    def revert_edit(self, edit_id: int) -> int | None: ...
+
+    def store_predictions(self, image_id: int, garments: Sequence[Garment], model_version: str | None = None) -> Any: ...
+    def add_images(self, paths: Iterable[Path | str], **kwargs) -> Any: ...
+    def close(self) -> None: ...
+
+
+def entries(backend: AnnotationBackend, status: str | None = None, category: int | None = None) -> list[ImageEntry]:
+    return [
+        ImageEntry(info.id, str(backend.resolve_path(info.path)), str(info.status))
+        for info in backend.list_images(status=status, category=category)
+    ]
+
+
+def garment_or_none(backend: AnnotationBackend, garment_id: int) -> Garment | None:
+    """The stored garment, or None once it is gone (deleted here or in another window)."""
+    try:
+        return backend.garment(garment_id)
+    except StoreError:
+        return None

@@ -1,0 +1,275 @@
+"""The image canvas: zoom to cursor, pan, fit, garments with editable keypoints, overlays.
+
+The view keeps no annotation state of its own beyond what it draws: the window reloads a
+garment from the store after every command and hands it back through ``update_garment``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QPolygonF
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsItemGroup,
+    QGraphicsLineItem,
+    QGraphicsPixmapItem,
+    QGraphicsPolygonItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+)
+
+from app.gui.items import GarmentItem
+from app.gui.style import MEASURE_COLOUR
+from inference.annotation import Garment
+
+ZOOM_STEP = 1.25
+MIN_BOX_PX = 4.0
+
+
+class CanvasView(QGraphicsView):
+    pointMoved = Signal(int, int, QPointF, QPointF)  # garment id, index, old, new (float image px)
+    pointDragging = Signal(int, int, QPointF)
+    garmentSelected = Signal(int)  # -1 for none
+    pointContextMenu = Signal(int, int, QPoint)
+    boxDrawn = Signal(QRectF)
+    lineDrawn = Signal(QPointF, QPointF)
+    cursorMoved = Signal(QPointF)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
+        self.setBackgroundBrush(QBrush(QColor(38, 40, 44)))
+        self.setMouseTracking(True)
+        self._pixmap = QGraphicsPixmapItem()
+        self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._pixmap.setZValue(-100)
+        self.scene().addItem(self._pixmap)
+        self._garments: dict[int, GarmentItem] = {}
+        self._overlay = QGraphicsItemGroup()
+        self._overlay.setZValue(200)
+        self.scene().addItem(self._overlay)
+        self.selected_id: int | None = None
+        self.hovered: tuple[int, int] | None = None  # (garment id, point index) under the cursor
+        self.current_point: tuple[int, int] | None = None  # last pressed point, for key shortcuts
+        self._draw_mode: str | None = None
+        self._draw_start: QPointF | None = None
+        self._draw_item: QGraphicsRectItem | QGraphicsLineItem | None = None
+        self._pan_from: QPoint | None = None
+        self._auto_fit = True
+
+    # Content ---------------------------------------------------------------------------------
+    def set_image(self, image: QImage | QPixmap | None, garments: list[tuple[int, Garment]]) -> None:
+        pixmap = QPixmap() if image is None else (image if isinstance(image, QPixmap) else QPixmap.fromImage(image))
+        self._pixmap.setPixmap(pixmap)
+        self.scene().setSceneRect(QRectF(pixmap.rect()).adjusted(-200, -200, 200, 200))
+        self.set_garments(garments)
+        self.clear_overlay()
+        self.fit()
+
+    def set_garments(self, garments: list[tuple[int, Garment]]) -> None:
+        keep = self.selected_id
+        for item in self._garments.values():
+            self.scene().removeItem(item)
+        self._garments.clear()
+        self.hovered = self.current_point = None
+        for gid, garment in garments:
+            self._garments[gid] = GarmentItem(gid, garment, self)
+            self.scene().addItem(self._garments[gid])
+        self.select_garment(keep if keep in self._garments else (garments[0][0] if garments else None))
+
+    def update_garment(self, garment_id: int, garment: Garment | None) -> None:
+        """Redraw one garment from its stored state (None: it no longer exists)."""
+        item = self._garments.get(garment_id)
+        if garment is None:
+            if item is not None:
+                self.scene().removeItem(item)
+                del self._garments[garment_id]
+            if self.selected_id == garment_id:
+                self.select_garment(next(iter(self._garments), None))
+            return
+        if item is None:
+            item = self._garments[garment_id] = GarmentItem(garment_id, garment, self)
+            self.scene().addItem(item)
+        else:
+            item.set_garment(garment)
+        item.set_selected(garment_id == self.selected_id)
+
+    def garment_ids(self) -> list[int]:
+        return list(self._garments)
+
+    def garment_item(self, garment_id: int) -> GarmentItem | None:
+        return self._garments.get(garment_id)
+
+    def image_rect(self) -> QRectF:
+        return QRectF(self._pixmap.pixmap().rect())
+
+    def select_garment(self, garment_id: int | None) -> None:
+        changed = garment_id != self.selected_id
+        self.selected_id = garment_id
+        for gid, item in self._garments.items():
+            item.set_selected(gid == garment_id)
+        if changed:
+            self.garmentSelected.emit(-1 if garment_id is None else garment_id)
+
+    # Overlays (measurements, calibration board, reference line) -------------------------------
+    def clear_overlay(self) -> None:
+        for child in self._overlay.childItems():
+            self._overlay.removeFromGroup(child)
+            self.scene().removeItem(child)
+
+    def add_overlay_line(self, p1: QPointF, p2: QPointF, label: str = "", colour: QColor = MEASURE_COLOUR) -> None:
+        pen = QPen(colour, 2.0, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        line = QGraphicsLineItem(p1.x(), p1.y(), p2.x(), p2.y())
+        line.setPen(pen)
+        self._overlay.addToGroup(line)
+        if label:
+            text = QGraphicsSimpleTextItem(label)
+            text.setBrush(QBrush(colour))
+            text.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+            text.setPos((p1 + p2) / 2)
+            self._overlay.addToGroup(text)
+
+    def add_overlay_polygon(self, points: list[QPointF], colour: QColor) -> None:
+        pen = QPen(colour, 2.0)
+        pen.setCosmetic(True)
+        poly = QGraphicsPolygonItem(QPolygonF(points))
+        poly.setPen(pen)
+        colour_fill = QColor(colour)
+        colour_fill.setAlpha(40)
+        poly.setBrush(QBrush(colour_fill))
+        self._overlay.addToGroup(poly)
+
+    # View control ------------------------------------------------------------------------------
+    def fit(self) -> None:
+        rect = self.image_rect()
+        if not rect.isEmpty():
+            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._auto_fit = True
+
+    def zoom(self, factor: float, anchor: QPoint | None = None) -> None:
+        self._auto_fit = False
+        if anchor is None:
+            self.scale(factor, factor)
+            return
+        # Keep the scene point under the cursor fixed while scaling.
+        before = self.mapToScene(anchor)
+        self.scale(factor, factor)
+        delta = self.mapFromScene(before) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + delta.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + delta.y())
+
+    def zoom_level(self) -> float:
+        return self.transform().m11()
+
+    def wheelEvent(self, event) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom(ZOOM_STEP**steps, event.position().toPoint())
+        event.accept()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._auto_fit:
+            self.fit()
+
+    # Drawing a new garment box or a reference line ----------------------------------------------------
+    def set_draw_mode(self, mode: str | None) -> None:
+        """None (edit and pan), "box" (a new garment) or "line" (a reference length)."""
+        self._draw_mode = mode
+        self.setDragMode(QGraphicsView.DragMode.NoDrag if mode else QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if mode else Qt.CursorShape.OpenHandCursor)
+
+    @property
+    def draw_mode(self) -> str | None:
+        return self._draw_mode
+
+    def mousePressEvent(self, event) -> None:
+        if self._draw_mode and event.button() == Qt.MouseButton.LeftButton:
+            self._draw_start = self.mapToScene(event.position().toPoint())
+            pen = QPen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            if self._draw_mode == "box":
+                self._draw_item = QGraphicsRectItem(QRectF(self._draw_start, self._draw_start))
+            else:
+                self._draw_item = QGraphicsLineItem(self._draw_start.x(), self._draw_start.y(), self._draw_start.x(), self._draw_start.y())
+            self._draw_item.setPen(pen)
+            self._draw_item.setZValue(300)
+            self.scene().addItem(self._draw_item)
+            return
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = event.position().toPoint()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        scene_pos = self.mapToScene(event.position().toPoint())
+        self.cursorMoved.emit(scene_pos)
+        if self._draw_item is not None and self._draw_start is not None:
+            if self._draw_mode == "box":
+                self._draw_item.setRect(QRectF(self._draw_start, scene_pos).normalized())
+            else:
+                self._draw_item.setLine(self._draw_start.x(), self._draw_start.y(), scene_pos.x(), scene_pos.y())
+            return
+        if self._pan_from is not None:
+            delta = event.position().toPoint() - self._pan_from
+            self._pan_from = event.position().toPoint()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._draw_item is not None and self._draw_start is not None:
+            item, mode = self._draw_item, self._draw_mode
+            self.scene().removeItem(item)
+            self._draw_item = self._draw_start = None
+            self.set_draw_mode(None)
+            if mode == "box":
+                rect = item.rect().intersected(self.image_rect())
+                if rect.width() >= MIN_BOX_PX and rect.height() >= MIN_BOX_PX:
+                    self.boxDrawn.emit(rect)
+            else:
+                line = item.line()
+                if line.length() >= MIN_BOX_PX:
+                    self.lineDrawn.emit(line.p1(), line.p2())
+            return
+        if self._pan_from is not None and event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = None
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        super().mouseReleaseEvent(event)
+
+    # GestureListener for the items ---------------------------------------------------------------
+    def point_pressed(self, garment_id: int, index: int) -> None:
+        self.current_point = (garment_id, index)
+        self.select_garment(garment_id)
+
+    def point_dragging(self, garment_id: int, index: int, pos: QPointF) -> None:
+        self.pointDragging.emit(garment_id, index, pos)
+
+    def point_released(self, garment_id: int, index: int, old: QPointF, new: QPointF) -> None:
+        self.pointMoved.emit(garment_id, index, old, new)
+
+    def point_hovered(self, garment_id: int, index: int | None) -> None:
+        self.hovered = None if index is None else (garment_id, index)
+
+    def point_context_menu(self, garment_id: int, index: int, screen_pos) -> None:
+        self.current_point = (garment_id, index)
+        self.select_garment(garment_id)
+        self.pointContextMenu.emit(garment_id, index, screen_pos)
+
+    def garment_pressed(self, garment_id: int) -> None:
+        self.select_garment(garment_id)
+
+    def target_point(self) -> tuple[int, int] | None:
+        """The point a keyboard shortcut acts on: the one under the cursor, else the last pressed."""
+        return self.hovered or self.current_point

@@ -1,0 +1,164 @@
+"""The project's image list: thumbnails loaded off the GUI thread, status colours, filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QImageReader, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.backend import ImageEntry
+from app.gui.style import status_colour
+from inference.schema import deepfashion2
+
+THUMB = QSize(96, 96)
+STATUSES = ("new", "predicted", "corrected", "verified")
+ID_ROLE = Qt.ItemDataRole.UserRole
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+
+class _ThumbSignals(QObject):
+    loaded = Signal(int, QImage)
+
+
+class _ThumbLoader(QRunnable):
+    """Decodes one thumbnail at reduced size (QImageReader scales JPEGs while decoding)."""
+
+    def __init__(self, image_id: int, path: str, signals: _ThumbSignals):
+        super().__init__()
+        self.image_id, self.path, self.signals = image_id, path, signals
+
+    def run(self) -> None:
+        reader = QImageReader(self.path)
+        reader.setAutoTransform(True)
+        size = reader.size()
+        if size.isValid():
+            reader.setScaledSize(size.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio))
+        image = reader.read()
+        self.signals.loaded.emit(self.image_id, image)
+
+
+class ImageListPanel(QWidget):
+    imageActivated = Signal(int)  # image id
+    filterChanged = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.status_filter = QComboBox()
+        self.status_filter.addItem("All statuses", None)
+        for status in STATUSES:
+            self.status_filter.addItem(status.capitalize(), status)
+        self.category_filter = QComboBox()
+        self.category_filter.addItem("All categories", None)
+        for cat in deepfashion2().categories:
+            self.category_filter.addItem(cat.name, cat.id)
+        self.list = QListWidget()
+        self.list.setIconSize(THUMB)
+        self.list.setUniformItemSizes(True)
+        self.list.setSpacing(2)
+        self.count_label = QLabel()
+        filters = QHBoxLayout()
+        filters.addWidget(self.status_filter)
+        filters.addWidget(self.category_filter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(filters)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.count_label)
+        self._thumbs: dict[int, QImage] = {}
+        self._items: dict[int, QListWidgetItem] = {}
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(2)
+        self._signals = _ThumbSignals()
+        self._signals.loaded.connect(self._on_thumb)
+        self.status_filter.currentIndexChanged.connect(self.filterChanged)
+        self.category_filter.currentIndexChanged.connect(self.filterChanged)
+        self.list.currentItemChanged.connect(self._on_current)
+
+    def filters(self) -> tuple[str | None, int | None]:
+        return self.status_filter.currentData(), self.category_filter.currentData()
+
+    def set_entries(self, entries: list[ImageEntry], total: int | None = None) -> None:
+        current = self.current_image_id()
+        self.list.blockSignals(True)
+        self.list.clear()
+        self._items.clear()
+        for entry in entries:
+            item = QListWidgetItem(Path(entry.path).name)
+            item.setData(ID_ROLE, entry.id)
+            item.setToolTip(entry.path)
+            self._items[entry.id] = item
+            self.list.addItem(item)
+            self._set_status(item, entry.status)
+            if entry.id not in self._thumbs:
+                self._pool.start(_ThumbLoader(entry.id, entry.path, self._signals))
+        self.list.blockSignals(False)
+        shown = f"{len(entries)} images" if total is None or total == len(entries) else f"{len(entries)} of {total} images"
+        self.count_label.setText(shown)
+        if current in self._items:
+            self.select_image(current, emit=False)
+
+    def image_ids(self) -> list[int]:
+        return [self.list.item(i).data(ID_ROLE) for i in range(self.list.count())]
+
+    def current_image_id(self) -> int | None:
+        item = self.list.currentItem()
+        return None if item is None else int(item.data(ID_ROLE))
+
+    def select_image(self, image_id: int, emit: bool = True) -> bool:
+        item = self._items.get(image_id)
+        if item is None:
+            return False
+        self.list.blockSignals(not emit)
+        self.list.setCurrentItem(item)
+        self.list.scrollToItem(item)
+        self.list.blockSignals(False)
+        return True
+
+    def update_status(self, image_id: int, status: str) -> None:
+        item = self._items.get(image_id)
+        if item is not None:
+            self._set_status(item, status)
+
+    def wait_for_thumbnails(self, msecs: int = 5000) -> None:
+        self._pool.waitForDone(msecs)
+
+    def _on_current(self, current: QListWidgetItem | None, _previous) -> None:
+        if current is not None:
+            self.imageActivated.emit(int(current.data(ID_ROLE)))
+
+    def _on_thumb(self, image_id: int, image: QImage) -> None:
+        self._thumbs[image_id] = image
+        item = self._items.get(image_id)
+        if item is not None:
+            self._set_status(item, item.data(STATUS_ROLE))
+
+    def _set_status(self, item: QListWidgetItem, status: str) -> None:
+        item.setData(STATUS_ROLE, status)
+        name = Path(item.toolTip()).name
+        item.setText(f"{name}\n{status}")
+        item.setIcon(QIcon(self._badge(self._thumbs.get(int(item.data(ID_ROLE))), status)))
+
+    @staticmethod
+    def _badge(thumb: QImage | None, status: str) -> QPixmap:
+        """The thumbnail with a status-coloured strip along its bottom edge."""
+        pixmap = QPixmap(THUMB)
+        pixmap.fill(QColor(50, 52, 56))
+        painter = QPainter(pixmap)
+        if thumb is not None and not thumb.isNull():
+            x = (THUMB.width() - thumb.width()) // 2
+            y = (THUMB.height() - thumb.height()) // 2
+            painter.drawImage(x, y, thumb)
+        painter.fillRect(0, THUMB.height() - 8, THUMB.width(), 8, status_colour(status))
+        painter.end()
+        return pixmap

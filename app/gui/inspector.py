@@ -1,0 +1,109 @@
+"""Inspector for the selected garment: category, status, score, per-landmark table, actions."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.style import VISIBILITY_COLOURS, VISIBILITY_LABELS, status_colour
+from inference.annotation import Garment, Visibility
+from inference.schema import deepfashion2
+
+
+class InspectorPanel(QWidget):
+    categoryChosen = Signal(int, int)  # garment id, category id
+    pointRowActivated = Signal(int, int)  # garment id, point index
+
+    def __init__(self, actions, parent=None):
+        super().__init__(parent)
+        self.garment_id: int | None = None
+        self.category = QComboBox()
+        for cat in deepfashion2().categories:
+            self.category.addItem(f"{cat.id}. {cat.name}", cat.id)
+        self.category.activated.connect(self._on_category)
+        self.status = QLabel("–")
+        self.score = QLabel("–")
+        self.model = QLabel("–")
+        self.summary = QLabel("No garment selected")
+        self.summary.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Category", self.category)
+        form.addRow("Status", self.status)
+        form.addRow("Score", self.score)
+        form.addRow("Model", self.model)
+        buttons = QHBoxLayout()
+        for action in (actions.verify_next, actions.revert_garment, actions.delete_garment, actions.draw_box):
+            button = QPushButton(action.text().replace("&", ""))
+            button.setToolTip(action.toolTip())
+            button.clicked.connect(action.trigger)
+            buttons.addWidget(button)
+        self.points = QTableWidget(0, 4)
+        self.points.setHorizontalHeaderLabels(["Landmark", "x", "y", "Visibility"])
+        self.points.verticalHeader().setVisible(False)
+        self.points.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.points.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.points.horizontalHeader().setStretchLastSection(True)
+        self.points.cellDoubleClicked.connect(self._on_row)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.summary)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.points, 1)
+        self.show_garment(None, None)
+
+    def show_garment(self, garment_id: int | None, garment: Garment | None) -> None:
+        self.garment_id = garment_id
+        enabled = garment is not None
+        self.category.setEnabled(enabled)
+        if garment is None:
+            self.summary.setText("No garment selected. Press B to draw a box for a new garment.")
+            self.status.setText("–")
+            self.score.setText("–")
+            self.model.setText("–")
+            self.points.setRowCount(0)
+            return
+        cat = deepfashion2().category(garment.category_id)
+        self.category.setCurrentIndex(self.category.findData(cat.id))
+        labelled = sum(kp.visibility != Visibility.ABSENT for kp in garment.keypoints)
+        self.summary.setText(f"Garment #{garment_id}: {labelled} of {cat.num_keypoints} landmarks placed")
+        self.status.setText(str(garment.status))
+        self.status.setStyleSheet(f"color: {status_colour(garment.status).name()}; font-weight: bold")
+        self.score.setText("–" if garment.score is None else f"{garment.score:.3f}")
+        self.model.setText(garment.model_version or "–")
+        self.points.setRowCount(cat.num_keypoints)
+        for row, (name, kp) in enumerate(zip(cat.landmarks, garment.keypoints, strict=False)):
+            absent = kp.visibility == Visibility.ABSENT
+            cells = (
+                f"{row + 1}. {name}",
+                "" if absent else f"{kp.x:.2f}",
+                "" if absent else f"{kp.y:.2f}",
+                VISIBILITY_LABELS[Visibility(kp.visibility)],
+            )
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col == 3:
+                    item.setForeground(QBrush(VISIBILITY_COLOURS[Visibility(kp.visibility)]))
+                if col in (1, 2):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.points.setItem(row, col, item)
+        self.points.resizeColumnToContents(0)
+
+    def _on_category(self, _index: int) -> None:
+        if self.garment_id is not None:
+            self.categoryChosen.emit(self.garment_id, int(self.category.currentData()))
+
+    def _on_row(self, row: int, _col: int) -> None:
+        if self.garment_id is not None:
+            self.pointRowActivated.emit(self.garment_id, row)

@@ -1,0 +1,469 @@
+"""The main window: wires the canvas, image list, inspector, measurements, jobs and actions.
+
+It holds no annotation state; the store is the single source of truth and each component reads
+what it shows from it (see editor.py for how edits flow).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt
+from PySide6.QtGui import QImageReader
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
+
+from app.gui.actions import Actions, ShortcutsDialog
+from app.gui.backend import entries, garment_or_none
+from app.gui.canvas import CanvasView
+from app.gui.commands import EditSession
+from app.gui.editor import Editor
+from app.gui.image_list import ImageListPanel
+from app.gui.inspector import InspectorPanel
+from app.gui.jobs import JobRunner, JobsWidget
+from app.gui.measure_panel import MeasurementsPanel, spec_sheet_from_rows
+from app.gui.model_service import ModelService, annotate_job, images_to_annotate, import_job, predict_box_job
+from app.gui.style import FAIL_COLOUR, PASS_COLOUR
+from app.store.database import StoreError
+from app.store.repository import ProjectStore
+from inference.annotation import Visibility
+
+ORGANISATION = "GarmentKeypointStudio"
+APPLICATION = "Garment Keypoint Studio"
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
+
+
+def settings() -> QSettings:
+    return QSettings(ORGANISATION, APPLICATION)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, load_model: bool = True):
+        super().__init__()
+        self.setWindowTitle(APPLICATION)
+        self.store: ProjectStore | None = None
+        self.session: EditSession | None = None
+        self.image_id: int | None = None
+        self.actions = Actions(self)
+        self.canvas = CanvasView(self)
+        self.setCentralWidget(self.canvas)
+        self.editor = Editor(self.canvas, self)
+        self.images = ImageListPanel()
+        self.inspector = InspectorPanel(self.actions)
+        self.measurements = MeasurementsPanel()
+        self.jobs = JobRunner(self)
+        self.box_jobs = JobRunner(self)  # interactive box predictions never wait behind a long job
+        self.model = ModelService(self)
+        self._build_docks()
+        self._build_menus()
+        self._build_status_bar()
+        self._connect()
+        self._restore_settings()
+        if load_model:
+            self.model.load(settings().value("model/card") or None, str(settings().value("model/provider", "auto")))
+
+    # Layout -------------------------------------------------------------------------------------------
+    def _build_docks(self) -> None:
+        images = QDockWidget("Images", self)
+        images.setObjectName("images")
+        images.setWidget(self.images)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, images)
+        tabs = QTabWidget()
+        tabs.addTab(self.inspector, "Garment")
+        tabs.addTab(self.measurements, "Measurements")
+        self.side_tabs = tabs
+        side = QDockWidget("Inspector", self)
+        side.setObjectName("inspector")
+        side.setWidget(tabs)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, side)
+        self.resizeDocks([images, side], [230, 380], Qt.Orientation.Horizontal)
+
+    def _build_menus(self) -> None:
+        for menu_name, actions in self.actions.menus().items():
+            menu = self.menuBar().addMenu(menu_name)
+            for action in actions:
+                menu.addAction(action)
+                self.addAction(action)  # shortcuts work wherever the focus is
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        a = self.actions
+        for action in (a.open_project, a.add_folder, None, a.undo, a.redo, None, a.fit, a.draw_box,
+                       a.annotate_current, a.annotate_missing, None, a.verify_next, a.next_unverified, a.live):
+            toolbar.addSeparator() if action is None else toolbar.addAction(action)
+
+    def _build_status_bar(self) -> None:
+        self.model_label = QLabel()
+        self.cursor_label = QLabel()
+        self.jobs_widget = JobsWidget(self.jobs)
+        bar = self.statusBar()
+        bar.addPermanentWidget(self.jobs_widget)
+        bar.addPermanentWidget(self.cursor_label)
+        bar.addPermanentWidget(self.model_label)
+        self._update_model_label()
+
+    def _connect(self) -> None:
+        a, c = self.actions, self.canvas
+        a.new_project.triggered.connect(self.new_project_dialog)
+        a.open_project.triggered.connect(self.open_project_dialog)
+        a.add_images.triggered.connect(self.add_images_dialog)
+        a.add_folder.triggered.connect(self.add_folder_dialog)
+        a.export.triggered.connect(self.export_dialog)
+        a.new_window.triggered.connect(self.open_second_window)
+        a.quit.triggered.connect(self.close)
+        a.cycle_visibility.triggered.connect(lambda: self.editor.set_visibility(None))
+        a.set_visible.triggered.connect(lambda: self.editor.set_visibility(Visibility.VISIBLE))
+        a.set_occluded.triggered.connect(lambda: self.editor.set_visibility(Visibility.OCCLUDED))
+        a.set_absent.triggered.connect(lambda: self.editor.set_visibility(Visibility.ABSENT))
+        a.place_point.triggered.connect(lambda: self.editor.place_next_missing())
+        a.draw_box.triggered.connect(lambda: self.canvas.set_draw_mode("box"))
+        a.reference_line.triggered.connect(lambda: self.canvas.set_draw_mode("line"))
+        a.delete_garment.triggered.connect(self.editor.delete_selected)
+        a.revert_garment.triggered.connect(self.editor.revert_selected)
+        a.verify_next.triggered.connect(self.verify_and_next)
+        a.next_garment.triggered.connect(self.editor.next_garment)
+        a.next_image.triggered.connect(lambda: self.step_image(1))
+        a.prev_image.triggered.connect(lambda: self.step_image(-1))
+        a.next_unverified.triggered.connect(self.go_next_unverified)
+        a.fit.triggered.connect(c.fit)
+        a.zoom_in.triggered.connect(lambda: c.zoom(1.25))
+        a.zoom_out.triggered.connect(lambda: c.zoom(0.8))
+        a.annotate_current.triggered.connect(self.annotate_current)
+        a.annotate_missing.triggered.connect(lambda: self.annotate_many(only_new=True))
+        a.annotate_all.triggered.connect(lambda: self.annotate_many(only_new=False))
+        a.cancel_job.triggered.connect(self.cancel)
+        a.calibrate_image.triggered.connect(self.calibrate_from_image)
+        a.live.triggered.connect(self.open_live_view)
+        a.shortcuts.triggered.connect(lambda: ShortcutsDialog(self).exec())
+        self.images.imageActivated.connect(self.show_image)
+        self.images.filterChanged.connect(self.refresh_images)
+        c.garmentSelected.connect(lambda _gid: self._refresh_selection())
+        c.pointDragging.connect(lambda *_: self.update_measurements())
+        c.boxDrawn.connect(self.add_garment_from_box)
+        c.lineDrawn.connect(self.set_reference_line)
+        c.cursorMoved.connect(lambda p: self.cursor_label.setText(f"x {p.x():.1f}  y {p.y():.1f}  ·  {c.zoom_level() * 100:.0f}%"))
+        self.editor.garmentReloaded.connect(self._on_garment_reloaded)
+        self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.inspector.categoryChosen.connect(self.editor.change_category)
+        self.measurements.changed.connect(self.update_measurements)
+        self.measurements.calibrationRequested.connect(self.calibrate_from_image)
+        self.model.changed.connect(self._update_model_label)
+        self.jobs.itemDone.connect(self._on_job_item)
+        self.jobs.finished.connect(self._on_job_finished)
+        self.jobs.failed.connect(lambda name, err: QMessageBox.warning(self, name, err))
+        self.box_jobs.finished.connect(self._on_box_predicted)
+        self.box_jobs.failed.connect(lambda name, err: self.statusBar().showMessage(f"{name}: {err}", 8000))
+
+    # Project ----------------------------------------------------------------------------------------------
+    def open_project(self, path: str | Path, create: bool = False) -> None:
+        try:
+            store = ProjectStore.create(path) if create else ProjectStore.open(path)
+        except (StoreError, OSError) as exc:
+            QMessageBox.critical(self, "Open project", str(exc))
+            return
+        self.close_project()
+        self.store = store
+        self.session = EditSession(store, self)
+        self.editor.attach(self.session)
+        self.actions.undo.triggered.connect(self.session.stack.undo)
+        self.actions.redo.triggered.connect(self.session.stack.redo)
+        self.session.stack.canUndoChanged.connect(self.actions.undo.setEnabled)
+        self.session.stack.canRedoChanged.connect(self.actions.redo.setEnabled)
+        self.session.stack.undoTextChanged.connect(lambda t: self.actions.undo.setText(f"&Undo {t}".strip()))
+        self.session.stack.redoTextChanged.connect(lambda t: self.actions.redo.setText(f"&Redo {t}".strip()))
+        self.actions.undo.setEnabled(False)
+        self.actions.redo.setEnabled(False)
+        self.setWindowTitle(f"{Path(path).name} — {APPLICATION}")
+        settings().setValue("project/last", str(Path(path).resolve()))
+        self.measurements.set_profiles(self._calibration_profiles())
+        self.measurements.set_spec_sheets({s.name: spec_sheet_from_rows(s.rows) for s in store.list_spec_sheets()})
+        self.refresh_images()
+        ids = self.images.image_ids()
+        if ids:
+            self.images.select_image(ids[0])
+
+    def close_project(self) -> None:
+        if self.session is not None:
+            self.actions.undo.triggered.disconnect(self.session.stack.undo)
+            self.actions.redo.triggered.disconnect(self.session.stack.redo)
+            self.editor.attach(None)
+            self.session.deleteLater()
+        if self.store is not None:
+            self.store.close()
+        self.store = self.session = self.image_id = None
+
+    def _calibration_profiles(self) -> dict:
+        from measure.calibration import Calibration, CalibrationError
+
+        profiles = {}
+        for record in self.store.list_calibrations():
+            try:
+                profiles[record.name] = Calibration.from_dict(record.payload)
+            except (CalibrationError, KeyError, TypeError, ValueError):
+                continue  # a profile this build cannot read is skipped, not fatal
+        return profiles
+
+    def refresh_images(self) -> None:
+        if self.store is None:
+            return
+        status, category = self.images.filters()
+        shown = entries(self.store, status, category)
+        total = len(self.store.list_images()) if (status or category) else len(shown)
+        self.images.set_entries(shown, total)
+
+    def show_image(self, image_id: int) -> None:
+        if self.store is None:
+            return
+        self.image_id = image_id
+        self.editor.show_image(image_id)
+        info = self.store.image(image_id)
+        path = self.store.resolve_path(info.path)
+        reader = QImageReader(str(path))
+        reader.setAutoTransform(True)  # same orientation as cv2.imread, which the model sees
+        image = reader.read()
+        if image.isNull():
+            self.statusBar().showMessage(f"Cannot read {path}: {reader.errorString()}", 8000)
+        self.canvas.set_image(image, self.store.garments(image_id))
+        self._refresh_selection()
+        self.statusBar().showMessage(f"{path.name}  {info.width}×{info.height}  {info.status}", 4000)
+
+    def _refresh_selection(self) -> None:
+        gid = self.canvas.selected_id
+        garment = None if gid is None or self.store is None else garment_or_none(self.store, gid)
+        self.inspector.show_garment(gid, garment)
+        self.update_measurements()
+
+    def _on_garment_reloaded(self, garment_id: int, _garment) -> None:
+        if self.store is not None and self.image_id is not None:
+            self.images.update_status(self.image_id, str(self.store.image(self.image_id).status))
+        self._refresh_selection()
+
+    # Navigation -----------------------------------------------------------------------------------------------
+    def step_image(self, delta: int) -> None:
+        ids = self.images.image_ids()
+        if ids:
+            pos = ids.index(self.image_id) + delta if self.image_id in ids else 0
+            self.images.select_image(ids[max(0, min(len(ids) - 1, pos))])
+
+    def go_next_unverified(self) -> bool:
+        if self.store is None:
+            return False
+        info = self.store.next_unverified_image(self.image_id)
+        if info is None:
+            self.statusBar().showMessage("Every image is verified", 5000)
+            return False
+        if not self.images.select_image(info.id):
+            self.images.status_filter.setCurrentIndex(0)
+            self.images.category_filter.setCurrentIndex(0)
+            self.images.select_image(info.id)
+        return True
+
+    def verify_and_next(self) -> None:
+        if self.session is None or self.image_id is None:
+            return
+        self.session.verify_image(self.image_id)
+        self.images.update_status(self.image_id, str(self.store.image(self.image_id).status))
+        self.go_next_unverified()
+
+    # Measurements ------------------------------------------------------------------------------------------------
+    def update_measurements(self) -> None:
+        self.canvas.clear_overlay()
+        cal = self.measurements.calibration
+        if cal is not None and cal.board_region_px:
+            self.canvas.add_overlay_polygon([QPointF(x, y) for x, y in cal.board_region_px], PASS_COLOUR)
+        item = None if self.canvas.selected_id is None else self.canvas.garment_item(self.canvas.selected_id)
+        if item is None:
+            self.measurements.show_keypoints(None, None)
+            return
+        positions = np.array([(x, y, int(v)) for x, y, v in item.point_positions()], dtype=np.float64)
+        measured = self.measurements.show_keypoints(item.garment.category_id, positions)
+        for m in measured.values():
+            pts = [QPointF(x, y) for x, y in m.points_px]
+            for p1, p2 in zip(pts, pts[1:], strict=False):
+                self.canvas.add_overlay_line(p1, p2, self.measurements.value_text(m) if p2 is pts[-1] else "")
+
+    def calibrate_from_image(self) -> None:
+        if self.store is None or self.image_id is None:
+            return
+        from measure.boards import DEFAULT_CHARUCO
+        from measure.detect import calibrate_charuco
+        from app.gui.model_service import read_bgr
+
+        board = str(settings().value("calibration/board", DEFAULT_CHARUCO))
+        path = self.store.resolve_path(self.store.image(self.image_id).path)
+        try:
+            cal = calibrate_charuco(read_bgr(path), board)
+        except ValueError as exc:  # CalibrationError / BoardSpecError say what was not found
+            QMessageBox.warning(self, "Calibration", f"{path.name}: {exc}")
+            return
+        name = f"{path.stem} ({board})"
+        self.store.save_calibration(name, cal.method, cal.to_dict())
+        self.measurements.set_profiles(self._calibration_profiles())
+        self.measurements.profile.setCurrentIndex(self.measurements.profile.findData(name))
+        self.measurements.set_calibration(cal, name)
+        self.side_tabs.setCurrentWidget(self.measurements)
+
+    def set_reference_line(self, p1: QPointF, p2: QPointF) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        from measure.calibration import Calibration
+
+        px = float(np.hypot(p2.x() - p1.x(), p2.y() - p1.y()))
+        mm, ok = QInputDialog.getDouble(self, "Reference line", f"Length of the {px:.1f} px line in mm:", 100.0, 0.1, 100000.0, 1)
+        if ok:
+            cal = Calibration.from_scale(mm / px, method="reference-line")
+            self.measurements.set_calibration(cal, f"reference line {mm:.1f} mm")
+
+    # Model ------------------------------------------------------------------------------------------------
+    def _update_model_label(self) -> None:
+        text = self.model.describe()
+        self.model_label.setToolTip(text)
+        self.model_label.setText(text if len(text) < 70 else text[:67] + "…")
+        self.model_label.setStyleSheet("" if self.model.pipeline or self.model.loading else f"color: {FAIL_COLOUR.name()}")
+
+    def _require_model(self) -> bool:
+        if self.model.pipeline is not None:
+            return True
+        self.statusBar().showMessage(self.model.describe(), 8000)
+        return False
+
+    def annotate_current(self) -> None:
+        if self.store is not None and self.image_id is not None and self._require_model():
+            self.jobs.start("Auto-annotate image", annotate_job, str(self.store.path), self.model.pipeline, [self.image_id])
+
+    def annotate_many(self, only_new: bool) -> bool:
+        if self.store is None or not self._require_model():
+            return False
+        ids = images_to_annotate(self.store, only_new)
+        if not ids:
+            self.statusBar().showMessage("Nothing to annotate", 4000)
+            return False
+        name = "Auto-annotate new images" if only_new else "Auto-annotate all images"
+        return self.jobs.start(name, annotate_job, str(self.store.path), self.model.pipeline, ids)
+
+    def add_garment_from_box(self, rect: QRectF) -> None:
+        if self.store is None or self.image_id is None:
+            return
+        if self.model.pipeline is None:
+            self.editor.add_garment_from_box(rect, None)
+            self.statusBar().showMessage("No model: empty garment added; press A to place its landmarks", 6000)
+            return
+        self._pending_box = (self.image_id, rect)
+        path = str(self.store.resolve_path(self.store.image(self.image_id).path))
+        box = (rect.left(), rect.top(), rect.right(), rect.bottom())
+        self.box_jobs.start("Predict in box", predict_box_job, self.model.pipeline, path, box, self.editor.new_garment_category)
+
+    def _on_box_predicted(self, _name: str, result: dict) -> None:
+        image_id, rect = self._pending_box
+        if image_id != self.image_id:
+            return
+        self.model.record_latency(result["seconds"])
+        garments = result["garments"]
+        self.editor.add_garment_from_box(rect, garments[0] if garments else None)
+
+    def _on_job_item(self, image_id) -> None:
+        if self.store is None:
+            return
+        if image_id in self.images.image_ids():
+            self.images.update_status(image_id, str(self.store.image(image_id).status))
+        if image_id == self.image_id and not self.canvas.draw_mode:
+            self.canvas.set_garments(self.store.garments(image_id))
+            self._refresh_selection()
+
+    def _on_job_finished(self, name: str, result: dict) -> None:
+        if "garments" in result and result.get("images"):
+            self.model.record_latency(result["seconds"] / result["images"])
+            text = f"{name}: {result['images']} images, {result['garments']} garments in {result['seconds']:.1f} s"
+        else:
+            self.refresh_images()
+            text = f"{name}: {result.get('added', 0)} of {result.get('files', 0)} files added"
+            if result.get("errors"):
+                QMessageBox.warning(self, name, "\n".join(result["errors"][:20]))
+        if result.get("cancelled"):
+            text += " (cancelled)"
+        self.statusBar().showMessage(text, 10000)
+
+    def cancel(self) -> None:
+        if self.canvas.draw_mode:
+            self.canvas.set_draw_mode(None)
+        else:
+            self.jobs.cancel()
+
+    # Dialogs ------------------------------------------------------------------------------------------------
+    def _last_dir(self) -> str:
+        return str(settings().value("paths/last_dir", str(Path.home())))
+
+    def new_project_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New project", self._last_dir(), "Projects (*.db)")
+        if path:
+            self.open_project(path if path.endswith(".db") else path + ".db", create=True)
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", self._last_dir(), "Projects (*.db)")
+        if path:
+            settings().setValue("paths/last_dir", str(Path(path).parent))
+            self.open_project(path)
+
+    def add_images_dialog(self) -> None:
+        if self.store is None:
+            return
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add images", self._last_dir(), IMAGE_FILTER)
+        if paths:
+            settings().setValue("paths/last_dir", str(Path(paths[0]).parent))
+            self.import_paths(paths)
+
+    def add_folder_dialog(self) -> None:
+        if self.store is not None:
+            folder = QFileDialog.getExistingDirectory(self, "Add folder", self._last_dir())
+            if folder:
+                settings().setValue("paths/last_dir", folder)
+                self.import_paths([folder])
+
+    def import_paths(self, paths: list[str]) -> bool:
+        return self.store is not None and self.jobs.start("Add images", import_job, str(self.store.path), list(paths))
+
+    def export_dialog(self) -> None:
+        if self.store is not None:
+            from app.gui.export_dialog import ExportDialog
+
+            ExportDialog(self.store.path, self).exec()
+
+    def open_live_view(self) -> None:
+        from app.gui.live_view import LiveWindow
+
+        self._live = LiveWindow(self.model, self)
+        self._live.captured.connect(self._on_live_capture)
+        self._live.show()
+
+    def _on_live_capture(self, path: str) -> None:
+        if self.import_paths([path]):
+            self.statusBar().showMessage(f"Captured frame {Path(path).name} added to the project", 6000)
+
+    def open_second_window(self) -> None:
+        if self.store is not None:
+            window = MainWindow(load_model=False)
+            window.model = self.model
+            window.open_project(self.store.path)
+            window.show()
+            self._windows = [*getattr(self, "_windows", []), window]
+
+    # Settings -----------------------------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = settings()
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1480, 900)
+        state = s.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def closeEvent(self, event) -> None:
+        s = settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        self.jobs.cancel()
+        self.jobs.wait(10000)
+        self.box_jobs.wait(10000)
+        self.close_project()
+        super().closeEvent(event)

@@ -1,0 +1,192 @@
+"""Measurements of the selected garment: POMs in cm (px without a calibration), spec pass/fail.
+
+``show_keypoints`` is cheap enough to call on every mouse move of a drag, so values follow the
+point live; the window draws the returned construction lines on the canvas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.style import FAIL_COLOUR, PASS_COLOUR
+from measure.calibration import Calibration
+from measure.measurements import Measurement, measure_keypoints
+from measure.poms import PomError
+from measure.spec import SpecEntry, SpecError, SpecSheet
+
+PIXEL_SCALE = Calibration.from_scale(1.0, method="pixels")
+
+
+def spec_sheet_from_rows(rows: list[dict]) -> SpecSheet:
+    """The store keeps spec rows in mm; measure.spec works in cm."""
+    return SpecSheet(
+        tuple(
+            SpecEntry(
+                str(r["pom"]), str(r["size"]), float(r["target_mm"]) / 10.0, float(r["tolerance_mm"]) / 10.0,
+                r.get("category_id"),
+            )
+            for r in rows
+        )
+    )
+
+
+class MeasurementsPanel(QWidget):
+    calibrationRequested = Signal()  # "from this image"
+    changed = Signal()  # calibration, spec sheet or size chosen: the window re-measures
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.calibration: Calibration | None = None
+        self.calibration_name = "none"
+        self.spec: SpecSheet | None = None
+        self.calibration_label = QLabel("No calibration: values in pixels")
+        self.calibration_label.setWordWrap(True)
+        self.profile = QComboBox()
+        self.profile.addItem("No calibration (pixels)", None)
+        self.profile.activated.connect(self._on_profile)
+        from_image = QPushButton("Calibrate from this image")
+        from_image.clicked.connect(self.calibrationRequested)
+        self.spec_combo = QComboBox()
+        self.spec_combo.addItem("No spec sheet", None)
+        self.spec_combo.activated.connect(self._on_spec)
+        load_spec = QPushButton("Load spec CSV…")
+        load_spec.clicked.connect(self._load_spec_file)
+        self.size = QComboBox()
+        self.size.activated.connect(lambda _i: self.changed.emit())
+        self.result_label = QLabel()
+        form = QFormLayout()
+        form.addRow("Calibration", self.profile)
+        form.addRow("", from_image)
+        form.addRow("Spec sheet", self.spec_combo)
+        form.addRow("", load_spec)
+        form.addRow("Size", self.size)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Point of measure", "Value", "Target ± tol", "Check"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.calibration_label)
+        layout.addLayout(form)
+        layout.addWidget(self.result_label)
+        layout.addWidget(self.table, 1)
+        self._profiles: dict[str, Calibration] = {}
+        self._specs: dict[str, SpecSheet] = {}
+
+    # Sources ------------------------------------------------------------------------------------------
+    def set_profiles(self, profiles: dict[str, Calibration]) -> None:
+        self._profiles = dict(profiles)
+        self.profile.clear()
+        self.profile.addItem("No calibration (pixels)", None)
+        for name in profiles:
+            self.profile.addItem(name, name)
+
+    def set_spec_sheets(self, sheets: dict[str, SpecSheet]) -> None:
+        self._specs.update(sheets)
+        current = self.spec_combo.currentData()
+        self.spec_combo.clear()
+        self.spec_combo.addItem("No spec sheet", None)
+        for name in self._specs:
+            self.spec_combo.addItem(name, name)
+        if current in self._specs:
+            self.spec_combo.setCurrentIndex(self.spec_combo.findData(current))
+
+    def set_calibration(self, calibration: Calibration | None, name: str) -> None:
+        self.calibration, self.calibration_name = calibration, name
+        if calibration is None:
+            self.calibration_label.setText("No calibration: values in pixels")
+        else:
+            err = calibration.reprojection_error_mm
+            detail = "" if err is None else f", RMS {err:.2f} mm"
+            self.calibration_label.setText(
+                f"Calibration: {name} ({calibration.method}, {calibration.mm_per_px:.3f} mm/px{detail})"
+            )
+        self.changed.emit()
+
+    def _on_profile(self, _index: int) -> None:
+        name = self.profile.currentData()
+        self.set_calibration(self._profiles.get(name) if name else None, name or "none")
+
+    def _on_spec(self, _index: int) -> None:
+        name = self.spec_combo.currentData()
+        self.spec = self._specs.get(name) if name else None
+        self.size.clear()
+        if self.spec is not None:
+            self.size.addItems(list(self.spec.sizes))
+        self.changed.emit()
+
+    def _load_spec_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load spec sheet", "", "Spec sheets (*.csv)")
+        if not path:
+            return
+        try:
+            sheet = SpecSheet.load(path)
+        except (SpecError, OSError) as exc:
+            QMessageBox.warning(self, "Spec sheet", str(exc))
+            return
+        self.set_spec_sheets({path.rsplit("/", 1)[-1]: sheet})
+        self.spec_combo.setCurrentIndex(self.spec_combo.count() - 1)
+        self._on_spec(self.spec_combo.currentIndex())
+
+    # Values ---------------------------------------------------------------------------------------------
+    def show_keypoints(self, category_id: int | None, keypoints: np.ndarray | None) -> dict[str, Measurement]:
+        """Measure an (n, 3) x, y, visibility array; fills the table and returns the measurements."""
+        self.table.setRowCount(0)
+        self.result_label.setText("")
+        if category_id is None or keypoints is None:
+            return {}
+        calibration = self.calibration or PIXEL_SCALE
+        try:
+            measured = measure_keypoints(category_id, keypoints, calibration)
+        except PomError as exc:
+            self.result_label.setText(str(exc))
+            return {}
+        checks = {}
+        if self.spec is not None and self.size.currentText():
+            try:
+                result = self.spec.check(measured, self.size.currentText(), category_id)
+            except SpecError as exc:
+                self.result_label.setText(str(exc))
+            else:
+                checks = {c.pom: c for c in result.checks}
+                verdict = {True: "PASS", False: "FAIL", None: "incomplete"}[result.passed]
+                self.result_label.setText(f"Size {result.size}: {verdict}")
+        unit = "cm" if self.calibration is not None else "px"
+        self.table.setRowCount(len(measured))
+        for row, (name, m) in enumerate(measured.items()):
+            if m.mm is None:
+                value = f"– ({m.reason})" if m.reason else "–"
+            else:
+                value = f"{m.cm:.1f} cm" if unit == "cm" else f"{m.mm:.1f} px"
+            check = checks.get(name)
+            target = "" if check is None else f"{check.target_cm:.1f} ± {check.tolerance_cm:.1f}"
+            verdict = "" if check is None else check.status.replace("_", " ")
+            for col, text in enumerate((name, value, target, verdict)):
+                item = QTableWidgetItem(text)
+                if col == 1:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if col == 3 and check is not None and check.status in ("pass", "fail"):
+                    item.setForeground(QBrush(PASS_COLOUR if check.status == "pass" else FAIL_COLOUR))
+                self.table.setItem(row, col, item)
+        self.table.resizeColumnToContents(0)
+        return measured
+
+    def value_text(self, m: Measurement) -> str:
+        if m.mm is None:
+            return ""
+        return f"{m.cm:.1f} cm" if self.calibration is not None else f"{m.mm:.0f} px"

@@ -1,0 +1,157 @@
+"""The active model and the background work that uses it (auto-annotation, image import).
+
+The job functions run on worker threads: each opens its own connection to the project file
+(SQLite connections must stay in their thread) and writes one image per transaction, so a
+cancelled or crashed job leaves every finished image saved.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from app.gui.jobs import JobContext
+from app.store.images import is_image_file
+from app.store.repository import ImageStatus, ProjectStore
+
+ANNOTATE_CHUNK = 4  # images per predict_many call: batches the pose crops of a few images
+
+
+def read_bgr(path: str | Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"cannot read image {path}")
+    return image
+
+
+class _LoadSignals(QObject):
+    done = Signal(object, str)  # pipeline or None, error message
+
+
+class _Loader(QRunnable):
+    def __init__(self, card: str | None, provider: str, signals: _LoadSignals):
+        super().__init__()
+        self.card, self.provider, self.signals = card, provider, signals
+
+    def run(self) -> None:
+        try:
+            from inference.pipeline import GarmentPipeline
+
+            pipeline = GarmentPipeline.from_card(self.card, provider=self.provider)
+        except Exception as exc:  # shown in the status bar; the app stays usable for manual work
+            self.signals.done.emit(None, f"{type(exc).__name__}: {exc}")
+            return
+        self.signals.done.emit(pipeline, "")
+
+
+class ModelService(QObject):
+    """Loads the pipeline off the GUI thread and keeps what the status bar shows about it."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.pipeline = None
+        self.error = ""
+        self.loading = False
+        self.last_latency_ms: float | None = None
+        self._signals = _LoadSignals()
+        self._signals.done.connect(self._on_loaded)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+
+    def load(self, card: str | None = None, provider: str = "auto") -> None:
+        self.loading, self.error = True, ""
+        self.changed.emit()
+        self._pool.start(_Loader(card, provider, self._signals))
+
+    def wait(self, msecs: int = -1) -> bool:
+        return self._pool.waitForDone(msecs)
+
+    def _on_loaded(self, pipeline, error: str) -> None:
+        self.pipeline, self.error, self.loading = pipeline, error, False
+        self.changed.emit()
+
+    def record_latency(self, seconds: float) -> None:
+        self.last_latency_ms = seconds * 1000.0
+        self.changed.emit()
+
+    def describe(self) -> str:
+        if self.loading:
+            return "Model: loading…"
+        if self.pipeline is None:
+            return f"Model: none ({self.error})" if self.error else "Model: none"
+        latency = "" if self.last_latency_ms is None else f" · {self.last_latency_ms:.0f} ms/image"
+        return f"Model: {self.pipeline.model_version} · {self.pipeline.provider}{latency}"
+
+
+def annotate_job(ctx: JobContext, project_path: str, pipeline, image_ids: list[int]) -> dict:
+    """Predict every listed image; predictions never replace corrected or verified garments (store rule)."""
+    store = ProjectStore.open(project_path)
+    done, garments, started = 0, 0, time.perf_counter()
+    try:
+        for start in range(0, len(image_ids), ANNOTATE_CHUNK):
+            if ctx.cancelled:
+                break
+            chunk = image_ids[start : start + ANNOTATE_CHUNK]
+            images = [read_bgr(store.resolve_path(store.image(i).path)) for i in chunk]
+            results = pipeline.predict_many(images)
+            for image_id, result in zip(chunk, results, strict=True):
+                store.store_predictions(image_id, list(result), pipeline.model_version)
+                garments += len(result)
+                done += 1
+                ctx.item_done(image_id)
+            ctx.progress(done, len(image_ids), f"{garments} garments")
+    finally:
+        store.close()
+    elapsed = time.perf_counter() - started
+    return {"images": done, "garments": garments, "seconds": elapsed, "cancelled": ctx.cancelled}
+
+
+def images_to_annotate(store, only_new: bool) -> list[int]:
+    infos = store.list_images(status=ImageStatus.NEW) if only_new else store.list_images()
+    return [i.id for i in infos if only_new or i.status != ImageStatus.VERIFIED]
+
+
+def expand_paths(paths: list[str]) -> list[Path]:
+    """Files as given, folders by their image files (recursively, sorted)."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and is_image_file(f)))
+        else:
+            out.append(p)
+    return out
+
+
+def import_job(ctx: JobContext, project_path: str, paths: list[str]) -> dict:
+    files = expand_paths(paths)
+    store = ProjectStore.open(project_path)
+    added, errors = 0, []
+    try:
+        for n, path in enumerate(files, 1):
+            if ctx.cancelled:
+                break
+            try:
+                result = store.add_image(path.resolve())
+                added += int(result.added)
+                ctx.item_done(result.image_id)
+            except ValueError as exc:  # ImageReadError names the file
+                errors.append(str(exc))
+            ctx.progress(n, len(files), f"{added} added")
+    finally:
+        store.close()
+    return {"added": added, "errors": errors, "files": len(files)}
+
+
+def predict_box_job(ctx: JobContext, pipeline, image_path: str, box: tuple, category_id: int):
+    """One user-drawn box: landmarks inside it (no detector)."""
+    image = read_bgr(image_path)
+    started = time.perf_counter()
+    result = pipeline.predict_boxes(image, [(box, category_id)])
+    return {"garments": list(result), "seconds": time.perf_counter() - started}
