@@ -1,0 +1,206 @@
+"""`garment-studio measure`: points of measure in cm on the calibrated table plane, with spec pass/fail."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "Measure garments in a photo (model or given DF2 keypoints) on a calibrated table plane."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", help="photo of the garment(s) lying flat on the table")
+    scale = parser.add_mutually_exclusive_group(required=True)
+    scale.add_argument("--charuco", metavar="SPEC", help="calibrate from a ChArUco board in the same photo, "
+                       "COLSxROWS:SQUARE_MM:MARKER_MM[:DICT], e.g. 7x5:40:30:DICT_5X5_100")
+    scale.add_argument("--calibration", metavar="CALIB.json", help="a calibration written by `calibrate`")
+    scale.add_argument("--mm-per-px", type=float, metavar="X", help="a known uniform scale (straight-down view)")
+    parser.add_argument("--keypoints", metavar="DF2.json",
+                        help="measure these DeepFashion2 per-image keypoints instead of running the model")
+    parser.add_argument("--model", metavar="MODEL_CARD.json", help="model card (default: the bundled bootstrap model)")
+    parser.add_argument("--provider", default="auto", help="ONNX Runtime provider for the model (default auto)")
+    parser.add_argument("--poms", metavar="POMS.json", help="your POM definitions, merged over the bundled ones")
+    parser.add_argument("--only", metavar="NAME[,NAME]", help="measure only these POMs")
+    parser.add_argument("--spec", metavar="SPEC.csv", help="spec sheet: pom,size,target_cm,tolerance_cm[,category]")
+    parser.add_argument("--size", help="size to check against the spec sheet")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _read_df2(path: str) -> list:
+    """Garments from a DeepFashion2 per-image JSON (item1..itemN), or a clear error naming the item."""
+    from app.cli.errors import CliError
+    from inference.annotation import Garment, Keypoint, Visibility
+    from inference.schema import SchemaError, deepfashion2
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            doc = json.load(handle)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CliError(f"cannot read keypoints file {path}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise CliError(f"{path}: a DeepFashion2 file is a JSON object with item1..itemN")
+    items = sorted((k for k in doc if k.startswith("item") and k[4:].isdigit()), key=lambda k: int(k[4:]))
+    if not items:
+        raise CliError(f"{path}: no item1..itemN entries")
+    garments = []
+    for key in items:
+        item = doc[key]
+        try:
+            cat = deepfashion2().category(int(item["category_id"]))
+            flat = [float(v) for v in item["landmarks"]]
+            x1, y1, x2, y2 = (float(v) for v in item["bounding_box"])
+        except (KeyError, TypeError, ValueError, SchemaError) as exc:
+            raise CliError(f"{path} {key}: {exc}") from None
+        if len(flat) != 3 * cat.num_keypoints:
+            raise CliError(f"{path} {key}: {cat.name!r} needs {3 * cat.num_keypoints} landmark values, got {len(flat)}")
+        keypoints = []
+        for i in range(cat.num_keypoints):
+            x, y, v = flat[3 * i : 3 * i + 3]
+            if round(v) not in (0, 1, 2):
+                raise CliError(f"{path} {key}: landmark {i + 1} has visibility {v}, not 0, 1 or 2")
+            keypoints.append(Keypoint.absent() if round(v) == 0 else Keypoint(x, y, Visibility(round(v)), None))
+        garments.append(Garment(cat.id, (x1, y1, x2, y2), tuple(keypoints), item.get("score")))
+    return garments
+
+
+def _run_model(args, image) -> list:
+    from app.cli.errors import CliError
+
+    try:
+        from inference.pipeline import GarmentPipeline
+    except ImportError as exc:
+        raise CliError(f"the model runtime is not available ({exc}); pass --keypoints DF2.json to measure given points") from None
+    try:
+        pipeline = GarmentPipeline.from_card(args.model, provider=args.provider)
+    except (OSError, ValueError, RuntimeError) as exc:
+        where = args.model or "the bundled bootstrap model"
+        raise CliError(f"cannot load {where}: {exc}; pass --keypoints DF2.json to measure given points") from None
+    return list(pipeline(image))
+
+
+def _calibration(args, image):
+    from app.cli.commands.calibrate import calibrate_from_args
+    from app.cli.errors import CliError
+    from measure.calibration import Calibration, CalibrationError
+
+    try:
+        if args.mm_per_px is not None:
+            return Calibration.from_scale(args.mm_per_px)
+        if args.calibration:
+            calibration = Calibration.load(args.calibration)
+            calibration.check_image_size(image.shape[1], image.shape[0])
+            return calibration
+    except CalibrationError as exc:
+        raise CliError(str(exc), 2) from None
+    return calibrate_from_args(args, image)
+
+
+def _load_spec(args, catalog):
+    from app.cli.errors import CliError
+    from measure.spec import SpecError, SpecSheet
+
+    if not args.spec:
+        if args.size:
+            raise CliError("--size needs --spec SPEC.csv", 2)
+        return None
+    if not args.size:
+        raise CliError("--spec needs --size SIZE", 2)
+    try:
+        sheet = SpecSheet.load(args.spec)
+    except SpecError as exc:
+        raise CliError(str(exc), 2) from None
+    unknown = sheet.unknown_poms(catalog.all_names)
+    if unknown:
+        raise CliError(f"{args.spec}: unknown POM {', '.join(map(repr, unknown))}", 2)
+    if args.size not in sheet.sizes:
+        raise CliError(f"{args.spec}: no size {args.size!r} (sizes: {', '.join(sheet.sizes)})", 2)
+    return sheet
+
+
+def _garment_report(garment, calibration, catalog, only, sheet, size) -> dict:
+    from app.cli.errors import CliError
+    from inference.schema import deepfashion2
+    from measure.measurements import garment_keypoint_array, measure_keypoints
+    from measure.poms import PomError
+
+    category = deepfashion2().category(garment.category_id)
+    keypoints = garment_keypoint_array(garment)
+    names = None
+    if only:
+        cat_poms = catalog.for_category(category.id)
+        names = [n for n in only if n in cat_poms.names]
+    try:
+        results = measure_keypoints(category.id, keypoints, calibration, catalog, names)
+    except PomError as exc:
+        raise CliError(str(exc), 2) from None
+    report = {
+        "category_id": category.id,
+        "category": category.name,
+        "score": garment.score,
+        "bbox": [float(v) for v in garment.bbox],
+        "keypoints": [[float(x), float(y), int(v)] for x, y, v in keypoints],
+        "measurements": {name: m.to_dict() for name, m in results.items()},
+        "spec": sheet.check(results, size, category.id).to_dict() if sheet else None,
+    }
+    present = keypoints[keypoints[:, 2] > 0, :2]
+    warning = calibration.extrapolation_warning(present)
+    report["warnings"] = [warning] if warning else []
+    return report
+
+
+def _print_table(payload: dict) -> None:
+    cal = payload["calibration"]
+    err = cal["reprojection_error_px"]
+    print(f"{payload['image']}: {cal['method']} calibration, {cal['mm_per_px']:.4f} mm/px"
+          + (f", reprojection {err:.3f} px" if err is not None else ""))
+    for warning in cal.get("warnings", []):
+        print(f"warning: {warning}")
+    for index, garment in enumerate(payload["garments"], start=1):
+        print(f"garment {index}: {garment['category']}")
+        checks = (garment["spec"] or {}).get("poms", {})
+        for name, value in garment["measurements"].items():
+            shown = f"{value['cm']:8.2f} cm" if value["cm"] is not None else f"     n/a    ({value['reason']})"
+            check = checks.get(name)
+            verdict = f"  {check['status']} (target {check['target_cm']:g} ± {check['tolerance_cm']:g})" if check else ""
+            print(f"  {name:28s}{shown}{verdict}")
+        if garment["spec"]:
+            passed = garment["spec"]["passed"]
+            print(f"  spec size {garment['spec']['size']}: "
+                  + {True: "PASS", False: "FAIL", None: "incomplete (some POMs not measured)"}[passed])
+        for warning in garment["warnings"]:
+            print(f"  warning: {warning}")
+
+
+def run(args) -> int:
+    from app.cli.commands.calibrate import load_image
+    from app.cli.errors import CliError
+    from measure.poms import PomError, load_catalog
+
+    try:
+        catalog = load_catalog(args.poms)
+    except PomError as exc:
+        raise CliError(str(exc), 2) from None
+    only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+    if only:
+        unknown = sorted(set(only) - catalog.all_names)
+        if unknown:
+            raise CliError(f"unknown POM {', '.join(map(repr, unknown))} (see resources/poms/deepfashion2.json)", 2)
+    sheet = _load_spec(args, catalog)
+    image = load_image(args.image)
+    calibration = _calibration(args, image)
+    garments = _read_df2(args.keypoints) if args.keypoints else _run_model(args, image)
+    payload = {
+        "image": args.image,
+        "calibration": {
+            "method": calibration.method,
+            "reprojection_error_px": calibration.reprojection_error_px,
+            "mm_per_px": calibration.mm_per_px,
+            "warnings": list(calibration.warnings),
+        },
+        "garments": [_garment_report(g, calibration, catalog, only, sheet, args.size) for g in garments],
+    }
+    if args.json:
+        print(json.dumps(payload, indent=2))
+    else:
+        _print_table(payload)
+    return 0

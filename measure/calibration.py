@@ -1,0 +1,218 @@
+"""A calibrated table plane: image pixels -> table millimetres, with optional lens intrinsics.
+
+The mapping is a homography ``H`` (image -> table mm) applied after undistorting the points with
+the camera matrix and distortion coefficients when those are known. ``to_dict``/``from_dict`` give a
+JSON-safe payload for CALIB.json files and the project store's calibration profiles.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+FORMAT = "garment-studio-calibration/1"
+
+# Beyond this many board half-diagonals from the board centre the plane fit is an extrapolation.
+EXTRAPOLATION_FACTOR = 3.0
+
+
+class CalibrationError(ValueError):
+    """Calibration could not be made, loaded or applied; the message says why."""
+
+
+def _matrix(value, shape: tuple[int, ...], what: str) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise CalibrationError(f"{what} is not numeric: {exc}") from None
+    if array.shape != shape or not np.all(np.isfinite(array)):
+        raise CalibrationError(f"{what} must be a finite {shape} array, got shape {array.shape}")
+    return array
+
+
+@dataclass
+class Calibration:
+    """Image -> table-plane mapping plus how well it fits."""
+
+    method: str  # "charuco", "aruco", "checkerboard", "two-point" or "scale"
+    homography: np.ndarray  # 3x3, undistorted image px -> table mm
+    image_size: tuple[int, int] | None = None  # (w, h) the calibration is valid for
+    camera_matrix: np.ndarray | None = None
+    dist_coeffs: np.ndarray | None = None
+    reprojection_error_px: float | None = None  # RMS, detected corners vs board model projected
+    reprojection_error_mm: float | None = None  # RMS, detected corners mapped to the table vs board model
+    num_points: int = 0
+    board: str | None = None  # the spec string the target was parsed from
+    board_region_mm: list[list[float]] | None = None  # outline of the detected target on the table
+    board_region_px: list[list[float]] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.homography = _matrix(self.homography, (3, 3), "homography")
+        if abs(np.linalg.det(self.homography)) < 1e-18:
+            raise CalibrationError("homography is singular")
+        if self.camera_matrix is not None:
+            self.camera_matrix = _matrix(self.camera_matrix, (3, 3), "camera_matrix")
+            dist = np.asarray(self.dist_coeffs if self.dist_coeffs is not None else [], dtype=np.float64)
+            self.dist_coeffs = dist.ravel()
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_scale(cls, mm_per_px: float, method: str = "scale", **kwargs) -> Calibration:
+        """A straight-down view with a known uniform scale (no perspective)."""
+        if not (isinstance(mm_per_px, int | float) and math.isfinite(mm_per_px) and mm_per_px > 0):
+            raise CalibrationError(f"mm per px must be a positive number, got {mm_per_px!r}")
+        return cls(method=method, homography=np.diag([mm_per_px, mm_per_px, 1.0]), **kwargs)
+
+    # -- mapping ------------------------------------------------------------------------------
+    @property
+    def has_intrinsics(self) -> bool:
+        return self.camera_matrix is not None
+
+    def undistort_px(self, points) -> np.ndarray:
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if not self.has_intrinsics or len(pts) == 0:
+            return pts
+        out = cv2.undistortPoints(pts.reshape(-1, 1, 2), self.camera_matrix, self.dist_coeffs, P=self.camera_matrix)
+        return out.reshape(-1, 2)
+
+    def distort_px(self, points) -> np.ndarray:
+        """Inverse of undistort_px: ideal pixel positions -> where the lens puts them in the photo."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if not self.has_intrinsics or len(pts) == 0:
+            return pts
+        k = self.camera_matrix
+        normalised = (pts - k[:2, 2]) / np.array([k[0, 0], k[1, 1]])
+        obj = np.hstack([normalised, np.ones((len(pts), 1))])
+        img, _ = cv2.projectPoints(obj, np.zeros(3), np.zeros(3), k, self.dist_coeffs)
+        return img.reshape(-1, 2)
+
+    def image_to_table_mm(self, points) -> np.ndarray:
+        """(n, 2) image pixels -> (n, 2) table millimetres."""
+        pts = self.undistort_px(points)
+        if len(pts) == 0:
+            return pts
+        return cv2.perspectiveTransform(pts.reshape(-1, 1, 2), self.homography).reshape(-1, 2)
+
+    def table_mm_to_image(self, points) -> np.ndarray:
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if len(pts) == 0:
+            return pts
+        ideal = cv2.perspectiveTransform(pts.reshape(-1, 1, 2), np.linalg.inv(self.homography)).reshape(-1, 2)
+        return self.distort_px(ideal)
+
+    def scale_at(self, x: float, y: float) -> float:
+        """Local mm per px at an image point: the square root of the mapping's area scale."""
+        pts = np.array([[x, y], [x + 1.0, y], [x, y + 1.0]])
+        mm = self.image_to_table_mm(pts)
+        jac = np.column_stack([mm[1] - mm[0], mm[2] - mm[0]])
+        return float(math.sqrt(abs(np.linalg.det(jac))))
+
+    @property
+    def mm_per_px(self) -> float:
+        """Representative scale, taken at the image centre (or the origin when the size is unknown)."""
+        if self.image_size:
+            return self.scale_at(self.image_size[0] / 2.0, self.image_size[1] / 2.0)
+        return self.scale_at(0.0, 0.0)
+
+    # -- checks -------------------------------------------------------------------------------
+    def extrapolation_warning(self, image_points) -> str | None:
+        """A warning when points lie far outside the calibrated target (plane errors grow there)."""
+        if not self.board_region_mm:
+            return None
+        region = np.asarray(self.board_region_mm, dtype=np.float64)
+        centre = region.mean(axis=0)
+        half_diag = float(np.max(np.linalg.norm(region - centre, axis=1)))
+        pts = self.image_to_table_mm(image_points)
+        if len(pts) == 0 or half_diag <= 0:
+            return None
+        reach = float(np.max(np.linalg.norm(pts - centre, axis=1)))
+        if reach > EXTRAPOLATION_FACTOR * half_diag:
+            return (
+                f"the garment reaches {reach:.0f} mm from the board centre, {reach / half_diag:.1f}x the board's "
+                f"half-diagonal ({half_diag:.0f} mm): the table plane is extrapolated there; use a larger board "
+                "or place it next to the garment"
+            )
+        return None
+
+    def check_image_size(self, width: int, height: int) -> None:
+        if self.image_size and tuple(self.image_size) != (int(width), int(height)):
+            raise CalibrationError(
+                f"calibration was made for {self.image_size[0]}x{self.image_size[1]} images, this image is "
+                f"{width}x{height}; recalibrate (a resized or re-framed photo has a different mapping)"
+            )
+
+    # -- (de)serialisation --------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        def floats(a):
+            return None if a is None else np.asarray(a, dtype=np.float64).tolist()
+
+        return {
+            "format": FORMAT,
+            "method": self.method,
+            "homography": floats(self.homography),
+            "image_size": list(self.image_size) if self.image_size else None,
+            "camera_matrix": floats(self.camera_matrix),
+            "dist_coeffs": floats(self.dist_coeffs),
+            "reprojection_error_px": self.reprojection_error_px,
+            "reprojection_error_mm": self.reprojection_error_mm,
+            "mm_per_px": self.mm_per_px,
+            "num_points": int(self.num_points),
+            "board": self.board,
+            "board_region_mm": self.board_region_mm,
+            "board_region_px": self.board_region_px,
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Calibration:
+        if not isinstance(data, dict):
+            raise CalibrationError("calibration payload must be a JSON object")
+        if data.get("format") != FORMAT:
+            raise CalibrationError(f"calibration format {data.get('format')!r} is not {FORMAT!r}")
+        for key in ("method", "homography"):
+            if key not in data:
+                raise CalibrationError(f"calibration payload lacks {key!r}")
+        size = data.get("image_size")
+        if size is not None:
+            if not (isinstance(size, list | tuple) and len(size) == 2 and all(int(v) > 0 for v in size)):
+                raise CalibrationError(f"image_size must be [width, height], got {size!r}")
+            size = (int(size[0]), int(size[1]))
+
+        def optional_float(key):
+            value = data.get(key)
+            return None if value is None else float(value)
+
+        return cls(
+            method=str(data["method"]),
+            homography=_matrix(data["homography"], (3, 3), "homography"),
+            image_size=size,
+            camera_matrix=None if data.get("camera_matrix") is None else data["camera_matrix"],
+            dist_coeffs=data.get("dist_coeffs"),
+            reprojection_error_px=optional_float("reprojection_error_px"),
+            reprojection_error_mm=optional_float("reprojection_error_mm"),
+            num_points=int(data.get("num_points", 0)),
+            board=data.get("board"),
+            board_region_mm=data.get("board_region_mm"),
+            board_region_px=data.get("board_region_px"),
+            warnings=[str(w) for w in data.get("warnings", [])],
+        )
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Calibration:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CalibrationError(f"cannot read calibration file {path}: {exc}") from exc
+        try:
+            return cls.from_dict(data)
+        except CalibrationError as exc:
+            raise CalibrationError(f"{path}: {exc}") from exc
