@@ -97,6 +97,8 @@ class CanvasView(QGraphicsView):
         if item is None:
             item = self._garments[garment_id] = GarmentItem(garment_id, garment, self)
             self.scene().addItem(item)
+            if self.selected_id is None:
+                self.select_garment(garment_id)  # a garment that (re)appears under an empty selection
         else:
             item.set_garment(garment)
         item.set_selected(garment_id == self.selected_id)

@@ -1,0 +1,191 @@
+"""The desktop application through real mouse and key events on a real project file (offscreen Qt)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtTest import QTest
+
+from app.gui.main_window import MainWindow
+from app.store.repository import ProjectStore
+from inference.annotation import Garment, GarmentStatus, Keypoint, Visibility
+from inference.contract_models import MARKER_BGR, garment_colour
+from inference.schema import deepfashion2
+
+pytest.importorskip("pytestqt")
+
+SKIRT = 9  # 8 landmarks: few, well separated points
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    yield
+
+
+def write_scene(path, category=SKIRT, box=(60, 40, 260, 280), marker=(150, 200)):
+    """A dark frame with one garment in the contract detector's colour and a red marker dot."""
+    img = np.full((320, 360, 3), 20, np.uint8)
+    x1, y1, x2, y2 = box
+    img[y1:y2, x1:x2] = garment_colour(category)
+    img[marker[1], marker[0]] = MARKER_BGR
+    cv2.imwrite(str(path), img)
+    return path
+
+
+def skirt_garment(status=GarmentStatus.PREDICTED) -> Garment:
+    n = deepfashion2().category(SKIRT).num_keypoints
+    points = tuple(Keypoint(80.0 + 22.5 * i, 60.25 + 17.5 * (i % 3), Visibility.VISIBLE, 0.9) for i in range(n))
+    return Garment(SKIRT, (60.0, 40.0, 260.0, 280.0), points, 0.95, status, "test@1")
+
+
+@pytest.fixture
+def project(tmp_path):
+    path = tmp_path / "project.db"
+    store = ProjectStore.create(path)
+    images = [write_scene(tmp_path / f"img{i}.png", marker=(150 + i, 200)) for i in range(3)]
+    ids = [r.image_id for r in store.add_images(images).results]
+    store.store_predictions(ids[0], [skirt_garment()], "test@1")
+    store.close()
+    return path
+
+
+@pytest.fixture
+def window(qtbot, project):
+    win = MainWindow(load_model=False)
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.open_project(project)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    return win
+
+
+def view_point(win: MainWindow, garment_id: int, index: int) -> QPoint:
+    item = win.canvas.garment_item(garment_id).points[index]
+    return win.canvas.mapFromScene(item.pos())
+
+
+def drag(win: MainWindow, start: QPoint, end: QPoint) -> None:
+    viewport = win.canvas.viewport()
+    QTest.mouseMove(viewport, start)
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    mid = QPoint((start.x() + end.x()) // 2, (start.y() + end.y()) // 2)
+    for p in (mid, end):
+        QTest.mouseMove(viewport, p)
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+
+
+def stored(project, garment_id) -> Garment:
+    store = ProjectStore.open(project)
+    try:
+        return store.garment(garment_id)
+    finally:
+        store.close()
+
+
+def test_drag_moves_point_subpixel_and_undo_redo_restore_the_store(window, project):
+    gid = window.canvas.selected_id
+    before = stored(project, gid)
+    start = view_point(window, gid, 2)
+    end = start + QPoint(37, -23)
+    drag(window, start, end)
+    # The point moves by the scene distance of the drag: fractional at this zoom, never rounded.
+    delta = window.canvas.mapToScene(end) - window.canvas.mapToScene(start)
+    expected = (before.keypoints[2].x + delta.x(), before.keypoints[2].y + delta.y())
+    moved = stored(project, gid)
+    assert moved.keypoints[2].x == pytest.approx(expected[0], abs=1e-6)
+    assert moved.keypoints[2].y == pytest.approx(expected[1], abs=1e-6)
+    assert moved.keypoints[2].x != round(moved.keypoints[2].x)
+    assert moved.status == GarmentStatus.CORRECTED
+    assert window.session.stack.count() == 1  # one drag = one undo step
+
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert stored(project, gid) == before  # points and status restored exactly
+    item_pos = window.canvas.garment_item(gid).points[2].pos()
+    assert (item_pos.x(), item_pos.y()) == (before.keypoints[2].x, before.keypoints[2].y)
+
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert stored(project, gid) == moved
+
+
+def test_visibility_keys_act_on_the_hovered_point_and_undo(window, project):
+    gid = window.canvas.selected_id
+    viewport = window.canvas.viewport()
+    QTest.mouseMove(viewport, view_point(window, gid, 4))
+    assert window.canvas.hovered == (gid, 4)
+    QTest.keyClick(viewport, Qt.Key.Key_V)  # visible -> occluded
+    assert stored(project, gid).keypoints[4].visibility == Visibility.OCCLUDED
+    QTest.keyClick(viewport, Qt.Key.Key_0)  # removed
+    assert stored(project, gid).keypoints[4].visibility == Visibility.ABSENT
+    assert not window.canvas.garment_item(gid).points[4].isVisible()
+    window.session.stack.undo()
+    window.session.stack.undo()
+    assert stored(project, gid).keypoints[4].visibility == Visibility.VISIBLE
+
+
+def test_place_missing_point_category_change_and_delete_undo(window, project):
+    gid = window.canvas.selected_id
+    window.session.set_visibility(window.image_id, gid, 0, Visibility.ABSENT)
+    window.editor.place_next_missing(QPointF(123.375, 99.625))
+    kp = stored(project, gid).keypoints[0]
+    assert (kp.x, kp.y, kp.visibility) == (123.375, 99.625, Visibility.VISIBLE)
+
+    window.inspector.categoryChosen.emit(gid, 8)  # skirt -> trousers: the store re-maps the points
+    assert stored(project, gid).category_id == 8
+    assert len(window.canvas.garment_item(gid).points) == deepfashion2().category(8).num_keypoints
+
+    window.actions.delete_garment.trigger()
+    assert window.canvas.garment_ids() == []
+    window.session.stack.undo()  # delete undone: restored (new id) with its prediction
+    (new_id,) = window.canvas.garment_ids()
+    assert stored(project, new_id).category_id == 8
+    window.session.stack.undo()  # category change undone on the restored garment
+    assert stored(project, new_id).category_id == SKIRT
+    window.actions.revert_garment.trigger()  # back to the model's prediction
+    reverted = stored(project, new_id)
+    assert reverted.status == GarmentStatus.PREDICTED and reverted.keypoints == skirt_garment().keypoints
+
+
+def test_verify_and_next_marks_image_verified_and_moves_on(window, project):
+    first = window.image_id
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    store = ProjectStore.open(project)
+    assert store.image(first).status == "verified"
+    store.close()
+    assert window.image_id != first
+    assert window.images.list.currentItem().text().endswith("new")
+
+
+def test_edits_survive_closing_and_reopening(qtbot, window, project):
+    gid = window.canvas.selected_id
+    start = view_point(window, gid, 1)
+    drag(window, start, start + QPoint(15, 9))
+    shown = window.canvas.garment_item(gid).points[1].pos()
+    window.close()
+    again = MainWindow(load_model=False)
+    qtbot.addWidget(again)
+    again.open_project(project)
+    pos = again.canvas.garment_item(gid).points[1].pos()
+    assert (pos.x(), pos.y()) == (shown.x(), shown.y())
+
+
+def test_second_window_sees_first_windows_edit(qtbot, window, project):
+    other = MainWindow(load_model=False)
+    qtbot.addWidget(other)
+    other.open_project(project)
+    gid = window.canvas.selected_id
+    window.session.move_point(window.image_id, gid, 3, 111.5, 122.25)
+    other.session.set_visibility(other.image_id, gid, 5, Visibility.OCCLUDED)
+    final = stored(project, gid)
+    assert (final.keypoints[3].x, final.keypoints[3].y) == (111.5, 122.25)  # not overwritten by stale state
+    assert final.keypoints[5].visibility == Visibility.OCCLUDED
