@@ -307,3 +307,20 @@ class ProjectStore(EditsMixin, RecordsMixin):
                 {"replaced": list(result.replaced)}, {"added": list(result.added), "model_version": model_version},
             )
             return result
+
+    def import_garments(self, image_id: int, garments: Sequence[Garment], source: str | None = None) -> list[int]:
+        """Add dataset annotations to an image in one transaction (one history row), statuses as given."""
+        for g in garments:
+            validate_garment(g)
+        with self._write() as s:
+            self._image_row(s, image_id)
+            rows = []
+            for g in garments:
+                row = GarmentRow(image_id=image_id, prediction=None)
+                write_garment(row, g)
+                s.add(row)
+                rows.append(row)
+            s.flush()
+            ids = [r.id for r in rows]
+            self._record(s, image_id, None, "import", None, {"added": ids, "source": source})
+            return ids

@@ -1,0 +1,52 @@
+"""`garment-studio export PROJECT.db OUT_DIR --format coco|deepfashion2|yolo-pose|csv [--status] [--category]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "Export annotations (COCO DF2-294, DeepFashion2 JSON, YOLO-pose) or measurements (CSV) from a project."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", type=Path, metavar="PROJECT.db")
+    parser.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    parser.add_argument(
+        "--format", required=True, choices=("coco", "deepfashion2", "yolo-pose", "csv", "fld"),
+        help="coco: OUT_DIR/annotations.json; deepfashion2: OUT_DIR/annos/<stem>.json; yolo-pose: labels/ + "
+        "data.yaml; csv: OUT_DIR/measurements.csv; fld: OUT_DIR/list_landmarks.txt (FLD garments only)",
+    )
+    parser.add_argument("--status", default="all", choices=("verified", "corrected", "predicted", "all"))
+    parser.add_argument(
+        "--category", nargs="+", default=None, metavar="ID_OR_NAME",
+        help="DF2 category ids (1-13) or names, e.g. 8 or trousers",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.cli.errors import CliError
+    from app.datasets.common import DatasetError, Selection
+    from app.datasets.formats import export_project
+    from app.store import ProjectStore, StoreError
+    from inference.schema import SchemaError
+
+    try:
+        selection = Selection.parse(args.status, args.category)
+    except SchemaError as exc:
+        raise CliError(str(exc), 2) from exc
+    try:
+        store = ProjectStore.open(args.project)
+    except StoreError as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        report = export_project(store, args.out_dir, args.format, selection)
+    except (DatasetError, OSError) as exc:
+        raise CliError(f"export to {args.out_dir} failed: {exc}") from exc
+    finally:
+        store.close()
+    skipped = f", {report.skipped} garments this format cannot carry skipped" if report.skipped else ""
+    print(f"exported {report.images} images, {report.garments} garments as {args.format} to {args.out_dir}{skipped}")
+    for error in report.errors:
+        print(f"  error: {error}", file=sys.stderr)
+    return 1 if report.errors else 0

@@ -1,0 +1,125 @@
+"""COCO keypoint files in the DF2 294 layout: import into and export from a project (codec in ``coco.py``).
+
+Export writes ``OUT/annotations.json``; ``file_name`` is the image path relative to OUT when the image
+lies below it, else absolute, so the file re-imports from where it was written. Image ids are the
+project's image ids and annotation ids its garment ids. Import looks for ``file_name`` beside the JSON
+and in ``images/`` or ``image/`` next to it or one level up.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from inference.annotation import GarmentStatus, Keypoint, PointSource, Visibility
+
+from .coco import CocoFormatError, build_document, decode_annotation, encode_garment
+from .common import (
+    DatasetError,
+    ExportReport,
+    ImportReport,
+    Selection,
+    atomic_write_json,
+    ingest,
+    is_fld,
+    read_json,
+    selected_images,
+)
+
+
+def _image_path(json_path: Path, file_name: str) -> Path | None:
+    name = Path(file_name)
+    if name.is_absolute():
+        return name if name.is_file() else None
+    base = json_path.parent
+    for folder in (base, base / "images", base / "image", base.parent / "images", base.parent / "image"):
+        for candidate in (folder / name, folder / name.name):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _as_human(garment, status: GarmentStatus):
+    kps = tuple(
+        k if k.visibility == Visibility.ABSENT else Keypoint(k.x, k.y, k.visibility, None, PointSource.HUMAN)
+        for k in garment.keypoints
+    )
+    return replace(garment, keypoints=kps, status=status)
+
+
+def import_coco(store, path: Path, status: GarmentStatus = GarmentStatus.VERIFIED) -> ImportReport:
+    report = ImportReport()
+    try:
+        doc = read_json(path)
+        if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
+            raise DatasetError(f"{path}: not a COCO file (no 'images' list)")
+        _check_categories(path, doc.get("categories") or [])
+    except DatasetError as exc:
+        report.errors.append(str(exc))
+        report.sources_failed = 1
+        return report
+    by_image: dict = {}
+    for ann in doc.get("annotations") or []:
+        try:
+            garment = _as_human(decode_annotation(ann), status)
+        except (CocoFormatError, AttributeError) as exc:
+            report.errors.append(f"{path} annotation {ann.get('id') if isinstance(ann, dict) else ann!r}: {exc}")
+            continue
+        by_image.setdefault(ann.get("image_id"), []).append(garment)
+    for image in doc["images"]:
+        if not isinstance(image, dict) or "file_name" not in image:
+            report.errors.append(f"{path}: image entry {image!r} has no file_name")
+            continue
+        found = _image_path(path, str(image["file_name"]))
+        if found is None:
+            report.errors.append(f"{path} image {image.get('id')!r}: {image['file_name']} not found")
+            continue
+        ingest(store, found, by_image.pop(image.get("id"), []), report, str(path))
+    for image_id in by_image:
+        report.errors.append(f"{path}: annotations refer to image_id {image_id!r}, which is not in 'images'")
+    report.sources_ok, report.sources_failed = (1, 0) if report.imported_anything else (0, 1)
+    return report
+
+
+def _check_categories(path: Path, categories: list) -> None:
+    """The DF2 conversion gives every category 294 keypoint names; anything else is another layout."""
+    from inference.schema import NUM_DF2_KEYPOINTS, deepfashion2
+
+    for c in categories:
+        if not isinstance(c, dict):
+            raise DatasetError(f"{path}: category entry {c!r} is not an object")
+        kps = c.get("keypoints")
+        if kps is not None and len(kps) != NUM_DF2_KEYPOINTS:
+            raise DatasetError(
+                f"{path}: category {c.get('id')!r} lists {len(kps)} keypoints; expected the DF2 294 layout"
+            )
+        try:
+            cat = deepfashion2().category(int(c["id"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f"{path}: category {c.get('id')!r} is not a DeepFashion2 category ({exc})") from None
+        name = c.get("name")
+        if name is not None and name not in (cat.name, cat.coco_name):
+            raise DatasetError(f"{path}: category id {cat.id} is named {name!r}, expected {cat.coco_name!r}")
+
+
+def export_coco(store, out_dir: Path, selection: Selection) -> ExportReport:
+    report = ExportReport()
+    out_dir = out_dir.resolve()
+    images, annotations = [], []
+    for info, garments in selected_images(store, selection):
+        src = store.resolve_path(info.path).resolve()
+        try:
+            file_name = src.relative_to(out_dir).as_posix()
+        except ValueError:
+            file_name = os.fspath(src)
+        images.append({"id": info.id, "file_name": file_name, "width": info.width, "height": info.height})
+        for gid, g in garments:
+            if is_fld(g):
+                report.skipped += 1
+                continue
+            annotations.append(encode_garment(g, info.id, gid))
+        report.images += 1
+    report.garments = len(annotations)
+    report.files.append(atomic_write_json(out_dir / "annotations.json", build_document(images, annotations)))
+    return report

@@ -1,0 +1,183 @@
+"""What every dataset reader and writer shares: reports, selection filters, atomic file writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inference.annotation import Garment, GarmentStatus
+from inference.schema import deepfashion2
+
+LAYOUT_KEY = "layout"  # Garment.extra key of FLD garments (see app.store.convert and ADR 0003)
+
+
+class DatasetError(ValueError):
+    """A dataset file or item cannot be read or written; the message names it."""
+
+
+@dataclass
+class ImportReport:
+    images_added: int = 0
+    images_duplicate: int = 0  # same content already in the project
+    garments_added: int = 0
+    sources_ok: int = 0
+    sources_failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def imported_anything(self) -> bool:
+        return self.images_added > 0 or self.garments_added > 0 or self.images_duplicate > 0
+
+    def merge(self, other: ImportReport) -> None:
+        for name in ("images_added", "images_duplicate", "garments_added", "sources_ok", "sources_failed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+
+
+@dataclass
+class ExportReport:
+    images: int = 0
+    garments: int = 0
+    skipped: int = 0  # garments this format cannot carry (FLD layouts in DF2 formats)
+    files: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which garments an export takes: statuses (None = all) and DF2 category ids (None = all)."""
+
+    statuses: frozenset[GarmentStatus] | None = None
+    categories: frozenset[int] | None = None
+
+    @classmethod
+    def parse(cls, status: str | None = "all", categories: Iterable[int | str] | None = None) -> Selection:
+        statuses = None if status in (None, "all") else frozenset({GarmentStatus(status)})
+        cats = None
+        if categories:
+            cats = frozenset(deepfashion2().category(_as_key(c)).id for c in categories)
+        return cls(statuses, cats)
+
+    @property
+    def everything(self) -> bool:
+        return self.statuses is None and self.categories is None
+
+    def takes(self, garment: Garment) -> bool:
+        return (self.statuses is None or garment.status in self.statuses) and (
+            self.categories is None or garment.category_id in self.categories
+        )
+
+
+def _as_key(value: int | str) -> int | str:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
+def is_fld(garment: Garment) -> bool:
+    return str(garment.extra.get(LAYOUT_KEY, "df2")).startswith("fld")
+
+
+def selected_images(store, selection: Selection):
+    """Yield (ImageInfo, [(garment_id, Garment)]) in image order; images without a chosen garment are left
+    out unless the selection is everything (then empty images stay, as negatives)."""
+    for info in store.list_images():
+        chosen = [(gid, g) for gid, g in store.garments(info.id) if selection.takes(g)]
+        if chosen or selection.everything:
+            yield info, chosen
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write beside the target and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_json(path: Path, doc) -> Path:
+    return atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Put an image into an export folder: a hard link when possible (no extra disk), else a copy."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists():
+        if dst.stat().st_size == src.stat().st_size:
+            return
+        dst.unlink()
+    try:
+        os.link(src, dst)
+    except OSError:
+        tmp = dst.with_name(f".{dst.name}.tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+
+
+def unique_stems(infos) -> dict[int, str]:
+    """File stems for exported images; a repeated stem gets the image id appended."""
+    seen: set[str] = set()
+    out = {}
+    for info in infos:
+        stem = Path(info.path).stem
+        if stem in seen:
+            stem = f"{stem}_{info.id}"
+        seen.add(stem)
+        out[info.id] = stem
+    return out
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def find_image(stem_or_name: str, folders: Iterable[Path]) -> Path | None:
+    """An image by exact file name, or by stem with any common image suffix, in the first folder having it."""
+    from app.store.images import IMAGE_SUFFIXES
+
+    for folder in folders:
+        exact = folder / stem_or_name
+        if Path(stem_or_name).suffix.lower() in IMAGE_SUFFIXES:
+            if exact.is_file():
+                return exact
+            continue
+        for suffix in sorted(IMAGE_SUFFIXES):
+            for candidate in (folder / f"{stem_or_name}{suffix}", folder / f"{stem_or_name}{suffix.upper()}"):
+                if candidate.is_file():
+                    return candidate
+    return None
+
+
+def ingest(store, image_path: Path, garments: list[Garment], report: ImportReport, source: str,
+           attributes: dict | None = None) -> None:
+    """Add one image and its annotations. An image already in the project keeps the garments it has:
+    importing the same dataset twice adds nothing twice."""
+    from app.store.images import ImageReadError
+
+    try:
+        result = store.add_image(image_path.resolve(), source=source, attributes=attributes)
+    except ImageReadError as exc:
+        report.errors.append(f"{source}: {exc}")
+        return
+    if result.added:
+        report.images_added += 1
+    else:
+        report.images_duplicate += 1
+    if garments and (result.added or not store.garments(result.image_id)):
+        report.garments_added += len(store.import_garments(result.image_id, garments, source=source))

@@ -1,0 +1,105 @@
+"""Choosing a reader or writer: format detection, image folders, and the import/export entry points."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from app.store.images import is_image_file
+
+from .coco_io import export_coco, import_coco
+from .common import DatasetError, ExportReport, ImportReport, Selection, ingest
+from .csv_export import export_measurements_csv
+from .deepfashion2 import export_deepfashion2, import_deepfashion2
+from .fld import export_fld, import_fld
+from .yolo_pose import export_yolo_pose
+
+IMPORT_FORMATS = ("auto", "images", "deepfashion2", "coco", "fld")
+EXPORT_FORMATS = ("coco", "deepfashion2", "yolo-pose", "csv", "fld")
+
+
+def _json_kind(path: Path) -> str:
+    try:
+        with path.open("r", encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{path}: not valid JSON ({exc})") from exc
+    if isinstance(doc, dict) and "images" in doc and "annotations" in doc:
+        return "coco"
+    if isinstance(doc, dict) and any(k.startswith("item") for k in doc):
+        return "deepfashion2"
+    raise DatasetError(f"{path}: neither a COCO file nor a DeepFashion2 annotation (no images/annotations or itemN)")
+
+
+def detect_format(source: Path) -> str:
+    if not source.exists():
+        raise DatasetError(f"{source}: no such file or folder")
+    if source.is_file():
+        if source.suffix.lower() == ".json":
+            return _json_kind(source)
+        if source.suffix.lower() == ".txt":
+            return "fld"
+        if is_image_file(source):
+            return "images"
+        raise DatasetError(f"{source}: unknown kind of file (expected an image, .json or list_landmarks.txt)")
+    if (source / "annos").is_dir() or source.name == "annos":
+        return "deepfashion2"
+    if (source / "list_landmarks.txt").is_file():
+        return "fld"
+    return "images"
+
+
+def import_images(store, source: Path) -> ImportReport:
+    """An image file, or every image under a folder (recursively, in name order)."""
+    report = ImportReport()
+    files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if is_image_file(p))
+    if not files:
+        report.errors.append(f"{source}: no images found")
+    for path in files:
+        ingest(store, path, [], report, str(source))
+    report.sources_ok, report.sources_failed = (1, 0) if report.imported_anything else (0, 1)
+    return report
+
+
+IMPORTERS = {
+    "images": import_images,
+    "deepfashion2": import_deepfashion2,
+    "coco": import_coco,
+    "fld": import_fld,
+}
+
+
+def import_sources(store, sources: Iterable[Path], fmt: str = "auto") -> ImportReport:
+    """Import every source; a failing source is reported and the others still run."""
+    total = ImportReport()
+    for source in sources:
+        source = Path(source)
+        try:
+            kind = detect_format(source) if fmt == "auto" else fmt
+            if not source.exists():
+                raise DatasetError(f"{source}: no such file or folder")
+            if kind not in IMPORTERS:
+                raise DatasetError(f"unknown import format {kind!r} ({', '.join(IMPORT_FORMATS)})")
+            total.merge(IMPORTERS[kind](store, source))
+        except DatasetError as exc:
+            total.errors.append(str(exc))
+            total.sources_failed += 1
+    return total
+
+
+def export_project(store, out_dir: Path, fmt: str, selection: Selection | None = None) -> ExportReport:
+    selection = selection or Selection()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if fmt == "coco":
+        return export_coco(store, out_dir, selection)
+    if fmt == "deepfashion2":
+        return export_deepfashion2(store, out_dir, selection)
+    if fmt == "yolo-pose":
+        return export_yolo_pose(store, out_dir, selection)
+    if fmt == "csv":
+        return export_measurements_csv(store, out_dir, selection)
+    if fmt == "fld":
+        return export_fld(store, out_dir, selection)
+    raise DatasetError(f"unknown export format {fmt!r} ({', '.join(EXPORT_FORMATS)})")
