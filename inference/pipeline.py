@@ -142,8 +142,7 @@ class GarmentPipeline:
         timings = StageTimings()
         with timings.measure("pre"):
             image = as_bgr(image)
-        detections = self.detect(image, timings)
-        return PipelineResult(self._estimate([(image, detections)], timings)[0], timings, self.provider)
+        return self.estimate(image, self.detect(image, timings), timings)
 
     def predict_boxes(
         self, image: np.ndarray, boxes: Sequence[tuple[Sequence[float], int]], score: float = 1.0
@@ -160,7 +159,15 @@ class GarmentPipeline:
                 detections.append(
                     Detection((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)), score, int(category_id))
                 )
-        return PipelineResult(self._estimate([(image, detections)], timings)[0], timings, self.provider)
+        return self.estimate(image, detections, timings)
+
+    def estimate(
+        self, image: np.ndarray, detections: Sequence[Detection], timings: StageTimings | None = None
+    ) -> PipelineResult:
+        """Pose for known detections of a BGR uint8 image (used by the tracker between detector runs)."""
+        timings = timings if timings is not None else StageTimings()
+        garments = self._estimate([(image, list(detections))], timings)[0]
+        return PipelineResult(garments, timings, self.provider)
 
     def predict_many(self, images: Sequence[np.ndarray], pose_batch: int = 16) -> list[PipelineResult]:
         """Auto-annotation: detect per image, then pose for the crops of all images in batches.

@@ -79,13 +79,3 @@ def build_garment(
         extra={"detection_score": float(detection.score), "keypoint_score": mean_kp},
     )
 
-
-def keypoint_box(garment: Garment, min_score: float, margin: float = 0.1):
-    """Box around a garment's confident landmarks, widened by ``margin`` per side; None if too few."""
-    pts = np.array([(k.x, k.y) for k in garment.keypoints if (k.score or 0.0) >= min_score])
-    if len(pts) < 2:
-        return None
-    x1, y1 = pts.min(axis=0)
-    x2, y2 = pts.max(axis=0)
-    w, h = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
-    return (x1 - margin * w, y1 - margin * h, x2 + margin * w, y2 + margin * h)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from inference.annotation import Garment, Visibility
-from inference.contract_models import MARKER_BGR, garment_colour, write_contract_model
+from inference.contract_models import MARKER_BGR, draw_marker, garment_colour, write_contract_model
 from inference.pipeline import GarmentPipeline, PipelineResult
 from inference.pose_decode import decode_to_image, flip_back_simcc
 from inference.preprocess import box_to_center_scale, crop_affine, invert_affine
@@ -26,7 +26,7 @@ def scene(garments, size=(480, 640)):
     img = np.full((*size, 3), 20, np.uint8)
     for cat, (x1, y1, x2, y2), (mx, my) in garments:
         img[y1:y2, x1:x2] = garment_colour(cat)
-        img[my, mx] = MARKER_BGR
+        draw_marker(img, mx, my)
     return img
 
 
