@@ -137,7 +137,9 @@ class CheckerboardSpec:
     def parse(cls, spec: str) -> CheckerboardSpec:
         parts = spec.split(":")
         if len(parts) != 2:
-            raise BoardSpecError(f"checkerboard spec {spec!r} must be COLSxROWS:SQUARE_MM (squares), e.g. 9x6:25")
+            raise BoardSpecError(
+                f"checkerboard spec {spec!r} must be COLSxROWS:SQUARE_MM (squares), e.g. 9x6:25"
+            )
         cols, rows = _grid(parts[0], spec)
         if cols < 3 or rows < 3:
             raise BoardSpecError(f"checkerboard {spec!r} needs at least 3x3 squares")
@@ -174,7 +176,9 @@ class TwoPointSpec:
         head, sep, tail = spec.rpartition(":")
         coords = head.split(",") if sep else []
         if len(coords) != 4:
-            raise BoardSpecError(f"two-point spec {spec!r} must be X1,Y1,X2,Y2:LENGTH_MM, e.g. 100,200,900,210:500")
+            raise BoardSpecError(
+                f"two-point spec {spec!r} must be X1,Y1,X2,Y2:LENGTH_MM, e.g. 100,200,900,210:500"
+            )
         try:
             x1, y1, x2, y2 = (float(c) for c in coords)
         except ValueError:
@@ -201,7 +205,9 @@ def render_charuco(spec: CharucoSpec, px_per_mm: float, margin_mm: float = 0.0) 
 
 def render_aruco(spec: ArucoSpec, px_per_mm: float, margin_mm: float = 0.0) -> np.ndarray:
     side = round(spec.size_mm * px_per_mm)
-    image = cv2.aruco.generateImageMarker(aruco_dictionary(spec.dictionary), spec.marker_id, side, borderBits=1)
+    image = cv2.aruco.generateImageMarker(
+        aruco_dictionary(spec.dictionary), spec.marker_id, side, borderBits=1
+    )
     pad = round(margin_mm * px_per_mm)
     if pad:
         image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)

@@ -86,7 +86,9 @@ def fit_table_plane(
             "measurements away from it extrapolate the plane; use a larger board or move the camera closer"
         )
     if (~inliers).any():
-        warnings.append(f"{int((~inliers).sum())} of {len(inliers)} detected corners were rejected as outliers")
+        warnings.append(
+            f"{int((~inliers).sum())} of {len(inliers)} detected corners were rejected as outliers"
+        )
     if err_px > HIGH_REPROJECTION_PX:
         warnings.append(
             f"reprojection error {err_px:.2f} px is high: the board may not be flat, "
@@ -121,7 +123,9 @@ def detect_charuco(gray: np.ndarray, spec: CharucoSpec) -> tuple[np.ndarray, np.
     if found < MIN_CORNERS:
         markers = 0 if marker_ids is None else len(marker_ids)
         if markers == 0:
-            raise CalibrationError(f"ChArUco board {spec} not found: no {spec.dictionary} markers in the image")
+            raise CalibrationError(
+                f"ChArUco board {spec} not found: no {spec.dictionary} markers in the image"
+            )
         raise CalibrationError(
             f"ChArUco board {spec}: only {found} corners found ({markers} markers), at least {MIN_CORNERS} needed; "
             "check the board spec and that the board is in focus and not covered"
@@ -142,8 +146,13 @@ def calibrate_charuco(
     gray = to_gray(image)
     px, mm = detect_charuco(gray, spec)
     return fit_table_plane(
-        px, mm, method="charuco", image_size=_image_size(gray), board=str(spec),
-        camera_matrix=camera_matrix, dist_coeffs=dist_coeffs,
+        px,
+        mm,
+        method="charuco",
+        image_size=_image_size(gray),
+        board=str(spec),
+        camera_matrix=camera_matrix,
+        dist_coeffs=dist_coeffs,
     )
 
 
@@ -162,11 +171,19 @@ def calibrate_aruco(
     seen = [] if ids is None else [int(i) for i in ids.ravel()]
     if spec.marker_id not in seen:
         listed = ", ".join(map(str, sorted(seen))) or "none"
-        raise CalibrationError(f"ArUco marker {spec.marker_id} ({spec.dictionary}) not found; markers seen: {listed}")
+        raise CalibrationError(
+            f"ArUco marker {spec.marker_id} ({spec.dictionary}) not found; markers seen: {listed}"
+        )
     px = corners[seen.index(spec.marker_id)].reshape(4, 2).astype(np.float64)
     calib = fit_table_plane(
-        px, spec.object_points(), method="aruco", image_size=_image_size(gray), board=str(spec),
-        camera_matrix=camera_matrix, dist_coeffs=dist_coeffs, robust=False,
+        px,
+        spec.object_points(),
+        method="aruco",
+        image_size=_image_size(gray),
+        board=str(spec),
+        camera_matrix=camera_matrix,
+        dist_coeffs=dist_coeffs,
+        robust=False,
     )
     calib.warnings.append(
         "a single marker gives exactly 4 corners: the fit has no redundancy, so its error cannot be checked; "
@@ -193,8 +210,13 @@ def calibrate_checkerboard(
     # The corner order may start at any board corner; that only flips or turns the table frame,
     # which leaves every distance unchanged.
     return fit_table_plane(
-        corners.reshape(-1, 2), spec.object_points(), method="checkerboard", image_size=_image_size(gray),
-        board=str(spec), camera_matrix=camera_matrix, dist_coeffs=dist_coeffs,
+        corners.reshape(-1, 2),
+        spec.object_points(),
+        method="checkerboard",
+        image_size=_image_size(gray),
+        board=str(spec),
+        camera_matrix=camera_matrix,
+        dist_coeffs=dist_coeffs,
     )
 
 
@@ -210,7 +232,9 @@ def calibrate_two_point(spec: TwoPointSpec | str, image_size: tuple[int, int] | 
         reprojection_error_px=0.0,
         reprojection_error_mm=0.0,
         num_points=2,
-        warnings=["a two-point reference gives one scale for the whole image: perspective tilt is not corrected"],
+        warnings=[
+            "a two-point reference gives one scale for the whole image: perspective tilt is not corrected"
+        ],
     )
 
 
@@ -232,6 +256,10 @@ def calibrate_intrinsics(
         objects.append(np.hstack([mm, np.zeros((len(mm), 1))]).astype(np.float32))
         points.append(px.astype(np.float32).reshape(-1, 1, 2))
     if len(objects) < min_views:
-        raise CalibrationError(f"intrinsics need at least {min_views} views with the board found, got {len(objects)}")
-    rms, camera_matrix, dist, _r, _t = cv2.calibrateCamera(objects, points, size, None, None, flags=cv2.CALIB_FIX_K3)
+        raise CalibrationError(
+            f"intrinsics need at least {min_views} views with the board found, got {len(objects)}"
+        )
+    rms, camera_matrix, dist, _r, _t = cv2.calibrateCamera(
+        objects, points, size, None, None, flags=cv2.CALIB_FIX_K3
+    )
     return camera_matrix, dist.ravel(), float(rms)

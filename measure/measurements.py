@@ -46,7 +46,9 @@ class Measurement:
 class _Landmarks:
     """A garment's landmarks in px and mm, addressed by 1-based DF2 id."""
 
-    def __init__(self, xy_px: np.ndarray, present: np.ndarray, calibration: Calibration, names: tuple[str, ...]):
+    def __init__(
+        self, xy_px: np.ndarray, present: np.ndarray, calibration: Calibration, names: tuple[str, ...]
+    ):
         self.px = xy_px
         self.present = present
         self.names = names
@@ -106,7 +108,9 @@ def offset_chord(
     return coords[0], coords[-1]
 
 
-def _measure_one(pom: PomDefinition, lm: _Landmarks, cat: CategoryPoms, calibration: Calibration) -> Measurement:
+def _measure_one(
+    pom: PomDefinition, lm: _Landmarks, cat: CategoryPoms, calibration: Calibration
+) -> Measurement:
     missing = lm.missing(pom.required)
     if missing:
         return Measurement(pom.name, pom.kind, None, reason=f"landmark {lm.describe(missing)} absent")
@@ -114,7 +118,9 @@ def _measure_one(pom: PomDefinition, lm: _Landmarks, cat: CategoryPoms, calibrat
     pts = lm.mm[idx]
     if pom.kind in ("straight", "polyline"):
         value = float(np.sum(np.linalg.norm(np.diff(pts, axis=0), axis=1)))
-        return Measurement(pom.name, pom.kind, value, tuple(map(tuple, pts.tolist())), tuple(map(tuple, lm.px[idx].tolist())))
+        return Measurement(
+            pom.name, pom.kind, value, tuple(map(tuple, pts.tolist())), tuple(map(tuple, lm.px[idx].tolist()))
+        )
     if pom.kind == "perpendicular":
         a, b, c = pts
         if np.allclose(b, c):
@@ -130,13 +136,17 @@ def _measure_one(pom: PomDefinition, lm: _Landmarks, cat: CategoryPoms, calibrat
         found = None if outline.is_empty else offset_chord(pts[0], pts[1], toward, pom.offset_mm, outline)
         if found is None:
             return Measurement(
-                pom.name, pom.kind, None,
+                pom.name,
+                pom.kind,
+                None,
                 reason=f"the line {pom.offset_mm:g} mm from landmarks {pom.landmarks} does not cross the outline",
             )
         chord = np.array(found)
     value = float(np.linalg.norm(chord[1] - chord[0]))
     px = calibration.table_mm_to_image(chord)
-    return Measurement(pom.name, pom.kind, value, tuple(map(tuple, chord.tolist())), tuple(map(tuple, px.tolist())))
+    return Measurement(
+        pom.name, pom.kind, value, tuple(map(tuple, chord.tolist())), tuple(map(tuple, px.tolist()))
+    )
 
 
 def measure_keypoints(
@@ -161,7 +171,10 @@ def measure_keypoints(
 
 def garment_keypoint_array(garment: Garment) -> np.ndarray:
     return np.array(
-        [[kp.x, kp.y, 0 if kp.visibility == Visibility.ABSENT else int(kp.visibility)] for kp in garment.keypoints],
+        [
+            [kp.x, kp.y, 0 if kp.visibility == Visibility.ABSENT else int(kp.visibility)]
+            for kp in garment.keypoints
+        ],
         dtype=np.float64,
     ).reshape(-1, 3)
 
@@ -172,4 +185,6 @@ def measure_garment(
     catalog: PomCatalog | None = None,
     names: Iterable[str] | None = None,
 ) -> dict[str, Measurement]:
-    return measure_keypoints(garment.category_id, garment_keypoint_array(garment), calibration, catalog, names)
+    return measure_keypoints(
+        garment.category_id, garment_keypoint_array(garment), calibration, catalog, names
+    )

@@ -131,7 +131,7 @@ def _read(path: Path) -> dict:
     except (OSError, json.JSONDecodeError) as exc:
         raise PomError(f"cannot read POM file {path}: {exc}") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise PomError(f"{path}: not a POM file (expected \"format\": \"{FORMAT}\")")
+        raise PomError(f'{path}: not a POM file (expected "format": "{FORMAT}")')
     if not isinstance(doc.get("categories"), list):
         raise PomError(f"{path}: 'categories' must be a list")
     return doc

@@ -28,7 +28,9 @@ PT_PER_INCH = 72.0
 MARGIN_MM = 10.0
 
 
-def board_image(spec: CharucoSpec | ArucoSpec | CheckerboardSpec, dpi: float, margin_mm: float = MARGIN_MM) -> np.ndarray:
+def board_image(
+    spec: CharucoSpec | ArucoSpec | CheckerboardSpec, dpi: float, margin_mm: float = MARGIN_MM
+) -> np.ndarray:
     if not dpi > 0:
         raise ValueError(f"dpi must be positive, got {dpi}")
     px_per_mm = dpi / MM_PER_INCH

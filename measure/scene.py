@@ -16,6 +16,7 @@ import numpy as np
 from measure.boards import CharucoSpec, render_charuco
 
 # A short sleeve top laid flat, DF2 landmarks 1..25 in mm, origin at its top-left; front view.
+# fmt: off
 SHORT_SLEEVE_TOP_MM = np.array(
     [
         [250, 20], [200, 10], [215, 40], [250, 75], [285, 40], [300, 10],  # neck 1-6
@@ -26,6 +27,7 @@ SHORT_SLEEVE_TOP_MM = np.array(
     ],
     dtype=np.float64,
 )
+# fmt: on
 
 
 @dataclass
@@ -45,8 +47,12 @@ class TableScene:
 
 
 def camera_homography(
-    tilt_x_deg: float, tilt_y_deg: float, region_mm: tuple[float, float, float, float], image_size: tuple[int, int],
-    distance_mm: float = 1200.0, fill: float = 0.92,
+    tilt_x_deg: float,
+    tilt_y_deg: float,
+    region_mm: tuple[float, float, float, float],
+    image_size: tuple[int, int],
+    distance_mm: float = 1200.0,
+    fill: float = 0.92,
 ) -> np.ndarray:
     """Table mm -> image px for a camera aimed at the centre of ``region_mm`` (x0, y0, x1, y1), tilted.
 
@@ -83,9 +89,9 @@ def render_table_scene(
 ) -> TableScene:
     """Board at the table origin, the garment beside it, photographed with the given tilt."""
     board = board or CharucoSpec()
-    garment = (SHORT_SLEEVE_TOP_MM if garment_mm is None else np.asarray(garment_mm, dtype=np.float64)) + np.asarray(
-        garment_origin_mm
-    )
+    garment = (
+        SHORT_SLEEVE_TOP_MM if garment_mm is None else np.asarray(garment_mm, dtype=np.float64)
+    ) + np.asarray(garment_origin_mm)
     board_w, board_h = board.size_mm
     margin = 30.0
     region = (
@@ -117,6 +123,8 @@ def render_table_scene(
     shrink = math.sqrt(abs(np.linalg.det(image_from_canvas[:2, :2])))
     if shrink < 1.0:
         canvas = cv2.GaussianBlur(canvas, (0, 0), 0.5 / shrink)
-    image = cv2.warpPerspective(canvas, image_from_canvas, image_size, flags=cv2.INTER_LINEAR, borderValue=(90, 90, 90))
+    image = cv2.warpPerspective(
+        canvas, image_from_canvas, image_size, flags=cv2.INTER_LINEAR, borderValue=(90, 90, 90)
+    )
     image_to_table = np.linalg.inv(table_to_image)
     return TableScene(image, image_to_table / image_to_table[2, 2], board, garment)

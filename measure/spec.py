@@ -83,7 +83,9 @@ class SpecSheet:
 
     def for_garment(self, size: str, category_id: int) -> tuple[SpecEntry, ...]:
         return tuple(
-            e for e in self.entries if e.size == size and (e.category_id is None or e.category_id == category_id)
+            e
+            for e in self.entries
+            if e.size == size and (e.category_id is None or e.category_id == category_id)
         )
 
     def check(self, measurements: Mapping[str, Measurement], size: str, category_id: int) -> SpecResult:
@@ -114,7 +116,9 @@ class SpecSheet:
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
-            raise SpecError(f"{source}: missing column(s) {', '.join(missing)} (need {','.join(REQUIRED_COLUMNS)})")
+            raise SpecError(
+                f"{source}: missing column(s) {', '.join(missing)} (need {','.join(REQUIRED_COLUMNS)})"
+            )
         reader.fieldnames = header
         entries: list[SpecEntry] = []
         seen: dict[tuple, int] = {}
@@ -125,7 +129,9 @@ class SpecSheet:
             entries.append(_parse_row(row, f"{source} line {line}"))
             key = (entries[-1].pom, entries[-1].size, entries[-1].category_id)
             if key in seen:
-                raise SpecError(f"{source} line {line}: {key[0]!r} size {key[1]!r} already given on line {seen[key]}")
+                raise SpecError(
+                    f"{source} line {line}: {key[0]!r} size {key[1]!r} already given on line {seen[key]}"
+                )
             seen[key] = line
         if not entries:
             raise SpecError(f"{source}: no spec rows")
