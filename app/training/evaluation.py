@@ -3,7 +3,7 @@
 Metrics, all overall and per category:
 - keypoint AP: pycocotools COCOeval, iouType 'keypoints', OKS with the official DF2 sigmas over the 294
   slots, maxDets 20, GT area = box area (DeepFashion2's convention);
-- box AP: COCOeval 'bbox';
+- box AP: COCOeval 'bbox' with its standard maxDets (1, 10, 100);
 - PCK@0.2 and AUC on GT boxes (pose network alone): a labelled landmark is correct when its distance to the
   truth is below t × the longer side of the GT box; AUC = mean PCK over t = 0, 0.025, …, 0.5 (21 steps);
 - NE (FLD style): mean distance normalised per axis by the image width and height, on labelled landmarks.
@@ -53,8 +53,6 @@ def _coco_eval(gt_doc: dict, results: list[dict], iou_type: str) -> dict:
         if iou_type == "keypoints":
             ev.params.kpt_oks_sigmas = deepfashion2().sigmas294
             ev.params.maxDets = [MAX_DETS]
-        else:
-            ev.params.maxDets = [1, 10, MAX_DETS]
         ev.evaluate()
         ev.accumulate()
         ev.summarize()

@@ -1,0 +1,78 @@
+"""Evaluation against pycocotools on hand-made cases, and the eval command end to end."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from test_training_fixtures import skirt_garment, write_coco
+
+from app.cli.main import main
+from app.training.evaluation import Accumulator
+from inference.annotation import Keypoint
+from inference.schema import deepfashion2
+
+INFO = {"file_name": "a.png", "width": 400, "height": 300}
+
+
+def _with_extra(garment, det=0.9, kp=0.5):
+    return replace(garment, score=det, extra={"detection_score": det, "keypoint_score": kp})
+
+
+def _shift(garment, dx, dy):
+    return garment.with_keypoints(tuple(Keypoint(k.x + dx, k.y + dy) for k in garment.keypoints))
+
+
+def test_perfect_predictions_score_ap_one_and_full_pck():
+    acc = Accumulator(alpha=0.8)
+    for i in range(3):
+        gt = skirt_garment(100 + 60 * i, 30, 40, 70, 150)
+        acc.add(INFO, [gt], [_with_extra(gt)], [gt])
+    m = acc.summary()
+    assert m["keypoint_AP"] == pytest.approx(1.0) and m["box_AP"] == pytest.approx(1.0)
+    assert m["PCK@0.2"] == 1.0 and m["NE"] == 0.0 and m["per_category"]["skirt"]["keypoint_AP"] == pytest.approx(1.0)
+
+
+def test_shifted_prediction_gives_the_hand_computed_oks():
+    gt = skirt_garment(200, 40, 60, 100, 160)
+    x1, y1, x2, y2 = gt.bbox
+    area = (x2 - x1) * (y2 - y1)
+    sigmas = np.asarray(deepfashion2().category(9).sigmas)
+    d = 7.0
+    oks = float(np.mean(np.exp(-(d**2) / (2 * area * (2 * sigmas) ** 2))))
+    assert 0.52 < oks < 0.93  # the case is only informative strictly between the thresholds
+    thresholds = np.linspace(0.5, 0.95, 10)
+    assert np.min(np.abs(thresholds - oks)) > 0.01
+    acc = Accumulator(alpha=0.8)
+    acc.add(INFO, [gt], [_with_extra(_shift(gt, d, 0.0))], [_shift(gt, 0.0, d)])
+    m = acc.summary()
+    assert m["keypoint_AP"] == pytest.approx(float((thresholds <= oks).mean()))
+    longer = max(x2 - x1, y2 - y1)
+    assert m["PCK@0.2"] == (1.0 if d / longer < 0.2 else 0.0)
+    assert m["NE"] == pytest.approx(d / INFO["height"])
+
+
+def test_eval_command_runs_the_onnx_models_and_writes_json(tmp_path):
+    from test_export import _tiny_models
+
+    from app.training.export import export_detector, export_pose, write_card
+
+    detector, pose = _tiny_models()
+    export_detector(detector, tmp_path / "detector.onnx")
+    export_pose(pose, tmp_path / "pose.onnx")
+    card = write_card(tmp_path, "tiny", "0.0.1", (64, 64), (64, 64), 2.0, 1.25, {}, {})
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    dataset = write_coco(data_dir, 3)
+    out = tmp_path / "metrics.json"
+    assert main(["eval", "--model", str(card), "--dataset", str(dataset), "--json", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["images"] == 3 and metrics["garments"] == 3
+    assert 0.0 <= metrics["PCK@0.2"] <= 1.0 and "skirt" in metrics["per_category"]
+
+
+def test_eval_command_names_a_missing_dataset(tmp_path, capsys):
+    assert main(["eval", "--model", str(tmp_path), "--dataset", str(tmp_path / "nope.json")]) != 0
+    assert "nope.json" in capsys.readouterr().err
