@@ -1,0 +1,266 @@
+"""Parametric upper-body garments and dresses (DF2 categories 1-6, 10-13) in centimetres.
+
+The right half (positive x, the image right in the front view) is built as a chain of Bezier segments
+from the right neck-shoulder point down to the hem; the left half is its mirror with its own random
+widths. Landmarks are named as in the schema, so each category picks up exactly its own points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.training.synth.geometry import CurveBuilder, GarmentShape, bezier, bowed
+from inference.schema import deepfashion2
+
+SLEEVES = {1: "short", 2: "long", 3: "short", 4: "long", 5: None, 6: "strap", 10: "short", 11: "long", 12: None, 13: "strap"}
+DRESSES = {10, 11, 12, 13}
+OUTWEAR = {3, 4}
+TOP_CATEGORIES = tuple(SLEEVES)
+
+
+@dataclass
+class Seg:
+    end: np.ndarray
+    ctrl: np.ndarray | None = None
+    name: str | None = None  # landmark at the segment end
+    marks: tuple[tuple[float, str], ...] = ()
+
+
+def _mirror_name(name: str | None) -> str | None:
+    if name is None:
+        return None
+    if name.startswith("right "):
+        return "left " + name[6:]
+    return name
+
+
+def _mirror_chain(start: np.ndarray, segs: list[Seg]) -> tuple[np.ndarray, list[Seg]]:
+    """Mirror a right-half chain to the left (x -> -x) and reverse its direction."""
+    flip = np.array([-1.0, 1.0])
+    nodes = [start * flip] + [s.end * flip for s in segs]
+    names = [None] + [_mirror_name(s.name) for s in segs]
+    out = []
+    for i in range(len(segs) - 1, -1, -1):
+        s = segs[i]
+        out.append(
+            Seg(
+                end=nodes[i],
+                ctrl=None if s.ctrl is None else s.ctrl * flip,
+                name=names[i],
+                marks=tuple((1.0 - t, _mirror_name(n)) for t, n in s.marks),
+            )
+        )
+    return nodes[-1], out
+
+
+class _Builder:
+    def __init__(self, category_id: int):
+        self.cat = deepfashion2().category(category_id)
+        self.landmarks = np.full((self.cat.num_keypoints, 2), np.nan)
+
+    def idx(self, name: str | None) -> int | None:
+        if name is None or name not in self.cat.landmarks:
+            return None
+        return self.cat.landmarks.index(name)
+
+    def run(self, curve: CurveBuilder, segs: list[Seg]) -> CurveBuilder:
+        for s in segs:
+            marks = tuple((t, self.idx(n)) for t, n in s.marks if self.idx(n) is not None)
+            curve.to(s.end, s.ctrl, self.idx(s.name), marks)
+        return curve
+
+
+def _sleeve(rng, kind: str, sw: float, sdrop: float, ah: float, nw: float):
+    """Right sleeve: shoulder S, cuff outer CO, cuff inner CI, armpit A (cm) and the sleeve axis."""
+    if kind == "short":
+        theta = np.radians(rng.uniform(18, 60))
+        root, inner_len, taper = rng.uniform(13, 19), rng.uniform(3, 12), rng.uniform(0.75, 1.0)
+    else:
+        hanging = rng.random() < 0.6
+        theta = np.radians(rng.uniform(55, 78) if hanging else rng.uniform(18, 55))
+        root = rng.uniform(10, 14) if hanging else rng.uniform(12, 17)
+        inner_len, taper = rng.uniform(36, 52), rng.uniform(0.5, 0.8)
+    d = np.array([np.cos(theta), np.sin(theta)])
+    n = np.array([-np.sin(theta), np.cos(theta)])
+    # Armpit x follows from the wanted root width (the armhole seam is not square to the sleeve axis).
+    delta = (ah * np.cos(theta) - root) / np.sin(theta)
+    cw = float(np.clip(sw + delta, nw + 6.0, sw + 9.0))
+    S = np.array([sw, sdrop])
+    A = np.array([cw, sdrop + ah])
+    a = float((A - S) @ d)
+    root_w = float((A - S) @ n)
+    CO = S + (a + inner_len) * d
+    CI = CO + max(root_w * taper, 5.0) * n
+    return S, CO, CI, A, d
+
+
+def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
+    b = _Builder(category_id)
+    sleeve = SLEEVES[category_id]
+    dress, outwear = category_id in DRESSES, category_id in OUTWEAR
+    nw = rng.uniform(8.0, 11.0) if outwear else rng.uniform(6.5, 10.0)
+    bnd = rng.uniform(1.0, 2.5)
+    sdrop = rng.uniform(2.5, 6.0)
+    if outwear:
+        length = rng.uniform(58, 80) if category_id == 3 or rng.random() < 0.6 else rng.uniform(80, 105)
+    elif dress:
+        length = rng.uniform(80, 125)
+    else:
+        length = rng.uniform(55, 76)
+
+    halves = []
+    for side in (0, 1):  # each half gets its own small asymmetry: cloth is never laid perfectly
+        jitter = lambda v, j=0.04: v * rng.uniform(1 - j, 1 + j)  # noqa: E731
+        segs: list[Seg] = []
+        ns = np.array([nw, 0.0])
+        if sleeve in ("short", "long"):
+            sw, ah = jitter(rng.uniform(17, 23) if side == 0 else halves[0]["sw"]), rng.uniform(18, 25)
+            S, CO, CI, A, d = _sleeve(rng, sleeve, sw, sdrop, ah, nw)
+            segs.append(Seg(S, bowed(ns, S, rng.uniform(-0.8, 0.3)), "right shoulder point"))
+            if sleeve == "short":
+                outer_marks, inner_marks = ((0.5, "right sleeve outer"),), ((0.5, "right sleeve inner"),)
+            else:
+                outer_marks = ((0.25, "right sleeve outer upper"), (0.5, "right elbow outer"), (0.75, "right sleeve outer lower"))
+                inner_marks = ((0.25, "right sleeve inner lower"), (0.5, "right elbow inner"), (0.75, "right sleeve inner upper"))
+            segs.append(Seg(CO, bowed(S, CO, rng.uniform(-1.0, 0.5)), "right cuff outer", outer_marks))
+            segs.append(Seg(CI, None, "right cuff inner"))
+            segs.append(Seg(A, bowed(CI, A, rng.uniform(-0.5, 1.0)), "right armpit", inner_marks))
+            seam = [bezier(S, bowed(S, A, -1.5), A, np.linspace(0, 1, 12))]
+            cuff_stitch = [np.array([CO, CI]) - 1.8 * d]
+            sw_out = sw
+        elif sleeve is None:  # vest: cut-in armhole
+            sw_out = nw + rng.uniform(2.5, 8.0)
+            ah = rng.uniform(20, 28)
+            cw = max(sw_out + rng.uniform(1.5, 6.0), nw + 7)
+            S, A = np.array([sw_out, sdrop]), np.array([cw, sdrop + ah])
+            segs.append(Seg(S, bowed(ns, S, rng.uniform(-0.4, 0.2)), "right shoulder point"))
+            segs.append(Seg(A, bowed(S, A, rng.uniform(2.0, 5.0)), "right armpit"))
+            seam, cuff_stitch = [], []
+        else:  # sling: thin strap rising from the neck-shoulder point
+            strap_w = rng.uniform(1.0, 2.5)
+            top = np.array([nw + rng.uniform(0.0, 4.0), -rng.uniform(10, 22)])
+            ah = rng.uniform(12, 20)
+            cw = nw + strap_w + rng.uniform(5, 11)
+            base = np.array([nw + strap_w * 1.2, 1.0])
+            A = np.array([cw, ah])
+            segs.append(Seg(top - [strap_w / 2, 0], None))
+            segs.append(Seg(top + [strap_w / 2, 0], None, None, ((0.5, "right strap top"),)))
+            segs.append(Seg(base, None))
+            segs.append(Seg(A, bowed(base, A, rng.uniform(1.0, 3.5)), "right armpit"))
+            S, seam, cuff_stitch, sw_out = top, [], [], cw
+        cw_eff = A[0]
+        if dress:
+            yw = A[1] + rng.uniform(7, 16)
+            ww = cw_eff * rng.uniform(0.72, 0.95)
+            yh = yw + rng.uniform(14, 20)
+            hh = ww * rng.uniform(1.1, 1.4)
+            flare = rng.uniform(0.9, 1.1) if rng.random() < 0.4 else rng.uniform(1.15, 2.0)
+            hw = hh * flare
+            corner = np.array([hw, length - rng.uniform(0, 2 + 4 * (flare - 1))])
+            W, H = np.array([ww, yw]), np.array([hh, yh])
+            segs.append(Seg(W, bowed(A, W, rng.uniform(-0.5, 0.5)), "right waist", ((0.5, "right side upper"),)))
+            segs.append(Seg(H, bowed(W, H, rng.uniform(-1.0, 0.0)), "right hip"))
+            segs.append(Seg(corner, bowed(H, corner, rng.uniform(-1.5, 0.5)), "right hem corner", ((0.5, "right side lower"),)))
+        else:
+            hw = cw_eff * rng.uniform(0.88, 1.15)
+            corner = np.array([hw, length - rng.uniform(0, 2.5)])
+            waist_ctrl = np.array([min(cw_eff, hw) * rng.uniform(0.9, 1.0), (A[1] + corner[1]) / 2])
+            marks = ((0.22, "right side upper"), (0.55, "right side waist"))
+            segs.append(Seg(corner, waist_ctrl, "right hem corner", marks))
+        halves.append(dict(sw=sw_out, segs=segs, S=S, A=A, corner=corner, seam=seam, cuff=cuff_stitch))
+
+    gap = 0.0
+    if outwear:
+        gap = 0.0 if rng.random() < 0.4 else rng.uniform(1.0, 10.0)
+        lapel_y = rng.uniform(8, 30)
+    shape_openings, seams, buttons, bands, folds = [], [], [], [], []
+    ns_r = np.array([nw, 0.0])
+    hem_end = np.array([gap / 2, length + rng.uniform(-0.5, 2.5)])  # front hem (outwear) or hem centre
+    for h in halves:
+        name = "right front hem" if outwear else "hem centre"
+        h["segs"].append(Seg(hem_end, bowed(h["corner"], hem_end, -rng.uniform(0, 1.5)), name))
+
+    # Silhouette: back neckline (left NS -> 1 -> right NS), right half down, left half up.
+    back_ctrl = np.array([nw * 0.45, bnd])
+    curve = CurveBuilder(b.landmarks, ns_r * [-1, 1], b.idx("left neck-shoulder point"))
+    curve.to([0.0, bnd], back_ctrl * [-1, 1], b.idx("back neck centre"))
+    curve.to(ns_r, back_ctrl, b.idx("right neck-shoulder point"))
+    b.run(curve, halves[0]["segs"])
+    left_start, left_segs = _mirror_chain(ns_r, halves[1]["segs"])
+    if outwear:
+        if gap > 0:
+            curve.to(left_start, None)
+        b.landmarks[b.idx("left front hem")] = left_start
+    b.run(curve, left_segs)
+    outline = curve.array()[:-1]  # the chain ends back on the left neck-shoulder point
+
+    # Front neckline / front opening (an opening shows the inside of the back panel).
+    back = CurveBuilder(b.landmarks, ns_r * [-1, 1])
+    back.to([0.0, bnd], back_ctrl * [-1, 1]).to(ns_r, back_ctrl)
+    front = CurveBuilder(b.landmarks, ns_r)
+    if outwear:
+        lapel = np.array([gap / 2, lapel_y])
+        front.to(lapel, bowed(ns_r, lapel, rng.uniform(-1.5, 1.0)), b.idx("right lapel bottom"),
+                 ((0.5, b.idx("right front neckline")),))
+        front.to(b.landmarks[b.idx("right front hem")], None, None,
+                 ((1 / 3, b.idx("right placket upper")), (2 / 3, b.idx("right placket lower"))))
+        right_front = front.array()
+        left = CurveBuilder(b.landmarks, b.landmarks[b.idx("left front hem")])
+        lapel_l = lapel * [-1, 1]
+        left.to(lapel_l, None, b.idx("left lapel bottom"),
+                ((1 / 3, b.idx("left placket lower")), (2 / 3, b.idx("left placket upper"))))
+        left.to(ns_r * [-1, 1], bowed(lapel_l, ns_r * [-1, 1], rng.uniform(-1.0, 1.5)), None,
+                ((0.5, b.idx("left front neckline")),))
+        opening = np.vstack([back.array()[:-1], right_front, left.array()[:-1]])
+        shape_openings.append(opening)
+        collar_w = rng.uniform(1.0, 3.0)
+        bands.append((right_front[: max(2, len(right_front) // 3)], collar_w))
+        bands.append((left.array()[-max(2, len(right_front) // 3):], collar_w))
+        placket = right_front if gap < 0.5 else None
+        if rng.random() < 0.5:  # buttons down the closing edge
+            ys = np.arange(lapel_y + 3, length - 4, rng.uniform(7, 11))
+            buttons += [np.array([[-gap / 2 - 1.5, y]]) for y in ys]
+    else:
+        style = rng.choice(["crew", "scoop", "vee"], p=[0.5, 0.3, 0.2])
+        if category_id in (6, 13):
+            style = rng.choice(["scoop", "vee"])
+        fnd = {"crew": rng.uniform(6, 9.5), "scoop": rng.uniform(10, 16), "vee": rng.uniform(12, 22)}[style]
+        centre = np.array([0.0, fnd])
+        ctrl = np.array([nw * 0.9, fnd * 0.95]) if style != "vee" else np.array([nw * 0.45, fnd * 0.45])
+        front.to(centre, ctrl, b.idx("front neck centre"), ((0.5, b.idx("right front neckline")),))
+        front.to(ns_r * [-1, 1], ctrl * [-1, 1], None, ((0.5, b.idx("left front neckline")),))
+        front_line = front.array()
+        shape_openings.append(np.vstack([back.array()[:-1], front_line[::-1][1:-1]]))
+        if style == "crew" and category_id not in (6, 13):
+            bands.append((front_line, rng.uniform(1.2, 2.5)))
+        placket = None
+        if category_id in (2, 1) and rng.random() < 0.25:  # shirt-like button placket
+            placket = np.array([[0.0, fnd], [0.0, length - 1.0]])
+            buttons += [np.array([[0.0, y]]) for y in np.arange(fnd + 4, length - 3, rng.uniform(7, 10))]
+
+    for h, sgn in ((halves[0], 1.0), (halves[1], -1.0)):
+        flip = np.array([sgn, 1.0])
+        seams += [s * flip for s in h["seam"]] + [c * flip for c in h["cuff"]]
+    hem_pts = outline[(outline[:, 1] > length - 4) & (np.abs(outline[:, 0]) < halves[0]["corner"][0] - 1)]
+    if len(hem_pts) > 3:
+        hem_pts = hem_pts[np.argsort(hem_pts[:, 0])]
+        seams.append(hem_pts - [0, rng.uniform(1.2, 2.5)])
+    for _ in range(rng.integers(0, 4)):  # loose creases across the body
+        y0 = rng.uniform(15, length - 5)
+        x0 = rng.uniform(-15, 15)
+        ang = rng.uniform(-0.6, 0.6) + (np.pi / 2 if rng.random() < 0.5 else 0)
+        ln = rng.uniform(8, 25)
+        folds.append(np.array([[x0, y0], [x0 + ln * np.cos(ang), y0 + ln * np.sin(ang)]]))
+    return GarmentShape(
+        category_id=category_id,
+        outline=outline,
+        landmarks=b.landmarks,
+        openings=shape_openings,
+        seams=seams,
+        folds=folds,
+        buttons=buttons,
+        bands=bands,
+        placket=placket,
+    )

@@ -1,0 +1,116 @@
+"""Paint one placed garment (image-space GarmentShape) into a float BGR canvas.
+
+Fabric patterns are evaluated in the garment's own centimetre frame (through the inverse pose and an
+approximate inverse of the cloth deformation), so stripes bend with the folds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from app.training.synth.geometry import GarmentShape
+from app.training.synth.props import ONE, SHIFT
+from app.training.synth.textures import fabric, smooth_noise
+
+TEXTURE_SCALE = 0.5  # fabric is evaluated at half resolution and upsampled: patterns are smooth anyway
+
+
+def _fp(pts: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    return np.round((np.asarray(pts, float) - origin) * ONE).astype(np.int32).reshape(-1, 1, 2)
+
+
+def paint_garment(
+    rng: np.random.Generator,
+    canvas: np.ndarray,
+    shape: GarmentShape,
+    image_to_cm: Callable[[np.ndarray], np.ndarray],
+    px_per_cm: float,
+) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """Draw the garment; returns (crop mask uint8, crop origin (x0, y0)) or None if fully off-canvas."""
+    h, w = canvas.shape[:2]
+    pad = int(2 + 1.5 * px_per_cm)
+    lo = np.floor(shape.outline.min(0)).astype(int) - pad
+    hi = np.ceil(shape.outline.max(0)).astype(int) + pad
+    x0, y0 = max(lo[0], 0), max(lo[1], 0)
+    x1, y1 = min(hi[0], w), min(hi[1], h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    origin = np.array([x0, y0], float)
+    cw, ch = x1 - x0, y1 - y0
+    mask = np.zeros((ch, cw), np.uint8)
+    cv2.fillPoly(mask, [_fp(shape.outline, origin)], 255, cv2.LINE_AA, SHIFT)
+
+    # Soft contact shadow under the cloth (light from a random side, cloth lies flat: short offset).
+    shadow = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.6 * px_per_cm))
+    off = rng.uniform(-0.6, 0.6, 2) * px_per_cm
+    shadow = cv2.warpAffine(shadow, np.float32([[1, 0, off[0]], [0, 1, off[1]]]), (cw, ch))
+    region = canvas[y0:y1, x0:x1]
+    region *= (1 - rng.uniform(0.2, 0.45) * shadow.astype(np.float32) / 255.0)[..., None]
+
+    # Fabric in garment coordinates at half resolution.
+    th, tw = max(2, int(ch * TEXTURE_SCALE)), max(2, int(cw * TEXTURE_SCALE))
+    gy, gx = np.mgrid[0:th, 0:tw].astype(np.float32)
+    pts = np.stack([gx.ravel() / TEXTURE_SCALE + x0, gy.ravel() / TEXTURE_SCALE + y0], 1)
+    uv = image_to_cm(pts).astype(np.float32)
+    u, v = uv[:, 0].reshape(th, tw), uv[:, 1].reshape(th, tw)
+    cloth = fabric(rng, u, v, px_per_cm * TEXTURE_SCALE)
+    cloth = cv2.resize(cloth, (cw, ch), interpolation=cv2.INTER_LINEAR)
+
+    # Shading: broad undulation, fold ridges lit from one side, darker towards the edges.
+    light = 1 + rng.uniform(0.04, 0.14) * cv2.resize(smooth_noise(rng, th, tw, 5), (cw, ch))
+    height = np.zeros((ch, cw), np.float32)
+    fold_lines = list(shape.folds)
+    for _ in range(int(rng.integers(2, 7))):  # extra random wrinkles
+        c = shape.outline[rng.integers(len(shape.outline))] * 0.5 + shape.outline.mean(0) * 0.5
+        a = rng.uniform(0, np.pi)
+        ln = rng.uniform(3, 15) * px_per_cm
+        fold_lines.append(np.array([c, c + ln * np.array([np.cos(a), np.sin(a)])]))
+    for line in fold_lines:
+        cv2.polylines(height, [_fp(line, origin)], False, float(rng.uniform(0.5, 1.0)),
+                      max(1, int(rng.uniform(0.3, 1.0) * px_per_cm)), cv2.LINE_AA, SHIFT)
+    sigma = max(1.0, 0.8 * px_per_cm)
+    height = cv2.GaussianBlur(height, (0, 0), sigma)
+    ang = rng.uniform(0, 2 * np.pi)
+    gxh = cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=3)
+    gyh = cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=3)
+    light = light + (np.cos(ang) * gxh + np.sin(ang) * gyh) * sigma * rng.uniform(1.0, 2.5)
+    edge = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.5 * px_per_cm)).astype(np.float32) / 255.0
+    light = light * (0.82 + 0.18 * edge)
+    garment = cloth * np.clip(light, 0.4, 1.6)[..., None]
+
+    base = cloth.reshape(-1, 3)[:: max(1, cloth.size // 3000)].mean(0) if cloth.size else np.full(3, 0.5)
+    for band, width_cm in shape.bands:  # rib collars, lapels
+        tone = float(rng.uniform(0.8, 1.15))
+        cv2.polylines(garment, [_fp(band, origin)], False, (base * tone).tolist(),
+                      max(1, int(width_cm * px_per_cm)), cv2.LINE_AA, SHIFT)
+    inside = np.zeros((ch, cw), np.uint8)
+    for opening in shape.openings:  # inside of the back panel / lining
+        cv2.fillPoly(inside, [_fp(opening, origin)], 255, cv2.LINE_AA, SHIFT)
+    if inside.any():
+        lining = cloth * rng.uniform(0.45, 0.7) if rng.random() < 0.7 else np.broadcast_to(
+            np.clip(rng.uniform(0.1, 0.8, 3), 0, 1).astype(np.float32), cloth.shape)
+        a = (inside.astype(np.float32) / 255.0)[..., None]
+        garment = garment * (1 - a) + lining * a
+        cv2.polylines(garment, [_fp(o, origin) for o in shape.openings], True, (base * 0.5).tolist(),
+                      1, cv2.LINE_AA, SHIFT)
+    stitch = (base * rng.uniform(0.55, 0.8)).tolist() if rng.random() < 0.8 else (np.clip(base + 0.3, 0, 1)).tolist()
+    thick = 1 if px_per_cm < 6 else 2
+    for seam in shape.seams:
+        cv2.polylines(garment, [_fp(seam, origin)], False, stitch, thick, cv2.LINE_AA, SHIFT)
+    if shape.placket is not None:
+        cv2.polylines(garment, [_fp(shape.placket, origin)], False, (base * 0.5).tolist(), max(1, int(0.25 * px_per_cm)),
+                      cv2.LINE_AA, SHIFT)
+    button_colour = rng.uniform(0.1, 0.9, 3).tolist()
+    for b in shape.buttons:
+        cv2.circle(garment, tuple(_fp(b, origin)[0, 0]), int(max(1.0, 0.6 * px_per_cm) * ONE), button_colour,
+                   -1, cv2.LINE_AA, SHIFT)
+    # Thin darker rim: the fabric edge and its hem turn-over.
+    cv2.polylines(garment, [_fp(shape.outline, origin)], True, (base * 0.7).tolist(), 1, cv2.LINE_AA, SHIFT)
+
+    alpha = (mask.astype(np.float32) / 255.0)[..., None]
+    region *= 1 - alpha
+    region += alpha * garment
+    return mask, (x0, y0)
