@@ -1,0 +1,69 @@
+"""`garment-studio import / export / info` through app.cli.main.main on real files."""
+
+import json
+
+from test_store_fixtures import make_garment, write_png
+
+from app.cli.main import main
+from app.datasets.coco import build_document, encode_garment
+from app.store import ProjectStore
+
+
+def _coco_source(tmp_path):
+    write_png(tmp_path / "src" / "images" / "a.png", 64, 48, seed=1)
+    write_png(tmp_path / "src" / "images" / "b.png", 64, 48, seed=2)
+    images = [{"id": 1, "file_name": "a.png", "width": 64, "height": 48},
+              {"id": 2, "file_name": "b.png", "width": 64, "height": 48}]
+    anns = [encode_garment(make_garment(1), 1, 1), encode_garment(make_garment(8, box=(40, 1, 60, 45)), 1, 2),
+            encode_garment(make_garment(9), 2, 3)]
+    path = tmp_path / "src" / "annotations.json"
+    path.write_text(json.dumps(build_document(images, anns)))
+    return path
+
+
+def test_import_info_export_through_main(tmp_path, capsys):
+    project = tmp_path / "p.db"
+    write_png(tmp_path / "loose" / "c.png", seed=3)
+    rc = main(["import", str(project), str(_coco_source(tmp_path)), str(tmp_path / "loose"), str(tmp_path / "nope")])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "3 images added" in out and "3 garments added" in out and "1 errors" in out
+    assert "nope: no such file or folder" in err
+
+    assert main(["info", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert "images: 3" in out and "verified: 2" in out and "new: 1" in out
+    assert " 8 trousers" in out and " 9 skirt" in out
+
+    rc = main(["export", str(project), str(tmp_path / "out"), "--format", "coco", "--status", "verified",
+               "--category", "trousers", "9"])
+    assert rc == 0
+    doc = json.loads((tmp_path / "out" / "annotations.json").read_text())
+    assert sorted(a["category_id"] for a in doc["annotations"]) == [8, 9]
+    rc = main(["export", str(project), str(tmp_path / "df2"), "--format", "deepfashion2"])
+    assert rc == 0 and sorted(p.name for p in (tmp_path / "df2" / "annos").iterdir()) == ["a.json", "b.json", "c.json"]
+    assert main(["export", str(project), str(tmp_path / "y"), "--format", "yolo-pose"]) == 0
+    assert (tmp_path / "y" / "data.yaml").is_file()
+    assert main(["export", str(project), str(tmp_path / "m"), "--format", "csv"]) == 0
+    assert (tmp_path / "m" / "measurements.csv").read_text().startswith("image_id,")
+
+
+def test_import_fails_when_every_source_fails(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{broken")
+    rc = main(["import", str(tmp_path / "p.db"), str(bad), str(tmp_path / "missing")])
+    err = capsys.readouterr().err
+    assert rc != 0
+    assert "bad.json: not valid JSON" in err and "nothing was imported" in err
+    assert not (tmp_path / "p.db").exists()
+
+
+def test_export_and_info_refuse_bad_projects_and_categories(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "none.db")]) != 0
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "text.db").write_text("hello")
+    assert main(["info", str(tmp_path / "text.db")]) != 0
+    assert "not an SQLite database" in capsys.readouterr().err
+    ProjectStore.create(tmp_path / "ok.db").close()
+    assert main(["export", str(tmp_path / "ok.db"), str(tmp_path / "o"), "--format", "coco", "--category", "hat"]) != 0
+    assert "unknown DeepFashion2 category 'hat'" in capsys.readouterr().err
