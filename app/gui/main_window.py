@@ -427,16 +427,26 @@ class MainWindow(QMainWindow):
 
             ExportDialog(self.store.path, self).exec()
 
-    def open_live_view(self) -> None:
+    def open_live_view(self):
         from app.gui.live_view import LiveWindow
 
-        self._live = LiveWindow(self.model, self)
+        folder = self.store.folder / "captures" if self.store is not None else Path.home()
+        self._live = LiveWindow(self.model, folder, self.measurements.calibration, self)
         self._live.captured.connect(self._on_live_capture)
         self._live.show()
+        return self._live
 
-    def _on_live_capture(self, path: str) -> None:
-        if self.import_paths([path]):
-            self.statusBar().showMessage(f"Captured frame {Path(path).name} added to the project", 6000)
+    def _on_live_capture(self, path: str, garments: list) -> None:
+        """A frozen live frame becomes a project image with the live garments as predictions."""
+        if self.store is None:
+            return
+        image_id = self.store.add_image(Path(path).resolve(), source="live").image_id
+        if garments:
+            version = getattr(self.model.pipeline, "model_version", None)
+            self.store.store_predictions(image_id, garments, version)
+        self.refresh_images()
+        self.images.select_image(image_id)
+        self.statusBar().showMessage(f"Captured frame {Path(path).name} added to the project", 6000)
 
     def open_second_window(self) -> None:
         if self.store is not None:

@@ -1,0 +1,242 @@
+"""Live camera / video window: keypoints and measurements drawn at the model's real rate.
+
+A QThread runs ``inference.realtime.LiveLoop`` (which always takes the newest frame, dropping stale
+ones); the overlay is painted into a QImage on that thread too, so the GUI thread only swaps a
+pixmap. Freeze holds the last frame; Capture saves it into the project with its garments as
+predictions, ready for correction.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, QThread, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.style import MEASURE_COLOUR, VISIBILITY_COLOURS, category_colour
+from inference.annotation import Garment, Visibility
+from inference.schema import deepfashion2
+
+
+def bgr_to_qimage(image: np.ndarray) -> QImage:
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # copy: own the pixels
+
+
+def paint_garments(image: QImage, garments: list[Garment], calibration=None) -> None:
+    """Boxes, skeletons, keypoints and (with a calibration) POM lines, painted onto ``image``."""
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setFont(QFont("Sans", 10))
+    for g in garments:
+        cat = deepfashion2().category(g.category_id)
+        colour = category_colour(g.category_id)
+        painter.setPen(QPen(colour, 2))
+        x1, y1, x2, y2 = g.bbox
+        painter.drawRect(QRectF(QPointF(x1, y1), QPointF(x2, y2)))
+        painter.drawText(QPointF(x1 + 3, y1 + 14), cat.name)
+        for a, b in cat.skeleton:
+            ka, kb = g.keypoints[a], g.keypoints[b]
+            if ka.visibility != Visibility.ABSENT and kb.visibility != Visibility.ABSENT:
+                painter.drawLine(QPointF(ka.x, ka.y), QPointF(kb.x, kb.y))
+        for kp in g.keypoints:
+            if kp.visibility == Visibility.ABSENT:
+                continue
+            painter.setPen(QPen(QColor(0, 0, 0), 1))
+            painter.setBrush(VISIBILITY_COLOURS[Visibility(kp.visibility)])
+            painter.drawEllipse(QPointF(kp.x, kp.y), 4.0, 4.0)
+        if calibration is not None:
+            _paint_measurements(painter, g, calibration)
+    painter.end()
+
+
+def _paint_measurements(painter: QPainter, garment: Garment, calibration) -> None:
+    from measure.measurements import measure_garment
+    from measure.poms import PomError
+
+    try:
+        measured = measure_garment(garment, calibration)
+    except PomError:
+        return
+    painter.setPen(QPen(MEASURE_COLOUR, 2, Qt.PenStyle.DashLine))
+    for m in measured.values():
+        pts = [QPointF(x, y) for x, y in m.points_px]
+        for p1, p2 in zip(pts, pts[1:], strict=False):
+            painter.drawLine(p1, p2)
+        if pts and m.cm is not None:
+            painter.drawText(pts[-1] + QPointF(4, -4), f"{m.cm:.1f} cm")
+
+
+class LiveWorker(QThread):
+    frameReady = Signal(QImage, dict, object, object)  # overlay image, stats, garments, raw BGR frame
+    failed = Signal(str)
+
+    def __init__(self, pipeline, source: str, calibration=None, parent=None):
+        super().__init__(parent)
+        self.pipeline, self.source, self.calibration = pipeline, source, calibration
+        self._loop = None
+
+    def run(self) -> None:
+        from inference.realtime import LiveEstimator, LiveLoop
+        from inference.video import open_source
+
+        frames: dict[float, np.ndarray] = {}
+
+        class _KeepingFrames(LiveEstimator):
+            # LiveResult has no pixels; remember the frame each result was computed on.
+            def process(self, image, t):
+                frames.clear()
+                frames[t] = image
+                return super().process(image, t)
+
+        started, count = time.monotonic(), 0
+
+        def on_result(result) -> None:
+            nonlocal count
+            count += 1
+            image = frames.get(result.captured_at)
+            if image is None:
+                return
+            overlay = bgr_to_qimage(image)
+            paint_garments(overlay, result.garments, self.calibration)
+            elapsed = max(time.monotonic() - started, 1e-6)
+            stats = {
+                "fps": count / elapsed, "latency_ms": result.latency_ms, "dropped": result.dropped,
+                "garments": len(result.garments), "frame": result.frame_index,
+            }
+            self.frameReady.emit(overlay, stats, list(result.garments), image)
+
+        try:
+            source = open_source(int(self.source) if self.source.isdigit() else self.source)
+            self._loop = LiveLoop(_KeepingFrames(self.pipeline), source)
+            self._loop.run(on_result)
+        except Exception as exc:  # a camera that cannot open, a broken file: shown in the window
+            self.failed.emit(f"{self.source}: {exc}")
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.stop()
+        self.wait(5000)
+
+
+class LiveWindow(QWidget):
+    captured = Signal(str, object)  # saved image path, garments on it
+
+    def __init__(self, model, capture_dir: Path, calibration=None, parent=None):
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setWindowTitle("Live — Garment Keypoint Studio")
+        self.model, self.capture_dir, self.calibration = model, Path(capture_dir), calibration
+        self.worker: LiveWorker | None = None
+        self.frozen = False
+        self.last_frame: np.ndarray | None = None
+        self.last_garments: list[Garment] = []
+        self.frames_shown = 0
+        self.source = QLineEdit("0")
+        self.source.setPlaceholderText("camera index (0) or video file")
+        browse = QPushButton("Video file…")
+        browse.clicked.connect(self._browse)
+        self.start_button = QPushButton("Start")
+        self.start_button.clicked.connect(self.toggle)
+        self.freeze_button = QPushButton("Freeze")
+        self.freeze_button.setCheckable(True)
+        self.freeze_button.toggled.connect(self._on_freeze)
+        self.capture_button = QPushButton("Capture into project")
+        self.capture_button.clicked.connect(self.capture)
+        self.view = QLabel("Choose a camera or a video file and press Start")
+        self.view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.view.setMinimumSize(480, 360)
+        self.view.setStyleSheet("background: #26282c; color: #ccc")
+        self.stats = QLabel()
+        top = QHBoxLayout()
+        for w in (QLabel("Source"), self.source, browse, self.start_button, self.freeze_button, self.capture_button):
+            top.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.stats)
+        self.resize(900, 680)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Video file", "", "Videos (*.mp4 *.avi *.mov *.mkv)")
+        if path:
+            self.source.setText(path)
+
+    def toggle(self) -> None:
+        if self.worker is not None:
+            self.stop()
+        else:
+            self.start(self.source.text().strip())
+
+    def start(self, source: str) -> bool:
+        if self.model.pipeline is None:
+            self.stats.setText(self.model.describe())
+            return False
+        self.worker = LiveWorker(self.model.pipeline, source, self.calibration, self)
+        self.worker.frameReady.connect(self._on_frame)
+        self.worker.failed.connect(self.stats.setText)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.start()
+        self.start_button.setText("Stop")
+        return True
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self.start_button.setText("Start")
+
+    def _on_freeze(self, frozen: bool) -> None:
+        self.frozen = frozen
+
+    def _on_frame(self, overlay: QImage, stats: dict, garments: list, frame: np.ndarray) -> None:
+        if self.frozen:
+            return
+        self.last_frame, self.last_garments = frame, garments
+        self.frames_shown += 1
+        pixmap = QPixmap.fromImage(overlay).scaled(
+            self.view.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
+        self.view.setPixmap(pixmap)
+        provider = getattr(self.model.pipeline, "provider", "")
+        self.stats.setText(
+            f"{stats['fps']:.1f} frames/s processed · latency {stats['latency_ms']:.0f} ms · "
+            f"{stats['dropped']} stale frames dropped · {stats['garments']} garments · {provider}"
+        )
+
+    def capture(self) -> Path | None:
+        """Save the shown frame into the project folder and hand it (with its garments) to the window."""
+        if self.last_frame is None:
+            return None
+        self.capture_dir.mkdir(parents=True, exist_ok=True)
+        path = self.capture_dir / time.strftime("capture-%Y%m%d-%H%M%S.png")
+        n = 1
+        while path.exists():
+            path = path.with_name(f"{path.stem.split('~')[0]}~{n}.png")
+            n += 1
+        if not cv2.imwrite(str(path), self.last_frame):
+            self.stats.setText(f"cannot write {path}")
+            return None
+        self.captured.emit(str(path), list(self.last_garments))
+        self.stats.setText(f"Captured {path.name}")
+        return path
+
+    def closeEvent(self, event) -> None:
+        self.stop()
+        super().closeEvent(event)

@@ -1,0 +1,181 @@
+"""Background work in the desktop application: model loading, auto-annotation, import, live video, screenshot."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QRectF, QSettings
+
+from app.gui.main_window import MainWindow
+from app.store.repository import ProjectStore
+from inference.annotation import GarmentStatus, Visibility
+from inference.contract_models import draw_marker, garment_colour, write_contract_model
+
+pytest.importorskip("onnx")
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path):
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+
+
+@pytest.fixture(scope="module")
+def card(tmp_path_factory):
+    return write_contract_model(tmp_path_factory.mktemp("model"))
+
+
+def scene(category: int, marker=(150, 200)) -> np.ndarray:
+    img = np.full((320, 360, 3), 20, np.uint8)
+    img[40:280, 60:260] = garment_colour(category)
+    draw_marker(img, *marker)
+    return img
+
+
+@pytest.fixture
+def project(tmp_path):
+    path = tmp_path / "project.db"
+    store = ProjectStore.create(path)
+    for i, cat in enumerate((1, 9, 7)):
+        cv2.imwrite(str(tmp_path / f"img{i}.png"), scene(cat, (150 + 3 * i, 200)))
+    store.add_images(sorted(tmp_path.glob("img*.png")))
+    store.close()
+    return path
+
+
+@pytest.fixture
+def window(qtbot, project, card):
+    win = MainWindow(load_model=False)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.model.changed, timeout=30000, check_params_cb=lambda *a: not win.model.loading):
+        win.model.load(str(card), "cpu")
+    assert win.model.pipeline is not None, win.model.error
+    win.open_project(project)
+    win.show()
+    return win
+
+
+def test_model_status_names_model_and_provider(window):
+    text = window.model_label.toolTip()
+    assert "contract-test@0.0.1" in text and "cpu" in text
+
+
+def test_auto_annotate_job_predicts_all_new_images_and_keeps_corrections(qtbot, window, project):
+    # A human correction on image 1 first: the job must not overwrite it.
+    store = ProjectStore.open(project)
+    first = store.list_images()[0].id
+    store.close()
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        window.annotate_current()
+    gid = window.canvas.selected_id
+    window.session.move_point(first, gid, 0, 10.5, 20.25)
+
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000) as done:
+        assert window.annotate_many(only_new=False)
+    name, result = done.args
+    assert result["images"] == 3 and not result["cancelled"]
+    store = ProjectStore.open(project)
+    try:
+        statuses = {i.id: str(i.status) for i in store.list_images()}
+        cats = {i.id: i.categories for i in store.list_images()}
+        kept = store.garment(gid)
+    finally:
+        store.close()
+    assert statuses[first] == "corrected" and (kept.keypoints[0].x, kept.keypoints[0].y) == (10.5, 20.25)
+    assert sorted(c for cs in cats.values() for c in cs) == [1, 7, 9]
+    assert [s for i, s in statuses.items() if i != first] == ["predicted", "predicted"]
+    # the list shows the new statuses without a reload
+    texts = [window.images.list.item(i).text() for i in range(window.images.list.count())]
+    assert sum(t.endswith("predicted") for t in texts) == 2
+    assert "ms/image" in window.model_label.toolTip()
+
+
+def test_cancelled_job_stops_early_and_keeps_finished_images(qtbot, window, project):
+    from app.gui.model_service import annotate_job
+
+    ids = [i.id for i in ProjectStore.open(project).list_images()] * 4  # 12 images, 3 chunks
+    window.jobs.cancel()  # nothing running: harmless
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000) as done:
+        window.jobs.start("annotate", annotate_job, str(project), window.model.pipeline, ids)
+        window.jobs.cancel()
+    result = done.args[1]
+    assert result["cancelled"] and result["images"] < len(ids)
+
+
+def test_drawn_box_gets_predicted_landmarks(qtbot, window, project):
+    window.editor.new_garment_category = 9
+    with qtbot.waitSignal(window.box_jobs.finished, timeout=30000):
+        window.canvas.boxDrawn.emit(QRectF(60.0, 40.0, 200.0, 240.0))
+    gid = window.canvas.selected_id
+    store = ProjectStore.open(project)
+    g = store.garment(gid)
+    store.close()
+    assert g.category_id == 9 and g.status == GarmentStatus.CORRECTED
+    assert g.bbox == (60.0, 40.0, 260.0, 280.0)
+    marker = np.array([150, 200])
+    pts = np.array([(k.x, k.y) for k in g.keypoints if k.visibility == Visibility.VISIBLE])
+    assert len(pts) and np.abs(pts - marker).max() < 2.5  # the contract pose graph finds the marker
+
+
+def test_import_folder_job_adds_images_in_background(qtbot, window, tmp_path):
+    folder = tmp_path / "more"
+    folder.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(folder / f"extra{i}.jpg"), scene(3, (100 + i, 120)))
+    (folder / "notes.txt").write_text("not an image")
+    with qtbot.waitSignal(window.jobs.finished, timeout=30000) as done:
+        assert window.import_paths([str(folder)])
+    assert done.args[1]["added"] == 2
+    assert len(window.images.image_ids()) == 5
+
+
+def test_live_view_on_a_video_file_overlays_keypoints_and_captures_a_frame(qtbot, window, project, tmp_path):
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    assert writer.isOpened()
+    for i in range(20):
+        img = np.full((240, 320, 3), 20, np.uint8)
+        img[40:200, 60 + i : 160 + i] = garment_colour(1)
+        draw_marker(img, 110 + i, 120)
+        writer.write(img)
+    writer.release()
+    live = window.open_live_view()
+    qtbot.addWidget(live)
+    assert live.start(str(video))
+    qtbot.waitUntil(lambda: live.frames_shown >= 3, timeout=30000)
+    assert live.last_garments and live.last_garments[0].category_id == 1
+    assert "frames/s" in live.stats.text()
+    live.freeze_button.setChecked(True)
+    shown = live.frames_shown
+    path = live.capture()
+    assert live.frames_shown == shown and path is not None and path.is_file()
+    live.stop()
+    store = ProjectStore.open(project)
+    try:
+        captured = [i for i in store.list_images() if i.source == "live"]
+        assert len(captured) == 1 and captured[0].status == "predicted"
+    finally:
+        store.close()
+    assert window.image_id == captured[0].id
+
+
+def test_screenshot_command_renders_the_window(tmp_path, project):
+    from app.cli.main import main
+
+    out = tmp_path / "shot.png"
+    assert main(["gui", str(project), "--screenshot", str(out), "--no-model", "--size", "1000x700"]) == 0
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[:2] == (700, 1000)
+    assert image.std() > 10  # a real rendering, not a blank surface
+
+
+def test_gui_command_rejects_a_missing_project(tmp_path, capsys):
+    from app.cli.main import main
+
+    assert main(["gui", str(tmp_path / "absent.db"), "--screenshot", str(tmp_path / "x.png")]) == 2
+    assert "absent.db does not exist" in capsys.readouterr().err
