@@ -5,7 +5,7 @@ variant without the variation column is read too (the token count tells them apa
 FLD visibility is 0 visible, 1 occluded, 2 truncated: the reverse of COCO. Points become
 Keypoint visibility 2, 1 and 0; a truncated point keeps its coordinates so an FLD export writes it back.
 FLD points have no DF2 category: a garment gets category_id 0 and ``extra["layout"]`` fld-upper /
-fld-lower / fld-full (docs/adr/0003-annotation-store.md); its box is the box of its labelled points.
+fld-lower / fld-full (docs/adr/0003-annotation-store-and-formats.md); its box is the box of its labelled points.
 DF2-layout formats (COCO, DF2, YOLO-pose) skip these garments; the FLD writer carries them.
 """
 
@@ -21,10 +21,10 @@ from .common import (
     DatasetError,
     ExportReport,
     ImportReport,
+    Selection,
     atomic_write_text,
     ingest,
     selected_images,
-    Selection,
 )
 
 LAYOUT_BY_TYPE = {1: "fld-upper", 2: "fld-lower", 3: "fld-full"}

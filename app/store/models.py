@@ -12,7 +12,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Stri
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Layout of a garment's keypoints: "df2" (the category's DeepFashion2 landmarks) or one of the FLD
-# layouts, which have no DF2 category (category_id 0). See docs/adr/0003-annotation-store.md.
+# layouts, which have no DF2 category (category_id 0). See docs/adr/0003-annotation-store-and-formats.md.
 LAYOUT_DF2 = "df2"
 FLD_LAYOUTS = {"fld-upper": 1, "fld-lower": 2, "fld-full": 3}
 
