@@ -162,11 +162,15 @@ class GarmentPipeline:
         return self.estimate(image, detections, timings)
 
     def estimate(
-        self, image: np.ndarray, detections: Sequence[Detection], timings: StageTimings | None = None
+        self,
+        image: np.ndarray,
+        detections: Sequence[Detection],
+        timings: StageTimings | None = None,
+        batch: int | None = None,
     ) -> PipelineResult:
-        """Pose for known detections of a BGR uint8 image (used by the tracker between detector runs)."""
+        """Pose for known detections of a BGR uint8 image (the tracker's boxes; ``batch`` crops per call)."""
         timings = timings if timings is not None else StageTimings()
-        garments = self._estimate([(image, list(detections))], timings)[0]
+        garments = self._estimate([(image, list(detections))], timings, batch)[0]
         return PipelineResult(garments, timings, self.provider)
 
     def predict_many(self, images: Sequence[np.ndarray], pose_batch: int = 16) -> list[PipelineResult]:

@@ -99,10 +99,10 @@ def decode_simcc(
     Score = mean of the two softmax peak probabilities.
     """
     def softmax_peak(logits):
-        logits = logits - logits.max(axis=-1, keepdims=True)
-        prob = np.exp(logits)
-        prob /= prob.sum(axis=-1, keepdims=True)
-        return prob.argmax(axis=-1), prob.max(axis=-1)
+        # argmax of the logits is the softmax's argmax; the peak probability is 1 / sum(exp(l - max)).
+        index = logits.argmax(axis=-1)
+        peak = np.take_along_axis(logits, index[..., None], axis=-1)
+        return index, 1.0 / np.exp(logits - peak).sum(axis=-1)
 
     ix, px = softmax_peak(np.asarray(simcc_x, dtype=np.float32))
     iy, py = softmax_peak(np.asarray(simcc_y, dtype=np.float32))

@@ -1,0 +1,93 @@
+"""`garment-studio predict IMAGE_OR_DIR`: garment landmarks for images, as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = "Detect garments and their landmarks in images; write one JSON per image."
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_OR_DIR",
+                        help="image files and/or folders of images (not recursive)")
+    parser.add_argument("--model", type=Path, default=None, metavar="CARD",
+                        help="model_card.json or its folder (default: the bundled model)")
+    parser.add_argument("--provider", choices=("auto", "cpu", "cuda", "tensorrt"), default="auto",
+                        help="ONNX Runtime execution provider (default: best installed)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="write <stem>.json per image here (default: one JSON document per line on stdout)")
+    parser.add_argument("--flip-test", action="store_true", help="average with the mirrored crop (slower)")
+
+
+def collect_images(inputs: list[Path]) -> list[Path]:
+    from app.cli.errors import CliError
+
+    images: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            images += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.exists():
+            images.append(path)
+        else:
+            raise CliError(f"{path}: no such file or folder", 2)
+    if not images:
+        raise CliError(f"no images found in {', '.join(map(str, inputs))}", 2)
+    return images
+
+
+def garment_json(garment) -> dict:
+    from inference.schema import deepfashion2
+
+    return {
+        "category_id": garment.category_id,
+        "category": deepfashion2().category(garment.category_id).name,
+        "score": garment.score,
+        "bbox": list(garment.bbox),
+        "keypoints": [[k.x, k.y, k.score] for k in garment.keypoints],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    import cv2
+
+    from app.cli.errors import CliError
+    from inference.model_card import ModelCardError
+    from inference.pipeline import GarmentPipeline
+    from inference.runtime import ProviderError
+
+    images = collect_images(args.inputs)
+    try:
+        pipeline = GarmentPipeline.from_card(args.model, provider=args.provider, flip_test=args.flip_test)
+    except (ModelCardError, ProviderError) as exc:
+        raise CliError(str(exc), 2) from exc
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in images:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            failed += 1
+            print(f"garment-studio: error: {path}: cannot read image (missing, unsupported or corrupt)",
+                  file=sys.stderr)
+            continue
+        result = pipeline(image)
+        doc = {
+            "image": str(path),
+            "provider": pipeline.provider,
+            "model": pipeline.model_version,
+            "garments": [garment_json(g) for g in result],
+        }
+        if args.out is None:
+            print(json.dumps(doc), flush=True)
+        else:
+            target = args.out / f"{path.stem}.json"
+            target.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+            print(f"{path}: {len(result)} garment(s) → {target}", file=sys.stderr)
+    if failed:
+        raise CliError(f"{failed} of {len(images)} image(s) could not be read", 1)
+    return 0

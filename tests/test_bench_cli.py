@@ -1,0 +1,23 @@
+"""`garment-studio bench` runs every measurement and writes its numbers (no speed thresholds here)."""
+
+import json
+
+from app.cli.main import main
+from inference.contract_models import write_contract_model
+
+
+def test_bench_reports_stages_fps_and_batch_throughput(tmp_path, capsys):
+    card = write_contract_model(tmp_path / "model")
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--model", str(card), "--provider", "cpu", "--seconds", "0.05", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "provider cpu" in printed and "cores" in printed
+    report = json.loads(out.read_text())
+    assert report["provider"] == "cpu" and report["machine"]["cores"] >= 1
+    for key in ("batch1_1_garment", "batch1_5_garment"):
+        r = report[key]
+        assert r["frames"] >= 5 and r["fps"] > 0
+        assert set(r["ms"]) == {"pre", "detect", "pose", "post", "total"}
+        assert all(r["ms"][s]["mean"] > 0 for s in ("pre", "detect", "pose", "post"))
+        assert r["detector_found_expected_fraction"] == 1.0  # the drawn frames suit the contract detector
+    assert report["pose_batch_16"]["crops_per_s"] > 0 and report["pose_batch_64"]["batch"] == 64
