@@ -44,7 +44,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from inference.annotation import Garment, GarmentStatus
 
@@ -249,7 +249,12 @@ class ProjectStore(EditsMixin, RecordsMixin):
 
     def garments(self, image_id: int) -> list[tuple[int, Garment]]:
         with self._read() as s:
-            rows = s.scalars(select(GarmentRow).where(GarmentRow.image_id == image_id).order_by(GarmentRow.id))
+            rows = s.scalars(
+                select(GarmentRow)
+                .where(GarmentRow.image_id == image_id)
+                .options(selectinload(GarmentRow.keypoints))
+                .order_by(GarmentRow.id)
+            )
             return [(r.id, garment_from_row(r)) for r in rows]
 
     def garment(self, garment_id: int) -> Garment:
