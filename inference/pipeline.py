@@ -89,8 +89,10 @@ class GarmentPipeline:
         self._check_detector()
         self.pose_models: dict[str, OnnxModel] = {}  # file name → session (shared by categories)
         self.pose_for_category: dict[int, str] = {}
-        for file in {card.pose.file, *card.pose.per_category.values()}:
-            self.pose_models[file] = OnnxModel(card.file_path(file), provider, threads)
+        pw, ph = card.pose.preprocess.input_size
+        crop_shapes = {"crops": ((1, 3, ph, pw), (8, 3, ph, pw), (max(1, max_pose_batch) * 2, 3, ph, pw))}
+        for file in dict.fromkeys([card.pose.file, *card.pose.per_category.values()]):
+            self.pose_models[file] = OnnxModel(card.file_path(file), provider, threads, crop_shapes)
             self._check_pose(self.pose_models[file])
         for cat, file in card.pose.per_category.items():
             self.pose_for_category[int(cat)] = file

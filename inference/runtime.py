@@ -66,16 +66,26 @@ def provider_chain(preference: str = "auto", available: list[str] | None = None)
     return chain
 
 
-def _provider_options(name: str) -> dict:
+def _shape_text(shapes: dict[str, tuple[int, ...]]) -> str:
+    return ",".join(f"{name}:{'x'.join(str(d) for d in dims)}" for name, dims in shapes.items())
+
+
+def _provider_options(name: str, trt_profiles: dict | None = None) -> dict:
     if name == PROVIDERS["tensorrt"]:
         cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "garment-studio" / "trt"
         cache.mkdir(parents=True, exist_ok=True)
-        return {
+        options = {
             "trt_fp16_enable": True,
             "trt_engine_cache_enable": True,
             "trt_engine_cache_path": str(cache),
             "trt_timing_cache_enable": True,
         }
+        if trt_profiles:
+            # One engine for every batch size in the profile instead of a rebuild per new crop count.
+            for key, index in (("trt_profile_min_shapes", 0), ("trt_profile_opt_shapes", 1),
+                               ("trt_profile_max_shapes", 2)):
+                options[key] = _shape_text({n: dims[index] for n, dims in trt_profiles.items()})
+        return options
     if name == PROVIDERS["cuda"]:
         # HEURISTIC: fast session start; EXHAUSTIVE would re-search for every new crop batch size.
         return {"cudnn_conv_algo_search": "HEURISTIC", "do_copy_in_default_stream": True}
@@ -108,14 +118,21 @@ class TensorSpec:
 class OnnxModel:
     """One ONNX graph in one session, with the provider that actually runs it."""
 
-    def __init__(self, path: str | Path, preference: str = "auto", threads: int | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        preference: str = "auto",
+        threads: int | None = None,
+        trt_profiles: dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]] | None = None,
+    ):
+        """``trt_profiles``: input name → (min, opt, max) shapes for TensorRT's dynamic dimensions."""
         import onnxruntime as ort
 
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelLoadError(f"model file {self.path} is missing")
         self.requested = provider_chain(preference)
-        providers = [(p, _provider_options(p)) for p in self.requested]
+        providers = [(p, _provider_options(p, trt_profiles)) for p in self.requested]
         try:
             self.session = ort.InferenceSession(
                 str(self.path), sess_options=session_options(threads), providers=providers

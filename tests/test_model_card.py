@@ -1,0 +1,59 @@
+"""load_card validation: format, JSON, fields, files, hashes; save/load round trip."""
+
+import json
+
+import pytest
+
+from inference.contract_models import write_contract_model
+from inference.model_card import ModelCardError, load_card
+
+
+@pytest.fixture
+def card_path(tmp_path):
+    return write_contract_model(tmp_path / "m", per_category={2: "pose_lst.onnx"})
+
+
+def rewrite(path, change):
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+
+
+def test_round_trip_keeps_every_field(card_path):
+    card = load_card(card_path.parent)  # a folder means its model_card.json
+    assert card.pose.per_category == {"2": "pose_lst.onnx"} and card.detector.preprocess.input_size == (320, 320)
+    again = load_card(card.save(card_path.parent / "copy.json"))
+    assert again.to_json() == card.to_json()
+
+
+def test_not_json_and_wrong_format_are_named(card_path):
+    card_path.write_text("{ nope")
+    with pytest.raises(ModelCardError, match="model_card.json is not valid JSON"):
+        load_card(card_path)
+    card_path.write_text(json.dumps({"format": "something-else/9"}))
+    with pytest.raises(ModelCardError, match="unknown card format 'something-else/9'"):
+        load_card(card_path)
+
+
+def test_missing_field_and_bad_preprocess(card_path):
+    rewrite(card_path, lambda d: d.pop("detector"))
+    with pytest.raises(ModelCardError, match="missing or malformed field: 'detector'"):
+        load_card(card_path)
+
+
+def test_bad_std_and_channel_order(tmp_path):
+    for change, message in (
+        (lambda d: d["pose"]["preprocess"].update(std=[0, 1, 1]), "bad input_size/mean/std"),
+        (lambda d: d["pose"]["preprocess"].update(channel_order="RGBA"), "channel_order must be RGB or BGR"),
+    ):
+        path = write_contract_model(tmp_path / message[:3])
+        rewrite(path, change)
+        with pytest.raises(ModelCardError, match=message):
+            load_card(path)
+
+
+def test_per_category_file_needs_a_hash(card_path):
+    rewrite(card_path, lambda d: d["sha256"].pop("pose_lst.onnx"))
+    with pytest.raises(ModelCardError, match="no sha256 recorded for pose_lst.onnx"):
+        load_card(card_path)
+    assert load_card(card_path, verify_hashes=False).pose.per_category["2"] == "pose_lst.onnx"

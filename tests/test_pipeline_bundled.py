@@ -1,0 +1,52 @@
+"""End to end on the bundled model in resources/models/bootstrap (skipped only while it is not there)."""
+
+import numpy as np
+import pytest
+
+from app.cli.commands.bench import render_frame
+from inference.pipeline import GarmentPipeline, bundled_card_path
+from inference.preprocess import box_to_center_scale
+from inference.schema import deepfashion2
+
+pytestmark = pytest.mark.skipif(
+    not bundled_card_path().is_file(),
+    reason=f"no bundled model yet at {bundled_card_path()} (the model engineer's training output)",
+)
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return GarmentPipeline.from_card(None, provider="cpu")  # validates the card and every sha256
+
+
+def check_garment(g, image_shape, pose, box=None):
+    schema = deepfashion2()
+    assert 1 <= g.category_id <= 13
+    assert len(g.keypoints) == schema.category(g.category_id).num_keypoints
+    h, w = image_shape[:2]
+    x1, y1, x2, y2 = g.bbox
+    assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
+    # SimCC can only answer inside the crop region, so every landmark must map back into it.
+    center, scale = box_to_center_scale(g.bbox if box is None else box, pose.preprocess.input_size, pose.bbox_padding)
+    pts = np.array([(k.x, k.y) for k in g.keypoints])
+    assert np.isfinite(pts).all()
+    assert (np.abs(pts - center) <= scale / 2 + 1.0).all()
+    assert all(0.0 <= k.score <= 1.0 for k in g.keypoints) and 0.0 <= g.score <= 1.0
+
+
+def test_bundled_model_runs_end_to_end_on_cpu(pipeline):
+    image, _ = render_frame(np.random.default_rng(1), 1)
+    result = pipeline(image)
+    assert result.provider == "cpu" and result.timings.detect > 0
+    assert result.timings.pose > 0 or len(result) == 0
+    for g in result:
+        check_garment(g, image.shape, pipeline.card.pose)
+        assert g.model_version == f"{pipeline.card.name}@{pipeline.card.version}"
+
+
+def test_bundled_model_inside_a_drawn_box(pipeline):
+    image, truth = render_frame(np.random.default_rng(2), 1)
+    (box, category), = truth
+    (g,) = pipeline.predict_boxes(image, [(box, category)])
+    assert g.category_id == category
+    check_garment(g, image.shape, pipeline.card.pose, box)
