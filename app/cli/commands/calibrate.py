@@ -10,20 +10,43 @@ HELP = "Calibrate the table plane from a photo (ChArUco, ArUco, checkerboard or 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", nargs="?", help="photo of the calibration target lying flat on the table")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--charuco", metavar="SPEC", help="ChArUco board COLSxROWS:SQUARE_MM:MARKER_MM[:DICT], "
-                        "e.g. 7x5:40:30:DICT_5X5_100 (the default board)")
-    target.add_argument("--aruco", metavar="ID:SIZE_MM", help="one ArUco marker of known size (ID:SIZE_MM[:DICT])")
-    target.add_argument("--checkerboard", metavar="COLSxROWS:SQUARE_MM", help="checkerboard, counting squares")
-    target.add_argument("--two-point", metavar="X1,Y1,X2,Y2:LENGTH_MM",
-                        help="two image points a known distance apart (straight-down views only)")
+    target.add_argument(
+        "--charuco",
+        metavar="SPEC",
+        help="ChArUco board COLSxROWS:SQUARE_MM:MARKER_MM[:DICT], "
+        "e.g. 7x5:40:30:DICT_5X5_100 (the default board)",
+    )
+    target.add_argument(
+        "--aruco", metavar="ID:SIZE_MM", help="one ArUco marker of known size (ID:SIZE_MM[:DICT])"
+    )
+    target.add_argument(
+        "--checkerboard", metavar="COLSxROWS:SQUARE_MM", help="checkerboard, counting squares"
+    )
+    target.add_argument(
+        "--two-point",
+        metavar="X1,Y1,X2,Y2:LENGTH_MM",
+        help="two image points a known distance apart (straight-down views only)",
+    )
     parser.add_argument("-o", "--output", metavar="CALIB.json", help="where to write the calibration")
-    parser.add_argument("--intrinsics", metavar="CALIB.json",
-                        help="reuse the lens intrinsics stored in an earlier calibration file")
-    parser.add_argument("--intrinsic-views", nargs="+", metavar="IMAGE",
-                        help="several tilted ChArUco photos to compute lens intrinsics from first")
-    parser.add_argument("--print-board", metavar="OUT.png|OUT.pdf",
-                        help="write a printable board at true size (the --charuco/--aruco/--checkerboard target)")
-    parser.add_argument("--dpi", type=float, default=300.0, help="resolution of the printable board (default 300)")
+    parser.add_argument(
+        "--intrinsics",
+        metavar="CALIB.json",
+        help="reuse the lens intrinsics stored in an earlier calibration file",
+    )
+    parser.add_argument(
+        "--intrinsic-views",
+        nargs="+",
+        metavar="IMAGE",
+        help="several tilted ChArUco photos to compute lens intrinsics from first",
+    )
+    parser.add_argument(
+        "--print-board",
+        metavar="OUT.png|OUT.pdf",
+        help="write a printable board at true size (the --charuco/--aruco/--checkerboard target)",
+    )
+    parser.add_argument(
+        "--dpi", type=float, default=300.0, help="resolution of the printable board (default 300)"
+    )
 
 
 def _print_board(args) -> None:
@@ -45,8 +68,10 @@ def _print_board(args) -> None:
         raise CliError(str(exc), 2) from None
     except OSError as exc:
         raise CliError(f"cannot write {args.print_board}: {exc}") from None
-    print(f"wrote {args.print_board}: {spec} on a {width:.1f} x {height:.1f} mm page at {args.dpi:g} dpi; "
-          "print at 100 % (actual size) and check one square with a ruler")
+    print(
+        f"wrote {args.print_board}: {spec} on a {width:.1f} x {height:.1f} mm page at {args.dpi:g} dpi; "
+        "print at 100 % (actual size) and check one square with a ruler"
+    )
 
 
 def load_image(path: str):
@@ -107,8 +132,10 @@ def _intrinsics(args):
             camera_matrix, dist, rms = calibrate_intrinsics(images, args.charuco or "7x5:40:30:DICT_5X5_100")
         except CalibrationError as exc:
             raise CliError(f"intrinsics: {exc}") from None
-        print(f"intrinsics from {len(images)} views: RMS {rms:.3f} px, fx {camera_matrix[0, 0]:.1f}, "
-              f"fy {camera_matrix[1, 1]:.1f}")
+        print(
+            f"intrinsics from {len(images)} views: RMS {rms:.3f} px, fx {camera_matrix[0, 0]:.1f}, "
+            f"fy {camera_matrix[1, 1]:.1f}"
+        )
         return camera_matrix, dist
     return None, None
 
@@ -131,7 +158,9 @@ def run(args) -> int:
     except OSError as exc:
         raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     print(f"{calibration.method} calibration from {args.image}: {calibration.num_points} points")
-    print(f"reprojection error: {calibration.reprojection_error_px:.3f} px, {calibration.reprojection_error_mm:.3f} mm")
+    print(
+        f"reprojection error: {calibration.reprojection_error_px:.3f} px, {calibration.reprojection_error_mm:.3f} mm"
+    )
     print(f"scale at image centre: {calibration.mm_per_px:.4f} mm/px")
     for warning in calibration.warnings:
         print(f"warning: {warning}")

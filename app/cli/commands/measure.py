@@ -11,17 +11,34 @@ HELP = "Measure garments in a photo (model or given DF2 keypoints) on a calibrat
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", help="photo of the garment(s) lying flat on the table")
     scale = parser.add_mutually_exclusive_group(required=True)
-    scale.add_argument("--charuco", metavar="SPEC", help="calibrate from a ChArUco board in the same photo, "
-                       "COLSxROWS:SQUARE_MM:MARKER_MM[:DICT], e.g. 7x5:40:30:DICT_5X5_100")
+    scale.add_argument(
+        "--charuco",
+        metavar="SPEC",
+        help="calibrate from a ChArUco board in the same photo, "
+        "COLSxROWS:SQUARE_MM:MARKER_MM[:DICT], e.g. 7x5:40:30:DICT_5X5_100",
+    )
     scale.add_argument("--calibration", metavar="CALIB.json", help="a calibration written by `calibrate`")
-    scale.add_argument("--mm-per-px", type=float, metavar="X", help="a known uniform scale (straight-down view)")
-    parser.add_argument("--keypoints", metavar="DF2.json",
-                        help="measure these DeepFashion2 per-image keypoints instead of running the model")
-    parser.add_argument("--model", metavar="MODEL_CARD.json", help="model card (default: the bundled bootstrap model)")
-    parser.add_argument("--provider", default="auto", help="ONNX Runtime provider for the model (default auto)")
-    parser.add_argument("--poms", metavar="POMS.json", help="your POM definitions, merged over the bundled ones")
+    scale.add_argument(
+        "--mm-per-px", type=float, metavar="X", help="a known uniform scale (straight-down view)"
+    )
+    parser.add_argument(
+        "--keypoints",
+        metavar="DF2.json",
+        help="measure these DeepFashion2 per-image keypoints instead of running the model",
+    )
+    parser.add_argument(
+        "--model", metavar="MODEL_CARD.json", help="model card (default: the bundled bootstrap model)"
+    )
+    parser.add_argument(
+        "--provider", default="auto", help="ONNX Runtime provider for the model (default auto)"
+    )
+    parser.add_argument(
+        "--poms", metavar="POMS.json", help="your POM definitions, merged over the bundled ones"
+    )
     parser.add_argument("--only", metavar="NAME[,NAME]", help="measure only these POMs")
-    parser.add_argument("--spec", metavar="SPEC.csv", help="spec sheet: pom,size,target_cm,tolerance_cm[,category]")
+    parser.add_argument(
+        "--spec", metavar="SPEC.csv", help="spec sheet: pom,size,target_cm,tolerance_cm[,category]"
+    )
     parser.add_argument("--size", help="size to check against the spec sheet")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -52,13 +69,17 @@ def _read_df2(path: str) -> list:
         except (KeyError, TypeError, ValueError, SchemaError) as exc:
             raise CliError(f"{path} {key}: {exc}") from None
         if len(flat) != 3 * cat.num_keypoints:
-            raise CliError(f"{path} {key}: {cat.name!r} needs {3 * cat.num_keypoints} landmark values, got {len(flat)}")
+            raise CliError(
+                f"{path} {key}: {cat.name!r} needs {3 * cat.num_keypoints} landmark values, got {len(flat)}"
+            )
         keypoints = []
         for i in range(cat.num_keypoints):
             x, y, v = flat[3 * i : 3 * i + 3]
             if round(v) not in (0, 1, 2):
                 raise CliError(f"{path} {key}: landmark {i + 1} has visibility {v}, not 0, 1 or 2")
-            keypoints.append(Keypoint.absent() if round(v) == 0 else Keypoint(x, y, Visibility(round(v)), None))
+            keypoints.append(
+                Keypoint.absent() if round(v) == 0 else Keypoint(x, y, Visibility(round(v)), None)
+            )
         garments.append(Garment(cat.id, (x1, y1, x2, y2), tuple(keypoints), item.get("score")))
     return garments
 
@@ -69,12 +90,16 @@ def _run_model(args, image) -> list:
     try:
         from inference.pipeline import GarmentPipeline
     except ImportError as exc:
-        raise CliError(f"the model runtime is not available ({exc}); pass --keypoints DF2.json to measure given points") from None
+        raise CliError(
+            f"the model runtime is not available ({exc}); pass --keypoints DF2.json to measure given points"
+        ) from None
     try:
         pipeline = GarmentPipeline.from_card(args.model, provider=args.provider)
     except (OSError, ValueError, RuntimeError) as exc:
         where = args.model or "the bundled bootstrap model"
-        raise CliError(f"cannot load {where}: {exc}; pass --keypoints DF2.json to measure given points") from None
+        raise CliError(
+            f"cannot load {where}: {exc}; pass --keypoints DF2.json to measure given points"
+        ) from None
     return list(pipeline(image))
 
 
@@ -151,22 +176,32 @@ def _garment_report(garment, calibration, catalog, only, sheet, size) -> dict:
 def _print_table(payload: dict) -> None:
     cal = payload["calibration"]
     err = cal["reprojection_error_px"]
-    print(f"{payload['image']}: {cal['method']} calibration, {cal['mm_per_px']:.4f} mm/px"
-          + (f", reprojection {err:.3f} px" if err is not None else ""))
+    print(
+        f"{payload['image']}: {cal['method']} calibration, {cal['mm_per_px']:.4f} mm/px"
+        + (f", reprojection {err:.3f} px" if err is not None else "")
+    )
     for warning in cal.get("warnings", []):
         print(f"warning: {warning}")
     for index, garment in enumerate(payload["garments"], start=1):
         print(f"garment {index}: {garment['category']}")
         checks = (garment["spec"] or {}).get("poms", {})
         for name, value in garment["measurements"].items():
-            shown = f"{value['cm']:8.2f} cm" if value["cm"] is not None else f"     n/a    ({value['reason']})"
+            shown = (
+                f"{value['cm']:8.2f} cm" if value["cm"] is not None else f"     n/a    ({value['reason']})"
+            )
             check = checks.get(name)
-            verdict = f"  {check['status']} (target {check['target_cm']:g} ± {check['tolerance_cm']:g})" if check else ""
+            verdict = (
+                f"  {check['status']} (target {check['target_cm']:g} ± {check['tolerance_cm']:g})"
+                if check
+                else ""
+            )
             print(f"  {name:28s}{shown}{verdict}")
         if garment["spec"]:
             passed = garment["spec"]["passed"]
-            print(f"  spec size {garment['spec']['size']}: "
-                  + {True: "PASS", False: "FAIL", None: "incomplete (some POMs not measured)"}[passed])
+            print(
+                f"  spec size {garment['spec']['size']}: "
+                + {True: "PASS", False: "FAIL", None: "incomplete (some POMs not measured)"}[passed]
+            )
         for warning in garment["warnings"]:
             print(f"  warning: {warning}")
 
@@ -184,7 +219,9 @@ def run(args) -> int:
     if only:
         unknown = sorted(set(only) - catalog.all_names)
         if unknown:
-            raise CliError(f"unknown POM {', '.join(map(repr, unknown))} (see resources/poms/deepfashion2.json)", 2)
+            raise CliError(
+                f"unknown POM {', '.join(map(repr, unknown))} (see resources/poms/deepfashion2.json)", 2
+            )
     sheet = _load_spec(args, catalog)
     image = load_image(args.image)
     calibration = _calibration(args, image)

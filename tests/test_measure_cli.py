@@ -1,0 +1,172 @@
+"""`garment-studio calibrate` and `measure` through app.cli.main.main, on rendered scenes and DF2 files."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from app.cli.main import main
+from measure.boards import CharucoSpec
+from measure.calibration import Calibration
+from measure.measurements import measure_keypoints
+from measure.scene import SHORT_SLEEVE_TOP_MM, render_table_scene
+
+BOARD = "12x9:40:30:DICT_5X5_100"
+
+
+@pytest.fixture(scope="module")
+def scene_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("scene")
+    board = CharucoSpec.parse(BOARD)
+    scene = render_table_scene(16, -6, board=board, garment_origin_mm=(board.size_mm[0] + 40, 0))
+    image = folder / "table photo.png"
+    cv2.imwrite(str(image), scene.image)
+    px = scene.garment_px
+    landmarks = np.hstack([px, np.full((len(px), 1), 2.0)])
+    landmarks[3, 2] = 0  # front neck centre not labelled: no POM uses it
+    item = {
+        "category_id": 1,
+        "category_name": "short sleeve top",
+        "bounding_box": [*px.min(axis=0).tolist(), *px.max(axis=0).tolist()],
+        "landmarks": landmarks.ravel().tolist(),
+    }
+    keypoints = folder / "df2.json"
+    keypoints.write_text(json.dumps({"source": "user", "pair_id": 1, "item1": item}))
+    return scene, image, keypoints
+
+
+def _run_json(capsys, argv):
+    code = main(argv)
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return json.loads(out.out)
+
+
+def test_measure_with_mm_per_px_and_keypoints(tmp_path, capsys):
+    image = tmp_path / "flat.png"
+    cv2.imwrite(str(image), np.full((700, 600, 3), 200, np.uint8))
+    kps = np.hstack([SHORT_SLEEVE_TOP_MM, np.full((25, 1), 2.0)])
+    kps[11, 2] = 0  # left armpit absent
+    doc = {"item1": {"category_id": 1, "bounding_box": [0, 10, 500, 610], "landmarks": kps.ravel().tolist()}}
+    df2 = tmp_path / "flat.json"
+    df2.write_text(json.dumps(doc))
+    result = _run_json(
+        capsys, ["measure", str(image), "--mm-per-px", "0.5", "--keypoints", str(df2), "--json"]
+    )
+    assert result["image"] == str(image)
+    assert result["calibration"]["method"] == "scale" and result["calibration"]["mm_per_px"] == pytest.approx(
+        0.5
+    )
+    (garment,) = result["garments"]
+    assert garment["category"] == "short sleeve top" and garment["bbox"] == [0, 10, 500, 610]
+    assert garment["keypoints"][11] == [0.0, 0.0, 0]
+    m = garment["measurements"]
+    assert m["hem_width"]["cm"] == pytest.approx(240 * 0.5 / 10)  # (130,600)-(370,600)
+    assert m["hem_width"]["points"] == [[130.0, 600.0], [370.0, 600.0]]
+    assert m["body_length"]["cm"] == pytest.approx(590 * 0.5 / 10)
+    assert m["chest_width"]["cm"] is None and "left armpit" in m["chest_width"]["reason"]
+    assert garment["spec"] is None
+
+
+def test_measure_with_charuco_in_the_photo_matches_the_truth(scene_files, tmp_path, capsys):
+    scene, image, keypoints = scene_files
+    truth = measure_keypoints(
+        1, np.hstack([scene.garment_mm, np.full((25, 1), 2.0)]), Calibration.from_scale(1.0)
+    )
+    spec = tmp_path / "spec.csv"
+    spec.write_text(
+        "pom,size,target_cm,tolerance_cm\n"
+        f"chest_width,M,{truth['chest_width'].cm + 0.3},0.5\n"
+        f"hem_width,M,{truth['hem_width'].cm + 2.0},0.5\n"
+    )
+    argv = ["measure", str(image), "--charuco", BOARD, "--keypoints", str(keypoints)]
+    result = _run_json(capsys, [*argv, "--spec", str(spec), "--size", "M", "--json"])
+    assert result["calibration"]["method"] == "charuco"
+    assert result["calibration"]["reprojection_error_px"] < 0.2
+    measured = result["garments"][0]["measurements"]
+    for name, true in truth.items():
+        assert measured[name]["cm"] == pytest.approx(true.cm, abs=0.05), name  # 0.5 mm
+    checks = result["garments"][0]["spec"]
+    assert checks["poms"]["chest_width"]["status"] == "pass"
+    assert checks["poms"]["hem_width"]["status"] == "fail"
+    assert checks["passed"] is False
+
+    assert main(argv) == 0  # the human-readable table
+    table = capsys.readouterr().out
+    assert "chest_width" in table and "cm" in table
+
+
+def test_calibrate_then_measure_with_the_file(scene_files, tmp_path, capsys):
+    scene, image, keypoints = scene_files
+    calib_file = tmp_path / "calib.json"
+    assert main(["calibrate", str(image), "--charuco", BOARD, "-o", str(calib_file)]) == 0
+    out = capsys.readouterr().out
+    assert "reprojection error" in out and "mm/px" in out
+    stored = json.loads(calib_file.read_text())
+    assert stored["method"] == "charuco" and stored["num_points"] == 88
+    result = _run_json(
+        capsys,
+        ["measure", str(image), "--calibration", str(calib_file), "--keypoints", str(keypoints), "--json",
+         "--only", "chest_width,hem_width"],
+    )  # fmt: skip
+    assert set(result["garments"][0]["measurements"]) == {"chest_width", "hem_width"}
+    assert result["calibration"]["reprojection_error_px"] == pytest.approx(stored["reprojection_error_px"])
+
+
+def test_printable_board_commands(tmp_path, capsys):
+    pdf = tmp_path / "board.pdf"
+    assert main(["calibrate", "--print-board", str(pdf)]) == 0
+    assert pdf.read_bytes().startswith(b"%PDF")
+    png = tmp_path / "board.png"
+    assert main(["calibrate", "--print-board", str(png), "--checkerboard", "9x6:25", "--dpi", "100"]) == 0
+    height, width = cv2.imread(str(png)).shape[:2]
+    assert height == pytest.approx((150 + 20) / 25.4 * 100, abs=1.5)
+    assert width == pytest.approx((225 + 20) / 25.4 * 100, abs=1.5)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--charuco", BOARD], "not found"),
+        (["--mm-per-px", "0.5", "--only", "chestt"], "unknown POM 'chestt'"),
+        (["--mm-per-px", "0.5", "--model", "/nonexistent/model_card.json"], "cannot load"),
+        (["--charuco", "7x5:40"], "ChArUco spec"),
+    ],
+)
+def test_measure_failures_are_one_clear_line(tmp_path, capsys, extra, message):
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((480, 640, 3), 128, np.uint8))
+    code = main(["measure", str(blank), *extra])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert message in err and err.count("\n") == 1
+
+
+def test_unreadable_inputs(tmp_path, capsys):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    assert main(["measure", str(broken), "--mm-per-px", "1"]) != 0
+    assert "cannot read image" in capsys.readouterr().err
+    assert main(["calibrate", str(tmp_path / "missing.png"), "--charuco", BOARD, "-o", "x.json"]) != 0
+    assert "cannot read image" in capsys.readouterr().err
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((480, 640, 3), 128, np.uint8))
+    assert main(["calibrate", str(blank), "--aruco", "3:80", "-o", str(tmp_path / "c.json")]) != 0
+    assert "ArUco marker 3" in capsys.readouterr().err
+
+    image = tmp_path / "ok.png"
+    cv2.imwrite(str(image), np.full((100, 100, 3), 128, np.uint8))
+    bad_df2 = tmp_path / "bad.json"
+    bad_df2.write_text(
+        json.dumps({"item1": {"category_id": 1, "bounding_box": [0, 0, 1, 1], "landmarks": [1, 2, 2]}})
+    )
+    assert main(["measure", str(image), "--mm-per-px", "1", "--keypoints", str(bad_df2)]) != 0
+    assert "item1" in capsys.readouterr().err
+    spec = tmp_path / "spec.csv"
+    spec.write_text("pom,size,target_cm,tolerance_cm\nchestt,M,50,1\n")
+    assert main(["measure", str(image), "--mm-per-px", "1", "--spec", str(spec), "--size", "M"]) != 0
+    assert "unknown POM 'chestt'" in capsys.readouterr().err
