@@ -179,3 +179,22 @@ def test_gui_command_rejects_a_missing_project(tmp_path, capsys):
 
     assert main(["gui", str(tmp_path / "absent.db"), "--screenshot", str(tmp_path / "x.png")]) == 2
     assert "absent.db does not exist" in capsys.readouterr().err
+
+
+def test_export_dialog_writes_coco_in_background(qtbot, window, project, tmp_path):
+    import json
+
+    from app.gui.export_dialog import ExportDialog
+
+    window.session.verify_image(window.image_id)  # one verified (empty) image
+    dialog = ExportDialog(project)
+    qtbot.addWidget(dialog)
+    dialog.format.setCurrentIndex(dialog.format.findData("coco"))
+    dialog.status.setCurrentIndex(dialog.status.findData("all"))
+    dialog.out_dir.setText(str(tmp_path / "out"))
+    with qtbot.waitSignal(dialog.runner.finished, timeout=30000):
+        assert dialog.start()
+    written = [p for p in (tmp_path / "out").rglob("*.json")]
+    assert written, dialog.result.text()
+    doc = json.loads(written[0].read_text())
+    assert len(doc["images"]) >= 1 and "written to" in dialog.result.text()

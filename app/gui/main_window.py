@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QImageReader
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from app.gui.actions import Actions, ShortcutsDialog
 from app.gui.backend import entries, garment_or_none
@@ -68,15 +68,17 @@ class MainWindow(QMainWindow):
         images.setObjectName("images")
         images.setWidget(self.images)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, images)
-        tabs = QTabWidget()
-        tabs.addTab(self.inspector, "Garment")
-        tabs.addTab(self.measurements, "Measurements")
-        self.side_tabs = tabs
-        side = QDockWidget("Inspector", self)
+        side = QDockWidget("Garment", self)
         side.setObjectName("inspector")
-        side.setWidget(tabs)
+        side.setWidget(self.inspector)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, side)
-        self.resizeDocks([images, side], [230, 380], Qt.Orientation.Horizontal)
+        measures = QDockWidget("Measurements", self)
+        measures.setObjectName("measurements")
+        measures.setWidget(self.measurements)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, measures)
+        self.measurements_dock = measures
+        self.resizeDocks([images, side], [230, 400], Qt.Orientation.Horizontal)
+        self.resizeDocks([side, measures], [460, 380], Qt.Orientation.Vertical)
 
     def _build_menus(self) -> None:
         for menu_name, actions in self.actions.menus().items():
@@ -145,6 +147,7 @@ class MainWindow(QMainWindow):
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.inspector.categoryChosen.connect(self.editor.change_category)
         self.measurements.changed.connect(self.update_measurements)
+        self.measurements.profile.activated.connect(self._remember_profile)
         self.measurements.calibrationRequested.connect(self.calibrate_from_image)
         self.model.changed.connect(self._update_model_label)
         self.jobs.itemDone.connect(self._on_job_item)
@@ -174,7 +177,13 @@ class MainWindow(QMainWindow):
         self.actions.redo.setEnabled(False)
         self.setWindowTitle(f"{Path(path).name} — {APPLICATION}")
         settings().setValue("project/last", str(Path(path).resolve()))
-        self.measurements.set_profiles(self._calibration_profiles())
+        profiles = self._calibration_profiles()
+        self.measurements.set_profiles(profiles)
+        remembered = settings().value(f"calibration/profile/{Path(path).resolve()}")
+        name = remembered if remembered in profiles else next(iter(profiles), None)
+        if name is not None:  # the project's own calibration is what a user measures with
+            self.measurements.profile.setCurrentIndex(self.measurements.profile.findData(name))
+            self.measurements.set_calibration(profiles[name], name)
         self.measurements.set_spec_sheets({s.name: spec_sheet_from_rows(s.rows) for s in store.list_spec_sheets()})
         self.refresh_images()
         ids = self.images.image_ids()
@@ -201,6 +210,11 @@ class MainWindow(QMainWindow):
             except (CalibrationError, KeyError, TypeError, ValueError):
                 continue  # a profile this build cannot read is skipped, not fatal
         return profiles
+
+    def _remember_profile(self, _index: int) -> None:
+        if self.store is not None:
+            key = f"calibration/profile/{self.store.path.resolve()}"
+            settings().setValue(key, self.measurements.profile.currentData() or "")
 
     def refresh_images(self) -> None:
         if self.store is None:
@@ -284,9 +298,9 @@ class MainWindow(QMainWindow):
     def calibrate_from_image(self) -> None:
         if self.store is None or self.image_id is None:
             return
+        from app.gui.model_service import read_bgr
         from measure.boards import DEFAULT_CHARUCO
         from measure.detect import calibrate_charuco
-        from app.gui.model_service import read_bgr
 
         board = str(settings().value("calibration/board", DEFAULT_CHARUCO))
         path = self.store.resolve_path(self.store.image(self.image_id).path)
@@ -300,7 +314,7 @@ class MainWindow(QMainWindow):
         self.measurements.set_profiles(self._calibration_profiles())
         self.measurements.profile.setCurrentIndex(self.measurements.profile.findData(name))
         self.measurements.set_calibration(cal, name)
-        self.side_tabs.setCurrentWidget(self.measurements)
+        self.measurements_dock.raise_()
 
     def set_reference_line(self, p1: QPointF, p2: QPointF) -> None:
         from PySide6.QtWidgets import QInputDialog

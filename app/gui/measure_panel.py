@@ -12,7 +12,7 @@ from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -66,14 +66,21 @@ class MeasurementsPanel(QWidget):
         load_spec = QPushButton("Load spec CSV…")
         load_spec.clicked.connect(self._load_spec_file)
         self.size = QComboBox()
+        self.size.setToolTip("Size to check against the spec sheet")
         self.size.activated.connect(lambda _i: self.changed.emit())
         self.result_label = QLabel()
-        form = QFormLayout()
-        form.addRow("Calibration", self.profile)
-        form.addRow("", from_image)
-        form.addRow("Spec sheet", self.spec_combo)
-        form.addRow("", load_spec)
-        form.addRow("Size", self.size)
+        from_image.setText("From image")
+        from_image.setToolTip("Detect the ChArUco board on the current image and save it as a profile")
+        load_spec.setText("Load CSV…")
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Calibration"), 0, 0)
+        grid.addWidget(self.profile, 0, 1, 1, 2)
+        grid.addWidget(from_image, 0, 3)
+        grid.addWidget(QLabel("Spec sheet"), 1, 0)
+        grid.addWidget(self.spec_combo, 1, 1)
+        grid.addWidget(self.size, 1, 2)
+        grid.addWidget(load_spec, 1, 3)
+        grid.setColumnStretch(1, 1)
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Point of measure", "Value", "Target ± tol", "Check"])
         self.table.verticalHeader().setVisible(False)
@@ -82,7 +89,7 @@ class MeasurementsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.calibration_label)
-        layout.addLayout(form)
+        layout.addLayout(grid)
         layout.addWidget(self.result_label)
         layout.addWidget(self.table, 1)
         self._profiles: dict[str, Calibration] = {}

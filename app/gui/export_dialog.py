@@ -1,0 +1,116 @@
+"""Export the project to a dataset format (app/datasets), in the background with its own connection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.jobs import JobContext, JobRunner
+from inference.schema import deepfashion2
+
+FORMAT_LABELS = {
+    "coco": "COCO keypoints (DeepFashion2 294 layout)",
+    "deepfashion2": "DeepFashion2 per-image JSON",
+    "yolo-pose": "YOLO pose",
+    "csv": "Measurements CSV",
+    "fld": "FLD landmark list",
+}
+
+
+def export_job(ctx: JobContext, project_path: str, out_dir: str, fmt: str, status: str, category: int | None):
+    from app.datasets.common import Selection
+    from app.datasets.formats import export_project
+    from app.store.repository import ProjectStore
+
+    store = ProjectStore.open(project_path)
+    try:
+        ctx.progress(0, 1, fmt)
+        report = export_project(store, Path(out_dir), fmt, Selection.parse(status, [category] if category else None))
+        ctx.progress(1, 1, fmt)
+        return report
+    finally:
+        store.close()
+
+
+class ExportDialog(QDialog):
+    def __init__(self, project_path: Path, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Export annotations")
+        self.project_path = Path(project_path)
+        self.runner = JobRunner(self)
+        self.format = QComboBox()
+        from app.datasets.formats import EXPORT_FORMATS
+
+        for fmt in EXPORT_FORMATS:
+            self.format.addItem(FORMAT_LABELS.get(fmt, fmt), fmt)
+        self.status = QComboBox()
+        for value, text in (("verified", "Verified only"), ("all", "All garments"), ("corrected", "Corrected only"), ("predicted", "Predicted only")):
+            self.status.addItem(text, value)
+        self.category = QComboBox()
+        self.category.addItem("All categories", None)
+        for cat in deepfashion2().categories:
+            self.category.addItem(cat.name, cat.id)
+        self.out_dir = QLineEdit(str(self.project_path.parent / f"{self.project_path.stem}-export"))
+        browse = QPushButton("…")
+        browse.clicked.connect(self._browse)
+        folder = QWidget()
+        row = QHBoxLayout(folder)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.out_dir)
+        row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Format", self.format)
+        form.addRow("Garments", self.status)
+        form.addRow("Category", self.category)
+        form.addRow("Folder", folder)
+        self.result = QLabel()
+        self.result.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self.start)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.result)
+        layout.addWidget(self.buttons)
+        self.runner.finished.connect(self._on_done)
+        self.runner.failed.connect(lambda _n, err: self._show(f"Export failed: {err}"))
+        self.resize(560, 240)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export folder", self.out_dir.text())
+        if folder:
+            self.out_dir.setText(folder)
+
+    def start(self) -> bool:
+        self.export_button.setEnabled(False)
+        self.result.setText("Exporting…")
+        return self.runner.start(
+            "Export", export_job, str(self.project_path), self.out_dir.text(), self.format.currentData(),
+            self.status.currentData(), self.category.currentData(),
+        )
+
+    def _on_done(self, _name: str, report) -> None:
+        text = f"{report.images} images, {report.garments} garments written to {self.out_dir.text()}"
+        if report.skipped:
+            text += f"; {report.skipped} garments this format cannot hold were skipped"
+        if report.errors:
+            text += "\n" + "\n".join(report.errors[:10])
+        self._show(text)
+
+    def _show(self, text: str) -> None:
+        self.result.setText(text)
+        self.export_button.setEnabled(True)
