@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import count
 
-from inference.annotation import Garment
 import numpy as np
 
+from inference.annotation import Garment
 from inference.pose_decode import Detection
 
 

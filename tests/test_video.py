@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inference.contract_models import MARKER_BGR, draw_marker, garment_colour, write_contract_model
+from inference.contract_models import draw_marker, garment_colour, write_contract_model
 from inference.pipeline import GarmentPipeline
 from inference.realtime import LiveEstimator, LiveLoop
 from inference.smoothing import OneEuroFilter

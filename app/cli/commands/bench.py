@@ -13,6 +13,7 @@ from pathlib import Path
 HELP = "Measure per-stage latency, end-to-end FPS (640×480, 1 and 5 garments) and batched crops/s."
 
 FRAME_SIZE = (640, 480)
+CONTRACT_NAME = "contract-test"  # inference.contract_models' card name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the numbers here")
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement (default 3)")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: cores, max 4)")
+    parser.add_argument("--frames", choices=("auto", "scene", "simple"), default="auto",
+                        help="scene: the synthetic renderer; simple: flat silhouettes the contract test graphs "
+                             "detect; auto: simple for contract-test models, else scene")
 
 
 def machine() -> dict:
@@ -69,6 +73,23 @@ def render_frame(rng, garments: int):
         xs, ys = zip(*poly, strict=True)
         truth.append(((min(xs), min(ys), max(xs), max(ys)), cat))
     return img, truth
+
+
+def scene_frames(garments: int, count: int):
+    """Frames from the synthetic renderer with exactly ``garments`` garments, or None if it is unavailable."""
+    try:
+        from app.training.synth import SceneConfig, render_scene
+    except ImportError:
+        return None
+    config = SceneConfig(image_size=FRAME_SIZE, mode="flatlay", max_garments=garments)
+    frames = []
+    for seed in range(200):
+        scene = render_scene(seed, config)
+        if len(scene.garments) == garments:
+            frames.append((scene.image, [(g.bbox, g.category_id) for g in scene.garments]))
+            if len(frames) == count:
+                return frames
+    return frames or None
 
 
 def _stats(values) -> dict:
@@ -160,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
         except (ModelCardError, ProviderError) as exc:
             raise CliError(str(exc), 2) from exc
         rng = np.random.default_rng(0)
+        use_scene = args.frames == "scene" or (
+            args.frames == "auto" and not pipeline.card.name.startswith(CONTRACT_NAME))
         report = {
             "model": pipeline.model_version,
             "card": str(pipeline.card.path),
@@ -175,11 +198,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"provider {report['provider']}  onnxruntime {ort.__version__}  "
               f"machine: {report['machine']['cpu']}, {report['machine']['cores']} cores")
         for garments in (1, 5):
-            frames = [render_frame(rng, garments) for _ in range(8)]
+            frames = scene_frames(garments, 8) if use_scene else None
+            report[f"frames_{garments}"] = "synthetic renderer" if frames else "simple silhouettes"
+            frames = frames or [render_frame(rng, garments) for _ in range(8)]
             result = bench_frames(pipeline, frames, args.seconds)
             report[f"batch1_{garments}_garment"] = result
             _print_frames(f"{garments} garment(s)", result)
-        frames = [render_frame(rng, 5)]
+        frames = (scene_frames(5, 1) if use_scene else None) or [render_frame(rng, 5)]
         for batch in (16, 64):
             result = bench_pose_batch(pipeline, frames, batch, args.seconds)
             report[f"pose_batch_{batch}"] = result
