@@ -39,7 +39,8 @@ def render_screenshot(window: MainWindow, out: Path, wait_model_ms: int = 60000)
 def run(project: str | None = None, screenshot: str | None = None, create: bool = False,
         load_model: bool = True, size: tuple[int, int] = (1480, 900)) -> int:
     app = application()
-    window = MainWindow(load_model=load_model)
+    # A screenshot shows the default layout, whatever this user last arranged.
+    window = MainWindow(load_model=load_model, restore_layout=not screenshot)
     if project:
         window.open_project(project, create=create)
     if screenshot:

@@ -7,7 +7,7 @@ from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QTableWidget,
@@ -42,15 +42,16 @@ class InspectorPanel(QWidget):
         form.addRow("Status", self.status)
         form.addRow("Score", self.score)
         form.addRow("Model", self.model)
-        buttons = QHBoxLayout()
-        for action in (actions.verify_next, actions.revert_garment, actions.delete_garment, actions.draw_box):
+        buttons = QGridLayout()
+        for n, action in enumerate((actions.verify_next, actions.revert_garment, actions.draw_box, actions.delete_garment)):
             button = QPushButton(action.text().replace("&", ""))
             button.setToolTip(action.toolTip())
             button.clicked.connect(action.trigger)
-            buttons.addWidget(button)
+            buttons.addWidget(button, n // 2, n % 2)
         self.points = QTableWidget(0, 4)
         self.points.setHorizontalHeaderLabels(["Landmark", "x", "y", "Visibility"])
         self.points.verticalHeader().setVisible(False)
+        self.points.verticalHeader().setDefaultSectionSize(22)
         self.points.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.points.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.points.horizontalHeader().setStretchLastSection(True)

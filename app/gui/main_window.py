@@ -38,7 +38,7 @@ def settings() -> QSettings:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, load_model: bool = True):
+    def __init__(self, load_model: bool = True, restore_layout: bool = True):
         super().__init__()
         self.setWindowTitle(APPLICATION)
         self.store: ProjectStore | None = None
@@ -58,7 +58,10 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._connect()
-        self._restore_settings()
+        if restore_layout:
+            self._restore_settings()
+        else:
+            self.resize(1480, 900)
         if load_model:
             self.model.load(settings().value("model/card") or None, str(settings().value("model/provider", "auto")))
 
@@ -77,7 +80,7 @@ class MainWindow(QMainWindow):
         measures.setWidget(self.measurements)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, measures)
         self.measurements_dock = measures
-        self.resizeDocks([images, side], [230, 400], Qt.Orientation.Horizontal)
+        self.resizeDocks([images, side], [220, 360], Qt.Orientation.Horizontal)
         self.resizeDocks([side, measures], [460, 380], Qt.Orientation.Vertical)
 
     def _build_menus(self) -> None:
