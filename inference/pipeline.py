@@ -19,7 +19,7 @@ from inference.pose_decode import (
     DEFAULT_VISIBLE_THRESHOLD,
     Detection,
     build_garment,
-    decode_to_image,
+    decode_landmarks,
     flip_back_simcc,
 )
 from inference.preprocess import box_to_center_scale, crop_affine, letterbox, normalize, warp_crop
@@ -270,10 +270,10 @@ class GarmentPipeline:
                 n = len(crops)
                 fx, fy = flip_back_simcc(sx[n:], sy[n:], spec.simcc_split_ratio, self._flip_index)
                 sx, sy = (sx[:n] + fx) / 2.0, (sy[:n] + fy) / 2.0
-            xy, scores = decode_to_image(sx, sy, spec.simcc_split_ratio, inverses)
+            decoded = decode_landmarks(sx, sy, spec.simcc_split_ratio, inverses, [d.category_id for _, d in crops])
             return [
-                build_garment(det, xy[i], scores[i], self.model_version, self.visible_threshold)
-                for i, (_, det) in enumerate(crops)
+                build_garment(det, xy, scores, self.model_version, self.visible_threshold)
+                for (xy, scores), (_, det) in zip(decoded, crops, strict=True)
             ]
 
 

@@ -40,25 +40,33 @@ def flip_back_simcc(simcc_x_flipped: np.ndarray, simcc_y_flipped: np.ndarray, sp
     return sx, sy
 
 
-def decode_to_image(
-    simcc_x: np.ndarray, simcc_y: np.ndarray, split: float, inverse_affines: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(B,81,·) logits + (B,2,3) crop→image affines → image coordinates (B,81,2) float64 and scores (B,81)."""
-    crop_xy, scores = decode_simcc(simcc_x, simcc_y, split)
-    image_xy = np.einsum("bkj,bij->bki", crop_xy, inverse_affines[:, :, :2]) + inverse_affines[:, None, :, 2]
-    return image_xy, scores
+def decode_landmarks(
+    simcc_x: np.ndarray, simcc_y: np.ndarray, split: float, inverse_affines: np.ndarray, category_ids
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per crop, only its category's landmarks (DF2 order): image coordinates (k,2) and scores (k,).
+
+    Decoding just the rows a category uses is 2-10× less softmax work than all 81.
+    """
+    schema = deepfashion2()
+    rows = [np.asarray(schema.category(c).agg81) for c in category_ids]
+    crop = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+    landmark = np.concatenate(rows)
+    crop_xy, scores = decode_simcc(simcc_x[crop, landmark][None], simcc_y[crop, landmark][None], split)
+    inv = inverse_affines[crop]
+    image_xy = np.einsum("kj,kij->ki", crop_xy[0], inv[:, :, :2]) + inv[:, :, 2]
+    bounds = np.cumsum([0] + [len(r) for r in rows])
+    return [(image_xy[a:b], scores[0, a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def build_garment(
     detection: Detection,
-    agg_xy: np.ndarray,
-    agg_scores: np.ndarray,
+    local_xy: np.ndarray,
+    local_scores: np.ndarray,
     model_version: str | None,
     visible_threshold: float = DEFAULT_VISIBLE_THRESHOLD,
 ) -> Garment:
-    """One crop's 81 aggregated landmarks → a Garment with the category's landmarks in DF2 order."""
-    schema = deepfashion2()
-    local = schema.agg81_to_local(detection.category_id, np.column_stack([agg_xy, agg_scores]))
+    """A crop's decoded landmarks (the category's, in DF2 order) → a Garment."""
+    local = np.column_stack([local_xy, local_scores])
     keypoints = tuple(
         Keypoint(
             float(x),

@@ -6,7 +6,7 @@ import pytest
 from inference.annotation import Garment, Visibility
 from inference.contract_models import MARKER_BGR, draw_marker, garment_colour, write_contract_model
 from inference.pipeline import GarmentPipeline, PipelineResult
-from inference.pose_decode import decode_to_image, flip_back_simcc
+from inference.pose_decode import decode_landmarks, flip_back_simcc
 from inference.preprocess import box_to_center_scale, crop_affine, invert_affine
 from inference.schema import deepfashion2
 
@@ -83,9 +83,13 @@ def test_simcc_decode_and_inverse_affine_are_sub_pixel_without_a_model():
     sx = np.full((1, 81, 384), -5.0, np.float32)
     sy = np.full((1, 81, 512), -5.0, np.float32)
     sx[0, :, 75], sy[0, :, 301] = 20.0, 20.0  # crop (37.5, 150.5)
-    xy, scores = decode_to_image(sx, sy, split, invert_affine(matrix)[None])
+    sx[0, 3, 75], sx[0, 3, 77] = -5.0, 20.0  # one landmark elsewhere: crop (38.5, 150.5)
+    (xy, scores), = decode_landmarks(sx, sy, split, invert_affine(matrix)[None], [1])
     expected = invert_affine(matrix) @ np.array([37.5, 150.5, 1.0])
-    assert np.allclose(xy[0], expected, atol=1e-9) and (scores > 0.99).all()
+    agg = np.asarray(deepfashion2().category(1).agg81)
+    assert xy.shape == (len(agg), 2) and (scores > 0.99).all()
+    assert np.allclose(xy[agg != 3], expected, atol=1e-9)
+    assert np.allclose(xy[agg == 3], invert_affine(matrix) @ np.array([38.5, 150.5, 1.0]), atol=1e-9)
 
 
 def test_flip_back_mirrors_bins_and_swaps_left_right():
