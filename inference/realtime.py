@@ -34,6 +34,7 @@ class LiveResult:
     dropped: int = 0  # frames the source delivered that were never processed, so far
     backlog: int = 0  # frames the source delivered after this one, by the time it finished
     extra: dict = field(default_factory=dict)
+    image: np.ndarray | None = None  # the BGR frame these garments belong to (for the overlay)
 
     @property
     def latency_ms(self) -> float:
@@ -103,6 +104,7 @@ class LiveLoop:
                     finished_at=time.monotonic(),
                     dropped=slot.dropped,
                     backlog=slot.produced - 1 - frame.index,
+                    image=frame.image,
                 )
             if self.reader.error is not None:
                 raise self.reader.error

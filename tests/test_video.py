@@ -89,6 +89,7 @@ def test_image_folder_source_at_fixed_fps(tmp_path, pipeline):
     assert isinstance(source, ImageFolderSource)
     results = list(LiveLoop(LiveEstimator(pipeline, detect_every=1), source).results())
     assert results and results[-1].frame_index == 11  # the unreadable file is skipped, not fatal
+    assert results[-1].image.shape == (480, 640, 3)  # the frame travels with its garments for the overlay
 
 
 def test_tracking_runs_the_detector_every_n_frames_and_follows_the_garment(pipeline):
