@@ -21,7 +21,7 @@ def table_camera(rng: np.random.Generator, width: int, height: int, max_tilt_deg
     Returns (H, mm_per_px): H maps table millimetres to image pixels; mm_per_px is the local scale
     at the image centre (exact up to the perspective change across the image).
     """
-    mm_per_px = rng.uniform(1.3, 2.8)
+    mm_per_px = rng.uniform(1.6, 3.0)
     height_mm = rng.uniform(800, 1600)
     f = height_mm / mm_per_px
     K = np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1]])
@@ -46,13 +46,14 @@ def local_mm_per_px(img_to_mm: np.ndarray, x: float, y: float) -> float:
 
 
 def lighting(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """Multiplicative light field: window gradient plus vignetting, float32 (h, w, 1)."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    """Multiplicative light field: window gradient plus vignetting, float32 (h, w)."""
+    sh, sw = max(2, h // 16), max(2, w // 16)
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    yy, xx = yy / (sh - 1) - 0.5, xx / (sw - 1) - 0.5
     ang = rng.uniform(0, 2 * np.pi)
-    grad = ((xx / w - 0.5) * np.cos(ang) + (yy / h - 0.5) * np.sin(ang)) * rng.uniform(0.0, 0.45)
-    r2 = ((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2) * 2
-    vignette = 1 - rng.uniform(0.0, 0.35) * r2
-    return ((1 + grad) * vignette)[..., None].astype(np.float32)
+    grad = (xx * np.cos(ang) + yy * np.sin(ang)) * rng.uniform(0.0, 0.45)
+    vignette = 1 - rng.uniform(0.0, 0.35) * (xx**2 + yy**2) * 2
+    return cv2.resize((1 + grad) * vignette, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def photograph(rng: np.random.Generator, img: np.ndarray, effects: bool = True) -> np.ndarray:
@@ -60,15 +61,17 @@ def photograph(rng: np.random.Generator, img: np.ndarray, effects: bool = True) 
     h, w = img.shape[:2]
     if not effects:
         return np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
-    img = img * lighting(rng, h, w)
     warm = rng.uniform(-0.12, 0.18)  # indoor light is mostly warm
-    cast = np.array([1 - warm, 1.0, 1 + warm * 0.8], np.float32) * rng.uniform(0.95, 1.05, 3).astype(np.float32)
-    img = img * cast * rng.uniform(0.75, 1.25)
-    img = np.clip(img, 0, 1) ** rng.uniform(0.8, 1.2)
-    out = (img * 255).astype(np.float32)
+    cast = np.array([1 - warm, 1.0, 1 + warm * 0.8]) * rng.uniform(0.95, 1.05, 3) * rng.uniform(0.75, 1.25)
+    light = lighting(rng, h, w) * 255.0
+    out = cv2.merge([img[..., c] * (light * float(cast[c])) for c in range(3)])
+    photo = np.clip(out, 0, 255).astype(np.uint8)
+    gamma = rng.uniform(0.8, 1.2)
+    lut = np.clip((np.arange(256) / 255.0) ** gamma * 255 + 0.5, 0, 255).astype(np.uint8)
+    photo = cv2.LUT(photo, lut)
     r = rng.random()
     if r < 0.35:
-        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 1.3))
+        photo = cv2.GaussianBlur(photo, (0, 0), rng.uniform(0.4, 1.3))
     elif r < 0.45:  # slight hand shake
         k = int(rng.integers(3, 8))
         kernel = np.zeros((k, k), np.float32)
@@ -76,14 +79,11 @@ def photograph(rng: np.random.Generator, img: np.ndarray, effects: bool = True) 
         c = (k - 1) / 2
         cv2.line(kernel, (int(round(c - c * np.cos(ang))), int(round(c - c * np.sin(ang)))),
                  (int(round(c + c * np.cos(ang))), int(round(c + c * np.sin(ang)))), 1.0, 1)
-        out = cv2.filter2D(out, -1, kernel / kernel.sum())
-    sigma = rng.uniform(1.0, 7.0)
-    noise = rng.standard_normal((h // 2 + 1, w // 2 + 1), dtype=np.float32)
-    noise = cv2.resize(noise, (w, h), interpolation=cv2.INTER_NEAREST) * 0.5 + (
-        (rng.random((h, w), dtype=np.float32) - 0.5) * 1.7
-    )
-    out = out + (noise * sigma)[..., None]
-    photo = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        photo = cv2.filter2D(photo, -1, kernel / kernel.sum())
+    sigma = rng.uniform(1.0, 6.0)
+    grain = rng.standard_normal((h // 2 + 1, w // 2 + 1), dtype=np.float32)
+    grain = cv2.resize(grain, (w, h), interpolation=cv2.INTER_LINEAR) * sigma
+    photo = np.clip(photo.astype(np.int16) + grain.astype(np.int16)[..., None], 0, 255).astype(np.uint8)
     quality = int(rng.integers(45, 96))
     ok, buf = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else photo

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 SAMPLE_STEP_CM = 0.8  # outline vertex spacing; fine enough that deformed edges look curved
@@ -149,3 +150,19 @@ def point_segment_distance(points: np.ndarray, polyline: np.ndarray) -> np.ndarr
     t = np.clip((ap * ab[None]).sum(2) / denom[None], 0, 1)
     closest = a[None] + t[..., None] * ab[None]
     return np.sqrt(((points[:, None, :] - closest) ** 2).sum(2)).min(1)
+
+
+def coord_map(fn, x0: float, y0: float, w: int, h: int, step: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
+    """Evaluate a smooth pixel->surface mapping on a coarse grid and interpolate to (h, w) float32 maps.
+
+    The mappings used here (homographies, low-frequency cloth warps) are smooth, so bilinear
+    interpolation between samples `step` pixels apart is accurate to a small fraction of a pixel.
+    """
+    gw, gh = max(2, int(np.ceil(w / step)) + 1), max(2, int(np.ceil(h / step)) + 1)
+    xs = np.linspace(x0, x0 + w - 1, gw)
+    ys = np.linspace(y0, y0 + h - 1, gh)
+    gx, gy = np.meshgrid(xs, ys)
+    uv = fn(np.stack([gx.ravel(), gy.ravel()], 1)).astype(np.float32)
+    u = cv2.resize(uv[:, 0].reshape(gh, gw), (w, h), interpolation=cv2.INTER_LINEAR)
+    v = cv2.resize(uv[:, 1].reshape(gh, gw), (w, h), interpolation=cv2.INTER_LINEAR)
+    return u, v

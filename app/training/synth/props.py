@@ -26,17 +26,30 @@ def _fp(pts: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(pts, float) * ONE).astype(np.int32).reshape(-1, 1, 2)
 
 
-def _paint(img: np.ndarray, mask: np.ndarray, colour: np.ndarray, shade: np.ndarray | None = None) -> None:
-    a = (mask.astype(np.float32) / 255.0)[..., None]
-    layer = colour[None, None] if shade is None else colour[None, None] * shade[..., None]
-    img *= 1 - a
-    img += a * layer
+def _paint(img: np.ndarray, mask: np.ndarray, colour: np.ndarray, shade_fn=None) -> None:
+    """Blend a flat colour (times shade_fn(xx, yy) if given) through mask, touching only its bounding box."""
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0 or h == 0:
+        return
+    sub = (slice(y, y + h), slice(x, x + w))
+    a = (mask[sub].astype(np.float32) / 255.0)[..., None]
+    layer = colour[None, None]
+    if shade_fn is not None:
+        yy, xx = np.mgrid[y:y + h, x:x + w].astype(np.float32)
+        layer = layer * shade_fn(xx, yy)[..., None]
+    img[sub] = img[sub] * (1 - a) + a * layer
 
 
 def _soft_shadow(img: np.ndarray, mask: np.ndarray, offset: tuple[int, int], strength: float) -> None:
-    shadow = cv2.GaussianBlur(mask, (0, 0), 6)
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0 or h == 0:
+        return
+    pad = 20 + abs(offset[0]) + abs(offset[1])
+    x0, y0 = max(0, x - pad), max(0, y - pad)
+    x1, y1 = min(mask.shape[1], x + w + pad), min(mask.shape[0], y + h + pad)
+    shadow = cv2.GaussianBlur(mask[y0:y1, x0:x1], (0, 0), 6)
     shadow = np.roll(shadow, offset, axis=(0, 1)).astype(np.float32) / 255.0
-    img *= (1 - strength * shadow)[..., None]
+    img[y0:y1, x0:x1] *= (1 - strength * shadow)[..., None]
 
 
 def draw_hand(rng: np.random.Generator, img: np.ndarray, target: np.ndarray, px_per_cm: float) -> np.ndarray:
@@ -63,9 +76,10 @@ def draw_hand(rng: np.random.Generator, img: np.ndarray, target: np.ndarray, px_
     cv2.line(mask, tuple(_fp(thumb_base)[0, 0]), tuple(_fp(thumb_end)[0, 0]), 255, max(2, int(2.0 * s)), cv2.LINE_AA, SHIFT)
     sleeve = rng.random() < 0.6  # a shirt cuff on the wrist
     _soft_shadow(img, mask, (int(0.6 * s), int(0.8 * s)), 0.35)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    along = (xx - palm_c[0]) * d[0] + (yy - palm_c[1]) * d[1]
-    shade = 0.85 + 0.15 * np.clip(along / (10 * s) + 0.5, 0, 1)
+    def shade(xx, yy):
+        along = (xx - palm_c[0]) * d[0] + (yy - palm_c[1]) * d[1]
+        return 0.85 + 0.15 * np.clip(along / (10 * s) + 0.5, 0, 1)
+
     _paint(img, mask, SKIN[rng.integers(len(SKIN))] * rng.uniform(0.9, 1.1), shade)
     if sleeve:
         cuff = np.zeros_like(mask)
@@ -96,8 +110,9 @@ def draw_object(rng: np.random.Generator, img: np.ndarray, centre: np.ndarray, p
         cv2.circle(mask, tuple(_fp(c)[0, 0]), int(radius * ONE), 255, -1, cv2.LINE_AA, SHIFT)
         colour = rng.uniform(0.2, 0.95, 3).astype(np.float32) if kind == "mug" else np.array([0.1, 0.75, 0.85], np.float32)
     _soft_shadow(img, mask, (int(0.5 * s), int(0.7 * s)), 0.4)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    shade = 0.8 + 0.2 * np.clip(((xx - c[0]) - (yy - c[1])) / (10 * s) + 0.5, 0, 1)
+    def shade(xx, yy):
+        return 0.8 + 0.2 * np.clip(((xx - c[0]) - (yy - c[1])) / (10 * s) + 0.5, 0, 1)
+
     _paint(img, mask, colour, shade)
     if kind == "mug":
         inner = np.zeros_like(mask)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from app.training.synth.geometry import GarmentShape
+from app.training.synth.geometry import GarmentShape, coord_map
 from app.training.synth.props import ONE, SHIFT
 from app.training.synth.textures import fabric, smooth_noise
 
@@ -20,6 +20,37 @@ TEXTURE_SCALE = 0.5  # fabric is evaluated at half resolution and upsampled: pat
 
 def _fp(pts: np.ndarray, origin: np.ndarray) -> np.ndarray:
     return np.round((np.asarray(pts, float) - origin) * ONE).astype(np.int32).reshape(-1, 1, 2)
+
+
+def _shading(rng, shape: GarmentShape, origin: np.ndarray, ppc: float, th: int, tw: int) -> np.ndarray:
+    """Light factor (th, tw): broad undulation, soft creases and fold ridges lit from one side."""
+    light = 1 + rng.uniform(0.04, 0.12) * smooth_noise(rng, th, tw, 5)
+    # Many faint parallel creases: noise stretched along one direction.
+    crease = smooth_noise(rng, th, tw, int(rng.integers(10, 25)))
+    k = max(3, int(rng.uniform(3, 9) * ppc)) | 1
+    crease = cv2.blur(crease, (k, 1) if rng.random() < 0.5 else (1, k))
+    light += rng.uniform(0.0, 0.12) * crease / max(float(np.abs(crease).max()), 1e-3)
+    height = np.zeros((th, tw), np.float32)
+    fold_lines = list(shape.folds)
+    centre = shape.outline.mean(0)
+    for _ in range(int(rng.integers(1, 6))):  # loose folds, often radiating from corners (armpits, crotch)
+        a = shape.outline[rng.integers(len(shape.outline))]
+        b = a + (centre - a) * rng.uniform(0.3, 0.8) + rng.normal(0, 4, 2) * ppc / TEXTURE_SCALE
+        mid = (a + b) / 2 + rng.normal(0, 2, 2) * ppc / TEXTURE_SCALE
+        fold_lines.append(np.array([a, mid, b]))
+    scale = TEXTURE_SCALE
+    for line in fold_lines:
+        pts = np.round((np.asarray(line) - origin) * scale * ONE).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(height, [pts], False, float(rng.uniform(0.4, 1.0)),
+                      max(1, int(rng.uniform(0.4, 1.2) * ppc)), cv2.LINE_AA, SHIFT)
+    sigma = max(1.0, rng.uniform(0.6, 1.4) * ppc)
+    height = cv2.GaussianBlur(height, (0, 0), sigma)
+    ang = rng.uniform(0, 2 * np.pi)
+    gxh = cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=3)
+    gyh = cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=3)
+    light += (np.cos(ang) * gxh + np.sin(ang) * gyh) * sigma * rng.uniform(0.6, 1.6)
+    light -= height * rng.uniform(0.0, 0.15)  # fold valleys catch less light
+    return light
 
 
 def paint_garment(
@@ -50,36 +81,17 @@ def paint_garment(
     region = canvas[y0:y1, x0:x1]
     region *= (1 - rng.uniform(0.2, 0.45) * shadow.astype(np.float32) / 255.0)[..., None]
 
-    # Fabric in garment coordinates at half resolution.
+    # Fabric in garment coordinates, and all shading, at half resolution (both are smooth).
     th, tw = max(2, int(ch * TEXTURE_SCALE)), max(2, int(cw * TEXTURE_SCALE))
-    gy, gx = np.mgrid[0:th, 0:tw].astype(np.float32)
-    pts = np.stack([gx.ravel() / TEXTURE_SCALE + x0, gy.ravel() / TEXTURE_SCALE + y0], 1)
-    uv = image_to_cm(pts).astype(np.float32)
-    u, v = uv[:, 0].reshape(th, tw), uv[:, 1].reshape(th, tw)
-    cloth = fabric(rng, u, v, px_per_cm * TEXTURE_SCALE)
+    u, v = coord_map(lambda p: image_to_cm(p / TEXTURE_SCALE + [x0, y0]), 0, 0, tw, th, step=6)
+    ppc = px_per_cm * TEXTURE_SCALE
+    cloth = fabric(rng, u, v, ppc)
+    light = _shading(rng, shape, origin, ppc, th, tw)
+    small_mask = cv2.resize(mask, (tw, th), interpolation=cv2.INTER_AREA)
+    edge = cv2.GaussianBlur(small_mask, (0, 0), max(1.0, 0.5 * ppc)).astype(np.float32) / 255.0
+    light *= 0.8 + 0.2 * edge  # cloth curls away from the light at its edges
+    garment = cv2.resize(cloth * np.clip(light, 0.35, 1.6)[..., None], (cw, ch), interpolation=cv2.INTER_LINEAR)
     cloth = cv2.resize(cloth, (cw, ch), interpolation=cv2.INTER_LINEAR)
-
-    # Shading: broad undulation, fold ridges lit from one side, darker towards the edges.
-    light = 1 + rng.uniform(0.04, 0.14) * cv2.resize(smooth_noise(rng, th, tw, 5), (cw, ch))
-    height = np.zeros((ch, cw), np.float32)
-    fold_lines = list(shape.folds)
-    for _ in range(int(rng.integers(2, 7))):  # extra random wrinkles
-        c = shape.outline[rng.integers(len(shape.outline))] * 0.5 + shape.outline.mean(0) * 0.5
-        a = rng.uniform(0, np.pi)
-        ln = rng.uniform(3, 15) * px_per_cm
-        fold_lines.append(np.array([c, c + ln * np.array([np.cos(a), np.sin(a)])]))
-    for line in fold_lines:
-        cv2.polylines(height, [_fp(line, origin)], False, float(rng.uniform(0.5, 1.0)),
-                      max(1, int(rng.uniform(0.3, 1.0) * px_per_cm)), cv2.LINE_AA, SHIFT)
-    sigma = max(1.0, 0.8 * px_per_cm)
-    height = cv2.GaussianBlur(height, (0, 0), sigma)
-    ang = rng.uniform(0, 2 * np.pi)
-    gxh = cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=3)
-    gyh = cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=3)
-    light = light + (np.cos(ang) * gxh + np.sin(ang) * gyh) * sigma * rng.uniform(1.0, 2.5)
-    edge = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.5 * px_per_cm)).astype(np.float32) / 255.0
-    light = light * (0.82 + 0.18 * edge)
-    garment = cloth * np.clip(light, 0.4, 1.6)[..., None]
 
     base = cloth.reshape(-1, 3)[:: max(1, cloth.size // 3000)].mean(0) if cloth.size else np.full(3, 0.5)
     for band, width_cm in shape.bands:  # rib collars, lapels
@@ -89,11 +101,15 @@ def paint_garment(
     inside = np.zeros((ch, cw), np.uint8)
     for opening in shape.openings:  # inside of the back panel / lining
         cv2.fillPoly(inside, [_fp(opening, origin)], 255, cv2.LINE_AA, SHIFT)
-    if inside.any():
-        lining = cloth * rng.uniform(0.45, 0.7) if rng.random() < 0.7 else np.broadcast_to(
-            np.clip(rng.uniform(0.1, 0.8, 3), 0, 1).astype(np.float32), cloth.shape)
-        a = (inside.astype(np.float32) / 255.0)[..., None]
-        garment = garment * (1 - a) + lining * a
+    bx, by, bw, bh = cv2.boundingRect(inside)
+    if bw > 0 and bh > 0:
+        sub = (slice(by, by + bh), slice(bx, bx + bw))
+        if rng.random() < 0.7:
+            lining = cloth[sub] * rng.uniform(0.45, 0.7)
+        else:
+            lining = np.clip(rng.uniform(0.1, 0.8, 3), 0, 1).astype(np.float32)[None, None]
+        a = (inside[sub].astype(np.float32) / 255.0)[..., None]
+        garment[sub] = garment[sub] * (1 - a) + lining * a
         cv2.polylines(garment, [_fp(o, origin) for o in shape.openings], True, (base * 0.5).tolist(),
                       1, cv2.LINE_AA, SHIFT)
     stitch = (base * rng.uniform(0.55, 0.8)).tolist() if rng.random() < 0.8 else (np.clip(base + 0.3, 0, 1)).tolist()

@@ -15,8 +15,8 @@ from shapely.geometry import Polygon, box
 
 from app.training.synth.camera import local_mm_per_px, photograph, table_camera
 from app.training.synth.garments import ALL_CATEGORIES, build_garment, shape_size_cm
-from app.training.synth.geometry import DeformField, GarmentShape, apply_homography, similarity
-from app.training.synth.props import draw_board, draw_hand, draw_hanger, draw_object
+from app.training.synth.geometry import DeformField, GarmentShape, apply_homography, coord_map, similarity
+from app.training.synth.props import charuco_board_image, draw_board, draw_hand, draw_hanger, draw_object
 from app.training.synth.render import paint_garment
 from app.training.synth.textures import background
 from inference.annotation import Garment, Keypoint, Visibility
@@ -110,7 +110,8 @@ def _visible_fraction(poly: Polygon, covers: list[Polygon], frame: Polygon) -> f
     return left.area / max(poly.area, 1e-6)
 
 
-def _place_garments(rng, cfg: SceneConfig, w: int, h: int, table_to_img, single_cat, rotation):
+def _place_garments(rng, cfg: SceneConfig, w: int, h: int, table_to_img, single_cat, rotation,
+                    keep_clear: Polygon | None = None):
     cats = cfg.categories or ALL_CATEGORIES
     frame = box(0, 0, w - 1, h - 1)
     n = 1 if single_cat is not None else int(rng.integers(1, cfg.max_garments + 1))
@@ -145,6 +146,8 @@ def _place_garments(rng, cfg: SceneConfig, w: int, h: int, table_to_img, single_
             poly = Polygon(img_shape.outline).buffer(0)
             ok = _visible_fraction(poly, [], frame) > 0.6
             ok = ok and all(_visible_fraction(p, polys[i + 1:] + [poly], frame) > 0.45 for i, p in enumerate(polys))
+            if ok and keep_clear is not None:  # the calibration board stays readable
+                ok = poly.intersection(keep_clear).area < 0.03 * keep_clear.area
             if ok:
                 placed.append(_Placed(img_shape, to_image, deform, px_per_cm))
                 polys.append(poly)
@@ -181,17 +184,20 @@ def _compose(seed: int, cfg: SceneConfig, single_cat: int | None = None, rotatio
         bg_m = similarity(bg_scale, rng.uniform(-0.3, 0.3), rng.uniform(0, 100), rng.uniform(0, 100))
         surface = lambda p: apply_homography(bg_m, p)  # noqa: E731
     hs, ws = h // 2, w // 2
-    gy, gx = np.mgrid[0:hs, 0:ws].astype(np.float32)
-    uv = surface(np.stack([gx.ravel() * 2, gy.ravel() * 2], 1)).astype(np.float32)
-    kind = None if mode == "flatlay" else rng.choice(["wood", "plain", "mat", "tiles"])
-    canvas = background(rng, uv[:, 0].reshape(hs, ws), uv[:, 1].reshape(hs, ws), kind)
+    u, v = coord_map(lambda p: surface(p * 2.0), 0, 0, ws, hs, step=8)
+    kind = None if mode == "flatlay" else rng.choice(["wood", "plain", "mat", "tiles"], p=[0.35, 0.3, 0.15, 0.2])
+    canvas = background(rng, u, v, kind)
     canvas = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_LINEAR)
 
     if mode == "workstation" and (cfg.board if cfg.board is not None else rng.random() < 0.6):
         corner = np.array([rng.choice([0.22, 0.78]) * w, rng.choice([0.22, 0.78]) * h])
         _, board_h = draw_board(rng, canvas, table_to_img, apply_homography(img_to_mm, corner))
+    board_poly = None
+    if board_h is not None:
+        bh, bw = charuco_board_image().shape[:2]
+        board_poly = Polygon(apply_homography(board_h, np.array([[0, 0], [bw, 0], [bw, bh], [0, bh]], float)))
 
-    placed = _place_garments(rng, cfg, w, h, table_to_img, single_cat, rotation)
+    placed = _place_garments(rng, cfg, w, h, table_to_img, single_cat, rotation, board_poly)
     masks = []
     for p in placed:
         masks.append(paint_garment(rng, canvas, p.shape, _image_to_cm(p), p.px_per_cm))

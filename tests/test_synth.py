@@ -1,0 +1,183 @@
+"""Synthetic renderer: landmark layout per category, exactness on the drawn edges, visibility, determinism."""
+
+import cv2
+import numpy as np
+import pytest
+
+from app.training.synth import SceneConfig, render_scene, render_single_garment
+from app.training.synth.scene import _visibility
+from inference.annotation import Visibility
+from inference.schema import deepfashion2
+
+CATEGORY_IDS = deepfashion2().category_ids
+CLEAN = dict(occluders=False, camera_effects=False)
+
+
+def _xy(garment):
+    return np.array([[k.x, k.y] for k in garment.keypoints])
+
+
+def _present(garment):
+    return np.array([k.visibility != Visibility.ABSENT for k in garment.keypoints])
+
+
+@pytest.mark.parametrize("category_id", CATEGORY_IDS)
+def test_front_view_landmark_count_and_left_right_order(category_id):
+    cat = deepfashion2().category(category_id)
+    for seed in range(3):
+        scene = render_single_garment(seed, category_id, rotation=0.0, **CLEAN)
+        (g,) = scene.garments
+        assert g.category_id == category_id
+        assert len(g.keypoints) == cat.num_keypoints
+        xy, present = _xy(g), _present(g)
+        assert present.sum() >= cat.num_keypoints // 2  # a big garment may run off the frame
+        for a, b in cat.flip_pairs:
+            left, right = (a, b) if cat.landmarks[a].startswith("left") else (b, a)
+            assert cat.landmarks[right].startswith("right")
+            if present[left] and present[right]:
+                assert xy[left, 0] < xy[right, 0] + 0.5, (cat.landmarks[left], xy[left], xy[right])
+        # Centre-line points sit between their neighbours' flip partners, and tops have the neck on top.
+        if "back neck centre" in cat.landmarks:
+            i, l, r = (cat.landmark_index(n) for n in ("back neck centre", "left neck-shoulder point",
+                                                      "right neck-shoulder point"))
+            assert xy[l, 0] < xy[i, 0] < xy[r, 0]
+            assert xy[i, 1] < xy[:, 1][present].max()
+        if "waist centre" in cat.landmarks:
+            i = cat.landmark_index("waist centre")
+            assert xy[i, 1] < xy[cat.landmark_index("left hip"), 1]
+
+
+@pytest.mark.parametrize("category_id", (1, 3, 4, 7, 13))
+def test_mirrored_render_flips_image_and_landmarks(category_id):
+    cat = deepfashion2().category(category_id)
+    plain = render_single_garment(11, category_id)
+    mirrored = render_single_garment(11, category_id, mirror=True)
+    w = plain.image.shape[1]
+    assert np.array_equal(mirrored.image, plain.image[:, ::-1])
+    (g0,), (g1,) = plain.garments, mirrored.garments
+    for i, j in enumerate(cat.flip_index):
+        k0, k1 = g0.keypoints[j], g1.keypoints[i]
+        assert k1.visibility == k0.visibility
+        if k0.visibility != Visibility.ABSENT:
+            assert k1.x == pytest.approx(w - 1 - k0.x) and k1.y == pytest.approx(k0.y)
+    assert g1.bbox[0] == pytest.approx(w - 1 - g0.bbox[2])
+
+
+def _edge_distance(scene, index):
+    """Distance from every pixel to a label change of garment `index`: outside / cloth / opening (lining)."""
+    h, w = scene.image.shape[:2]
+    labels = np.zeros((h, w), np.uint8)
+    edges = scene.edges[index]
+    cv2.fillPoly(labels, [np.round(edges[0] * 16).astype(np.int32)], 100, cv2.LINE_8, 4)
+    for opening in edges[1:]:
+        cv2.fillPoly(labels, [np.round(opening * 16).astype(np.int32)], 200, cv2.LINE_8, 4)
+    kernel = np.ones((3, 3), np.uint8)
+    boundary = (cv2.dilate(labels, kernel) != cv2.erode(labels, kernel)).astype(np.uint8) * 255
+    return cv2.distanceTransform(255 - boundary, cv2.DIST_L2, 5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_landmarks_lie_on_the_garment_outline(seed):
+    scene = render_scene(seed, SceneConfig(**CLEAN))
+    assert scene.garments
+    h, w = scene.image.shape[:2]
+    near, total = 0, 0
+    for i, g in enumerate(scene.garments):
+        dist = _edge_distance(scene, i)
+        for k in g.keypoints:
+            if k.visibility == Visibility.ABSENT:
+                continue
+            to_edge = min(np.hypot(*(pl - [k.x, k.y]).T).min() for pl in scene.edges[i])
+            assert to_edge < 1e-6  # a landmark is a vertex of a drawn edge (silhouette or opening border)
+            total += 1
+            near += dist[min(int(round(k.y)), h - 1), min(int(round(k.x)), w - 1)] <= 1.5
+    # On the rasterised label boundary too, except apexes of sub-pixel slits (crotch, armpit wedges),
+    # which the rim line draws but no fill can show.
+    assert near >= 0.9 * total, (near, total)
+
+
+def test_visibility_marks_points_outside_the_image_absent():
+    cover = np.zeros((10, 20), np.uint8)
+    cover[5, 5] = 255
+    vis = _visibility(np.array([[-0.1, 3], [19.2, 3], [3, 9.5], [5, 5], [1, 1], [19, 9]]), 20, 10, cover)
+    assert vis == [Visibility.ABSENT, Visibility.ABSENT, Visibility.ABSENT, Visibility.OCCLUDED,
+                   Visibility.VISIBLE, Visibility.VISIBLE]
+    seen_absent = 0
+    for seed in range(40):
+        scene = render_scene(seed, SceneConfig(mode="flatlay", occluders=False))
+        h, w = scene.image.shape[:2]
+        for g in scene.garments:
+            for k in g.keypoints:
+                if k.visibility == Visibility.ABSENT:
+                    seen_absent += 1
+                else:
+                    assert 0 <= k.x <= w - 1 and 0 <= k.y <= h - 1
+            x1, y1, x2, y2 = g.bbox
+            assert 0 <= x1 < x2 <= w - 1 and 0 <= y1 < y2 <= h - 1
+    assert seen_absent > 0  # garments do run off the frame in these seeds
+
+
+def test_occluded_points_are_under_a_later_garment():
+    checked = 0
+    for seed in range(30):
+        scene = render_scene(seed, SceneConfig(mode="flatlay", occluders=False, max_garments=4))
+        for i, g in enumerate(scene.garments):
+            later = [o.astype(np.float32).reshape(-1, 1, 2) for o in scene.outlines[i + 1:]]
+            for k in g.keypoints:
+                if k.visibility == Visibility.ABSENT:
+                    continue
+                inside = max((cv2.pointPolygonTest(o, (k.x, k.y), True) for o in later), default=-1e9)
+                if k.visibility == Visibility.OCCLUDED:
+                    assert inside >= -1.0
+                    checked += 1
+                else:
+                    assert inside <= 1.0
+    assert checked > 0
+
+
+def test_same_seed_same_pixels_and_landmarks():
+    cfg = SceneConfig(mode="mixed", random_aspect=True)
+    a, b = render_scene(123, cfg), render_scene(123, cfg)
+    assert np.array_equal(a.image, b.image)
+    assert a.garments == b.garments
+    c = render_scene(124, cfg)
+    assert not (a.image.shape == c.image.shape and np.array_equal(a.image, c.image))
+
+
+@pytest.mark.parametrize("category_id", CATEGORY_IDS)
+def test_every_category_renders(category_id):
+    scene = render_scene(category_id, SceneConfig(categories=(category_id,), max_garments=2))
+    assert scene.image.dtype == np.uint8 and scene.image.shape == (480, 640, 3)
+    assert scene.garments and all(g.category_id == category_id for g in scene.garments)
+    for g in scene.garments:
+        assert all(np.isfinite([k.x, k.y]).all() for k in g.keypoints)
+
+
+def test_workstation_ground_truth_matches_the_board():
+    from app.training.synth.props import BOARD_PX_PER_MM, BOARD_SQUARE_MM
+
+    scene = render_scene(5, SceneConfig(mode="workstation", board=True, **CLEAN))
+    assert scene.homography is not None and scene.board_homography is not None
+    assert 1.0 < scene.mm_per_px < 3.5
+    # Board corners (board image px) -> image px -> table mm: squares must measure 40 mm.
+    margin = 10 * BOARD_PX_PER_MM
+    step = BOARD_SQUARE_MM * BOARD_PX_PER_MM
+    corners = np.array([[margin + i * step, margin + j * step, 1.0] for j in range(1, 5) for i in range(1, 7)])
+    img = corners @ scene.board_homography.T
+    img = img[:, :2] / img[:, 2:]
+    mm = np.hstack([img, np.ones((len(img), 1))]) @ scene.homography.T
+    mm = mm[:, :2] / mm[:, 2:]
+    grid = mm.reshape(4, 6, 2)
+    assert np.allclose(np.linalg.norm(np.diff(grid, axis=1), axis=2), BOARD_SQUARE_MM, atol=1e-6)
+    # And OpenCV finds the board in the rendered pixels.
+    dictionary = cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_5X5_100)
+    detector = cv2.aruco.ArucoDetector(dictionary)
+    _, ids, _ = detector.detectMarkers(cv2.cvtColor(scene.image, cv2.COLOR_BGR2GRAY))
+    assert ids is not None and len(ids) >= 5  # of 17; markers are ~10 px at 640x480, not all decode
+
+
+def test_bad_config_is_rejected_with_a_clear_message():
+    with pytest.raises(ValueError, match="mode"):
+        SceneConfig(mode="studio")
+    with pytest.raises(ValueError, match="categories"):
+        SceneConfig(categories=(14,))
