@@ -66,6 +66,27 @@ def provider_chain(preference: str = "auto", available: list[str] | None = None)
     return chain
 
 
+_preloaded = False
+
+
+def _preload_gpu_libraries() -> None:
+    """Load the pip-installed CUDA/cuDNN libraries (nvidia-* wheels) before the CUDA EP needs them.
+
+    Without this, a wheel install without a system CUDA often falls back to CPU silently.
+    """
+    global _preloaded
+    if _preloaded:
+        return
+    _preloaded = True
+    import onnxruntime as ort
+
+    if hasattr(ort, "preload_dlls"):
+        try:
+            ort.preload_dlls(cuda=True, cudnn=True, msvc=False)
+        except Exception as exc:  # noqa: BLE001 - best effort; the provider check below reports the outcome
+            log.info("onnxruntime.preload_dlls failed: %s", exc)
+
+
 def _shape_text(shapes: dict[str, tuple[int, ...]]) -> str:
     return ",".join(f"{name}:{'x'.join(str(d) for d in dims)}" for name, dims in shapes.items())
 
@@ -132,6 +153,8 @@ class OnnxModel:
         if not self.path.is_file():
             raise ModelLoadError(f"model file {self.path} is missing")
         self.requested = provider_chain(preference)
+        if self.requested[0] != PROVIDERS["cpu"]:
+            _preload_gpu_libraries()
         providers = [(p, _provider_options(p, trt_profiles)) for p in self.requested]
         try:
             self.session = ort.InferenceSession(
