@@ -40,11 +40,14 @@ def test_front_view_landmark_count_and_left_right_order(category_id):
         if "back neck centre" in cat.landmarks:
             i, l, r = (cat.landmark_index(n) for n in ("back neck centre", "left neck-shoulder point",
                                                       "right neck-shoulder point"))
-            assert xy[l, 0] < xy[i, 0] < xy[r, 0]
-            assert xy[i, 1] < xy[:, 1][present].max()
+            if present[[i, l, r]].all():
+                assert xy[l, 0] < xy[i, 0] < xy[r, 0]
+                assert xy[i, 1] < xy[:, 1][present].max()
         if "waist centre" in cat.landmarks:
             i = cat.landmark_index("waist centre")
-            assert xy[i, 1] < xy[cat.landmark_index("left hip"), 1]
+            hip = cat.landmark_index("left hip")
+            if present[[i, hip]].all():
+                assert xy[i, 1] < xy[hip, 1]
 
 
 @pytest.mark.parametrize("category_id", (1, 3, 4, 7, 13))
@@ -128,10 +131,10 @@ def test_occluded_points_are_under_a_later_garment():
                     continue
                 inside = max((cv2.pointPolygonTest(o, (k.x, k.y), True) for o in later), default=-1e9)
                 if k.visibility == Visibility.OCCLUDED:
-                    assert inside >= -1.0
+                    assert inside >= -1.5  # visibility is read from the rasterised mask at the nearest pixel
                     checked += 1
                 else:
-                    assert inside <= 1.0
+                    assert inside <= 1.5
     assert checked > 0
 
 

@@ -33,7 +33,7 @@ def _shading(rng, shape: GarmentShape, origin: np.ndarray, ppc: float, th: int, 
     height = np.zeros((th, tw), np.float32)
     fold_lines = list(shape.folds)
     centre = shape.outline.mean(0)
-    for _ in range(int(rng.integers(1, 6))):  # loose folds, often radiating from corners (armpits, crotch)
+    for _ in range(int(rng.integers(0, 4))):  # loose folds, often radiating from corners (armpits, crotch)
         a = shape.outline[rng.integers(len(shape.outline))]
         b = a + (centre - a) * rng.uniform(0.3, 0.8) + rng.normal(0, 4, 2) * ppc / TEXTURE_SCALE
         mid = (a + b) / 2 + rng.normal(0, 2, 2) * ppc / TEXTURE_SCALE
@@ -41,14 +41,14 @@ def _shading(rng, shape: GarmentShape, origin: np.ndarray, ppc: float, th: int, 
     scale = TEXTURE_SCALE
     for line in fold_lines:
         pts = np.round((np.asarray(line) - origin) * scale * ONE).astype(np.int32).reshape(-1, 1, 2)
-        cv2.polylines(height, [pts], False, float(rng.uniform(0.4, 1.0)),
-                      max(1, int(rng.uniform(0.4, 1.2) * ppc)), cv2.LINE_AA, SHIFT)
-    sigma = max(1.0, rng.uniform(0.6, 1.4) * ppc)
+        cv2.polylines(height, [pts], False, float(rng.uniform(0.3, 0.8)),
+                      max(1, int(rng.uniform(0.8, 2.5) * ppc)), cv2.LINE_AA, SHIFT)
+    sigma = max(1.0, rng.uniform(1.2, 2.5) * ppc)
     height = cv2.GaussianBlur(height, (0, 0), sigma)
     ang = rng.uniform(0, 2 * np.pi)
     gxh = cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=3)
     gyh = cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=3)
-    light += (np.cos(ang) * gxh + np.sin(ang) * gyh) * sigma * rng.uniform(0.6, 1.6)
+    light += (np.cos(ang) * gxh + np.sin(ang) * gyh) * sigma * rng.uniform(0.3, 0.9)
     light -= height * rng.uniform(0.0, 0.15)  # fold valleys catch less light
     return light
 
@@ -104,7 +104,7 @@ def paint_garment(
     bx, by, bw, bh = cv2.boundingRect(inside)
     if bw > 0 and bh > 0:
         sub = (slice(by, by + bh), slice(bx, bx + bw))
-        if rng.random() < 0.7:
+        if rng.random() < 0.85:
             lining = cloth[sub] * rng.uniform(0.45, 0.7)
         else:
             lining = np.clip(rng.uniform(0.1, 0.8, 3), 0, 1).astype(np.float32)[None, None]
@@ -112,7 +112,7 @@ def paint_garment(
         garment[sub] = garment[sub] * (1 - a) + lining * a
         cv2.polylines(garment, [_fp(o, origin) for o in shape.openings], True, (base * 0.5).tolist(),
                       1, cv2.LINE_AA, SHIFT)
-    stitch = (base * rng.uniform(0.55, 0.8)).tolist() if rng.random() < 0.8 else (np.clip(base + 0.3, 0, 1)).tolist()
+    stitch = (base * rng.uniform(0.55, 0.8)).tolist() if rng.random() < 0.9 else (np.clip(base + 0.3, 0, 1)).tolist()
     thick = 1 if px_per_cm < 6 else 2
     for seam in shape.seams:
         cv2.polylines(garment, [_fp(seam, origin)], False, stitch, thick, cv2.LINE_AA, SHIFT)

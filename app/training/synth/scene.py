@@ -83,9 +83,10 @@ def _image_to_cm(placed: _Placed):
     return fn
 
 
-def _pose(rng, shape: GarmentShape, centre: np.ndarray, size_px: float, rotation: float | None):
-    size_cm = shape_size_cm(shape)
-    scale = size_px / size_cm
+def _pose(rng, shape: GarmentShape, centre: np.ndarray, fill: float, frame: tuple[int, int], rotation: float | None):
+    """Similarity that makes the garment's box fill `fill` of the frame (the tighter axis) at `centre`."""
+    span = np.maximum(shape.outline.max(0) - shape.outline.min(0), 1e-6)
+    scale = fill * min(frame[0] / span[0], frame[1] / span[1])
     if rotation is None:
         rotation = rng.normal(0, 0.12) if rng.random() < 0.85 else rng.uniform(-0.8, 0.8)
     mid = (shape.outline.min(0) + shape.outline.max(0)) / 2
@@ -134,12 +135,12 @@ def _place_garments(rng, cfg: SceneConfig, w: int, h: int, table_to_img, single_
                 to_image = table_to_img @ cm_to_mm
                 px_per_cm = 10.0 / local_mm_per_px(inv, *pixel)
             else:
-                fill = rng.uniform(0.55, 0.95) if n == 1 else rng.uniform(0.35, 0.7)
-                size_px = fill * min(w, h) * (1.0 if rng.random() < 0.8 else rng.uniform(1.0, 1.4))
+                fill = rng.uniform(0.6, 0.95) if n == 1 else rng.uniform(0.3, 0.65)
+                fill *= 1.0 if rng.random() < 0.85 else rng.uniform(1.0, 1.3)  # sometimes cropped by the frame
                 centre = np.array([rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h])
                 if n > 1:
                     centre = np.array([rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h])
-                to_image, px_per_cm = _pose(rng, warped, centre, size_px, rotation)
+                to_image, px_per_cm = _pose(rng, warped, centre, fill, (w, h), rotation)
                 if rng.random() < 0.5:
                     to_image = _perspective_jitter(rng, w, h, 0.04) @ to_image
             img_shape = warped.map(lambda p, m=to_image: apply_homography(m, p))
@@ -207,7 +208,7 @@ def _compose(seed: int, cfg: SceneConfig, single_cat: int | None = None, rotatio
         mean_ppc = float(np.mean([p.px_per_cm for p in placed]))
         for p in placed:
             cat = deepfashion2().category(p.shape.category_id)
-            if mode == "flatlay" and "left shoulder point" in cat.landmarks and rng.random() < 0.25:
+            if mode == "flatlay" and "left shoulder point" in cat.landmarks and rng.random() < 0.3:
                 lm = p.shape.landmarks
                 occluders |= draw_hanger(rng, canvas, lm[cat.landmark_index("left shoulder point")],
                                          lm[cat.landmark_index("right shoulder point")],

@@ -101,7 +101,7 @@ def fabric(rng: np.random.Generator, u: np.ndarray, v: np.ndarray, px_per_cm: fl
 def background(rng: np.random.Generator, u: np.ndarray, v: np.ndarray, kind: str | None = None) -> np.ndarray:
     """Surface under the garments: coordinates u, v in cm on that surface."""
     h, w = u.shape
-    kind = kind or rng.choice(["wood", "sheet", "tiles", "plain", "quilt", "mat"], p=[0.22, 0.25, 0.12, 0.2, 0.13, 0.08])
+    kind = kind or rng.choice(["wood", "sheet", "tiles", "plain", "quilt", "mat"], p=[0.22, 0.3, 0.1, 0.22, 0.13, 0.03])
     low = smooth_noise(rng, h, w, 5)
     if kind == "wood":
         base = np.array([rng.uniform(0.25, 0.55), rng.uniform(0.4, 0.65), rng.uniform(0.55, 0.85)], np.float32)
@@ -138,12 +138,14 @@ def background(rng: np.random.Generator, u: np.ndarray, v: np.ndarray, kind: str
         puff = np.sin(np.pi * (a % 1.0)) * np.sin(np.pi * (b % 1.0))
         img = base[None, None] * (0.88 + 0.12 * puff + 0.05 * low)[..., None]
     elif kind == "sheet":  # bed sheet or cloth: soft big folds
-        base = np.full(3, rng.uniform(0.65, 0.97), np.float32) - rng.uniform(0, 0.15, 3).astype(np.float32)
-        folds = smooth_noise(rng, h, w, 9)
-        img = base[None, None] * (1 + 0.1 * folds + 0.05 * low)[..., None]
+        base = np.full(3, rng.uniform(0.7, 0.97), np.float32) - rng.uniform(0, 0.12, 3).astype(np.float32)
+        folds = smooth_noise(rng, h, w, int(rng.integers(4, 12)))
+        k = max(3, int(w * rng.uniform(0.05, 0.2))) | 1
+        folds = cv2.blur(folds, (k, 1) if rng.random() < 0.5 else (1, k))  # sheet wrinkles run one way
+        img = base[None, None] * (1 + rng.uniform(0.02, 0.08) * folds + 0.03 * low)[..., None]
     else:
-        base = np.full(3, rng.uniform(0.35, 0.95), np.float32) - rng.uniform(0, 0.12, 3).astype(np.float32)
-        img = base[None, None] * (1 + 0.05 * low)[..., None]
+        base = np.full(3, rng.uniform(0.35, 0.97), np.float32) - rng.uniform(0, 0.12, 3).astype(np.float32)
+        img = base[None, None] * (1 + 0.03 * low)[..., None]
         img = np.broadcast_to(img, (h, w, 3))
     img = img * (1 + 0.025 * pixel_noise(rng, h, w))[..., None]
     return np.clip(img, 0, 1).astype(np.float32)
