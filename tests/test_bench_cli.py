@@ -20,4 +20,6 @@ def test_bench_reports_stages_fps_and_batch_throughput(tmp_path, capsys):
         assert set(r["ms"]) == {"pre", "detect", "pose", "post", "total"}
         assert all(r["ms"][s]["mean"] > 0 for s in ("pre", "detect", "pose", "post"))
         assert r["detector_found_expected_fraction"] == 1.0  # the drawn frames suit the contract detector
+    live = report["live_1_garment_tracked"]
+    assert live["fps"] > 0 and 0 < live["detector_ran_fraction"] < 1  # the tracker skips the detector
     assert report["pose_batch_16"]["crops_per_s"] > 0 and report["pose_batch_64"]["batch"] == 64
