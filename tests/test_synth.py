@@ -38,10 +38,10 @@ def test_front_view_landmark_count_and_left_right_order(category_id):
                 assert xy[left, 0] < xy[right, 0] + 0.5, (cat.landmarks[left], xy[left], xy[right])
         # Centre-line points sit between their neighbours' flip partners, and tops have the neck on top.
         if "back neck centre" in cat.landmarks:
-            i, l, r = (cat.landmark_index(n) for n in ("back neck centre", "left neck-shoulder point",
-                                                      "right neck-shoulder point"))
-            if present[[i, l, r]].all():
-                assert xy[l, 0] < xy[i, 0] < xy[r, 0]
+            i, left, right = (cat.landmark_index(n) for n in ("back neck centre", "left neck-shoulder point",
+                                                              "right neck-shoulder point"))
+            if present[[i, left, right]].all():
+                assert xy[left, 0] < xy[i, 0] < xy[right, 0]
                 assert xy[i, 1] < xy[:, 1][present].max()
         if "waist centre" in cat.landmarks:
             i = cat.landmark_index("waist centre")

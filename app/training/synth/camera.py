@@ -53,7 +53,7 @@ def lighting(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     ang = rng.uniform(0, 2 * np.pi)
     grad = (xx * np.cos(ang) + yy * np.sin(ang)) * rng.uniform(0.0, 0.45)
     vignette = 1 - rng.uniform(0.0, 0.35) * (xx**2 + yy**2) * 2
-    return cv2.resize((1 + grad) * vignette, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(((1 + grad) * vignette).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def photograph(rng: np.random.Generator, img: np.ndarray, effects: bool = True) -> np.ndarray:
@@ -63,9 +63,9 @@ def photograph(rng: np.random.Generator, img: np.ndarray, effects: bool = True) 
         return np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
     warm = rng.uniform(-0.12, 0.18)  # indoor light is mostly warm
     cast = np.array([1 - warm, 1.0, 1 + warm * 0.8]) * rng.uniform(0.95, 1.05, 3) * rng.uniform(0.75, 1.25)
-    light = lighting(rng, h, w) * 255.0
-    out = cv2.merge([img[..., c] * (light * float(cast[c])) for c in range(3)])
-    photo = np.clip(out, 0, 255).astype(np.uint8)
+    light = cv2.cvtColor(lighting(rng, h, w), cv2.COLOR_GRAY2BGR)
+    scaled = cv2.transform(img, np.diag(cast * 255.0).astype(np.float32))
+    photo = cv2.convertScaleAbs(cv2.multiply(scaled, light))  # rounds and saturates to uint8
     gamma = rng.uniform(0.8, 1.2)
     lut = np.clip((np.arange(256) / 255.0) ** gamma * 255 + 0.5, 0, 255).astype(np.uint8)
     photo = cv2.LUT(photo, lut)

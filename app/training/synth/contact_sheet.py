@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             scenes.append(render_single_garment(args.seed + i, cat, image_size=(240, 320)))
     sheet = contact_sheet(scenes, args.cols, tile, args.landmarks)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(args.out), sheet, [cv2.IMWRITE_JPEG_QUALITY, args.quality]):
+    params = [cv2.IMWRITE_JPEG_QUALITY, args.quality] if args.out.suffix.lower() in (".jpg", ".jpeg") else []
+    if not cv2.imwrite(str(args.out), sheet, params):
         print(f"could not write {args.out}", file=sys.stderr)
         return 1
     print(f"wrote {args.out} ({len(scenes)} scenes)")

@@ -104,7 +104,7 @@ def paint_garment(
     bx, by, bw, bh = cv2.boundingRect(inside)
     if bw > 0 and bh > 0:
         sub = (slice(by, by + bh), slice(bx, bx + bw))
-        if rng.random() < 0.85:
+        if rng.random() < 0.9:  # mostly the inside of the same fabric; sometimes a contrasting lining
             lining = cloth[sub] * rng.uniform(0.45, 0.7)
         else:
             lining = np.clip(rng.uniform(0.1, 0.8, 3), 0, 1).astype(np.float32)[None, None]
@@ -126,7 +126,6 @@ def paint_garment(
     # Thin darker rim: the fabric edge and its hem turn-over.
     cv2.polylines(garment, [_fp(shape.outline, origin)], True, (base * 0.7).tolist(), 1, cv2.LINE_AA, SHIFT)
 
-    alpha = (mask.astype(np.float32) / 255.0)[..., None]
-    region *= 1 - alpha
-    region += alpha * garment
+    alpha = mask.astype(np.float32) / 255.0
+    region[:] = cv2.blendLinear(garment, region, alpha, 1.0 - alpha)
     return mask, (x0, y0)

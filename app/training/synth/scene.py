@@ -227,9 +227,9 @@ def _compose(seed: int, cfg: SceneConfig, single_cat: int | None = None, rotatio
         if m is None:
             continue
         cover = occluders.copy()
-        for later, lm in zip(placed[i + 1:], masks[i + 1:], strict=True):
-            if lm is not None:
-                crop, (x0, y0) = lm
+        for later_mask in masks[i + 1:]:
+            if later_mask is not None:
+                crop, (x0, y0) = later_mask
                 sub = cover[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]]
                 np.maximum(sub, crop, out=sub)
         vis = _visibility(p.shape.landmarks, w, h, cover)
