@@ -175,7 +175,7 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
     if outwear:
         gap = 0.0 if rng.random() < 0.4 else rng.uniform(1.0, 10.0)
         lapel_y = rng.uniform(8, 30)
-    shape_openings, seams, buttons, bands, folds = [], [], [], [], []
+    shape_openings, seams, buttons, bands, folds, patches = [], [], [], [], [], []
     ns_r = np.array([nw, 0.0])
     hem_end = np.array([gap / 2, length + rng.uniform(-0.5, 2.5)])  # front hem (outwear) or hem centre
     for h in halves:
@@ -219,6 +219,11 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         bands.append((right_front[: max(2, len(right_front) // 3)], collar_w))
         bands.append((left.array()[-max(2, len(right_front) // 3):], collar_w))
         placket = right_front if gap < 0.5 else None
+        if rng.random() < 0.5:  # welt pockets at the hips
+            py = length - rng.uniform(15, 25)
+            for sgn in (-1.0, 1.0):
+                px = sgn * rng.uniform(8, 16) + sgn * gap / 2
+                seams.append(np.array([[px - sgn * 1.0, py], [px + sgn * 12.0, py - rng.uniform(0, 3)]]))
         if rng.random() < 0.5:  # buttons down the closing edge
             ys = np.arange(lapel_y + 3, length - 4, rng.uniform(7, 11))
             buttons += [np.array([[-gap / 2 - 1.5, y]]) for y in ys]
@@ -239,6 +244,13 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         if category_id in (2, 1) and rng.random() < 0.25:  # shirt-like button placket
             placket = np.array([[0.0, fnd], [0.0, length - 1.0]])
             buttons += [np.array([[0.0, y]]) for y in np.arange(fnd + 4, length - 3, rng.uniform(7, 10))]
+            half = front_line[: len(front_line) // 2 + 1]  # right neck-shoulder point -> front neck centre
+            tip = np.array([nw * rng.uniform(0.4, 0.8), fnd + rng.uniform(4, 8)])
+            leaf = np.vstack([half, [tip, [nw + rng.uniform(1.0, 2.5), rng.uniform(1.0, 3.0)]]])
+            patches += [leaf, leaf * [-1, 1]]  # pointed shirt collar, outside the neck opening
+        if rng.random() < 0.25:  # chest pocket on the wearer's left (image right)
+            x0, y0, pw, ph = nw + rng.uniform(1, 4), rng.uniform(14, 20), rng.uniform(9, 13), rng.uniform(10, 14)
+            seams.append(np.array([[x0, y0], [x0, y0 + ph], [x0 + pw, y0 + ph], [x0 + pw, y0], [x0, y0]]))
 
     for h, sgn in ((halves[0], 1.0), (halves[1], -1.0)):
         flip = np.array([sgn, 1.0])
@@ -263,4 +275,5 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         buttons=buttons,
         bands=bands,
         placket=placket,
+        patches=patches,
     )

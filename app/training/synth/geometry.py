@@ -75,6 +75,7 @@ class GarmentShape:
     buttons: list[np.ndarray] = field(default_factory=list)  # button centres
     bands: list[tuple[np.ndarray, float]] = field(default_factory=list)  # (polyline, width cm): rib/waistband
     placket: np.ndarray | None = None  # closed-front line (zip/button), drawn over the fabric
+    patches: list[np.ndarray] = field(default_factory=list)  # same-fabric pieces on top: collar leaves
 
     def map(self, fn) -> GarmentShape:
         """Apply a point function (N,2)->(N,2) to every geometric part."""
@@ -88,6 +89,7 @@ class GarmentShape:
             buttons=[fn(p) for p in self.buttons],
             bands=[(fn(p), w) for p, w in self.bands],
             placket=None if self.placket is None else fn(self.placket),
+            patches=[fn(p) for p in self.patches],
         )
 
     def edges(self) -> list[np.ndarray]:

@@ -94,6 +94,10 @@ def paint_garment(
     cloth = cv2.resize(cloth, (cw, ch), interpolation=cv2.INTER_LINEAR)
 
     base = cloth.reshape(-1, 3)[:: max(1, cloth.size // 3000)].mean(0) if cloth.size else np.full(3, 0.5)
+    for patch in shape.patches:  # collar leaves: same cloth, a little lighter, with a stitched edge
+        pts = _fp(patch, origin)
+        cv2.fillPoly(garment, [pts], (base * rng.uniform(0.95, 1.15)).tolist(), cv2.LINE_AA, SHIFT)
+        cv2.polylines(garment, [pts], True, (base * 0.6).tolist(), 1, cv2.LINE_AA, SHIFT)
     for band, width_cm in shape.bands:  # rib collars, lapels
         tone = float(rng.uniform(0.8, 1.15))
         cv2.polylines(garment, [_fp(band, origin)], False, (base * tone).tolist(),
