@@ -21,7 +21,8 @@ def table_camera(rng: np.random.Generator, width: int, height: int, max_tilt_deg
     Returns (H, mm_per_px): H maps table millimetres to image pixels; mm_per_px is the local scale
     at the image centre (exact up to the perspective change across the image).
     """
-    mm_per_px = rng.uniform(1.6, 3.0)
+    # The view spans about 1.0-1.9 m of table whatever the resolution: a larger image is a finer scale.
+    mm_per_px = rng.uniform(1.6, 3.0) * 640.0 / width
     height_mm = rng.uniform(800, 1600)
     f = height_mm / mm_per_px
     K = np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1]])
