@@ -32,9 +32,9 @@ def test_sample_boards_measure_the_true_garments_within_extrapolation_error():
         measurable = [n for n, m in from_truth.items() if m.measurable]
         assert len(measurable) >= 3, path.name
         for name in measurable:
-            # The 28 x 20 cm board covers 0.4-2 % of these frames and the plane is extrapolated up to a
-            # metre away: measured 0.1-2.3 % off (measure's 0.5 mm accuracy tests use a larger board).
-            tolerance = max(3.0, 0.025 * from_truth[name].mm)
+            # The 28 x 20 cm board covers ~1-2 % of these frames and the plane is extrapolated up to a
+            # metre; the sample keeps scenes whose board measures within 1 % (sample_set.MAX_BOARD_ERROR).
+            tolerance = max(2.0, 0.01 * from_truth[name].mm)
             assert from_board[name].mm == pytest.approx(from_truth[name].mm, abs=tolerance), (path.name, name)
 
 

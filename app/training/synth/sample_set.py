@@ -27,18 +27,29 @@ SAMPLE_SIZE = (1600, 1200)
 BOARD_SPEC = "7x5:40:30:DICT_5X5_100"
 
 
+MAX_BOARD_ERROR = 0.01  # relative; a technician re-places a board that measures worse than this
+
+
 def _usable(scene) -> bool:
-    from measure.detect import calibrate_charuco  # only needed when making the sample
+    """One garment wholly in frame, and a board placed well enough to measure it within 1 %."""
+    from measure.calibration import Calibration  # only needed when making the sample
+    from measure.detect import calibrate_charuco
+    from measure.measurements import measure_garment
 
     if len(scene.garments) != 1:
         return False
-    if any(kp.visibility != Visibility.VISIBLE for kp in scene.garments[0].keypoints):
+    garment = scene.garments[0]
+    if any(kp.visibility != Visibility.VISIBLE for kp in garment.keypoints):
         return False
     try:
-        calibrate_charuco(scene.image, BOARD_SPEC)
+        board = calibrate_charuco(scene.image, BOARD_SPEC)
     except ValueError:
         return False
-    return True
+    truth = Calibration(method="truth", homography=scene.homography)
+    from_board, from_truth = measure_garment(garment, board), measure_garment(garment, truth)
+    return all(
+        abs(from_board[name].mm - m.mm) <= MAX_BOARD_ERROR * m.mm for name, m in from_truth.items() if m.measurable
+    )
 
 
 def render_sample(out: Path, first_seed: int = 20261121, tries_per_category: int = 40) -> list[Path]:
