@@ -48,6 +48,10 @@ class Recipe:
     log: object = print
 
 
+def set_torch_threads(threads: int) -> None:
+    torch.set_num_threads(max(1, int(threads)))
+
+
 def _load_weights(model: torch.nn.Module, path: Path, tag: str) -> bool:
     if not path.is_file():
         return False

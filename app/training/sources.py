@@ -6,6 +6,8 @@ A source is indexable: ``len(source)`` and ``source.load(i) -> (BGR image, list[
 from __future__ import annotations
 
 import json
+import os
+import pickle
 from pathlib import Path
 
 import cv2
@@ -62,14 +64,22 @@ class CocoSource:
 
 
 class SynthSource:
-    """On-the-fly renders: item i of epoch e is ``render_scene(base_seed + e·count + i)``."""
+    """On-the-fly renders: item i of epoch e is ``render_scene(base_seed + e·count + i)``.
 
-    def __init__(self, count: int, base_seed: int = 0, config=None):
+    With ``pool_dir`` the same ``count`` scenes are reused every epoch (augmentation still varies): each is
+    rendered once, by whichever DataLoader worker needs it first, and cached there as JPEG + pickle, so a
+    CPU-bound run renders each scene once for both the detector and the pose model.
+    """
+
+    def __init__(self, count: int, base_seed: int = 0, config=None, pool_dir: str | Path | None = None):
         from app.training.synth import SceneConfig  # the renderer is optional until it is needed
 
         self.count = int(count)
         self.base_seed = int(base_seed)
-        self.config = config if config is not None else SceneConfig()
+        self.config = config if config is not None else SceneConfig(random_aspect=True)
+        self.pool_dir = Path(pool_dir) if pool_dir else None
+        if self.pool_dir:
+            self.pool_dir.mkdir(parents=True, exist_ok=True)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -78,8 +88,19 @@ class SynthSource:
     def load(self, i: int) -> tuple[np.ndarray, list[Garment], dict]:
         from app.training.synth import render_scene
 
-        seed = self.base_seed + self.epoch * self.count + i
-        scene = render_scene(seed, self.config)
-        h, w = scene.image.shape[:2]
-        info = {"id": i + 1, "file_name": f"synth_{seed:08d}.png", "width": w, "height": h}
-        return scene.image, list(scene.garments), info
+        seed = self.base_seed + i + (0 if self.pool_dir else self.epoch * self.count)
+        name = f"synth_{seed:010d}"
+        if self.pool_dir and (self.pool_dir / f"{name}.pkl").is_file():
+            image = cv2.imread(str(self.pool_dir / f"{name}.jpg"), cv2.IMREAD_COLOR)
+            garments = pickle.loads((self.pool_dir / f"{name}.pkl").read_bytes())
+        else:
+            scene = render_scene(seed, self.config)
+            image, garments = scene.image, list(scene.garments)
+            if self.pool_dir:
+                cv2.imwrite(str(self.pool_dir / f"{name}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                tmp = self.pool_dir / f"{name}.pkl.tmp{os.getpid()}"
+                tmp.write_bytes(pickle.dumps(garments))
+                tmp.replace(self.pool_dir / f"{name}.pkl")  # written last: marks the pair complete
+        h, w = image.shape[:2]
+        info = {"id": i + 1, "file_name": f"{name}.jpg", "width": w, "height": h}
+        return image, garments, info

@@ -80,11 +80,12 @@ def fit(
     sampler = DistributedSampler(dataset, world, rank, shuffle=True) if world > 1 else None
     iters_per_epoch = math.ceil(len(dataset) / (cfg.batch_size * world))
     total_iters = max(cfg.epochs * iters_per_epoch, 1)
+    warmup = min(cfg.warmup_iters, max(total_iters // 10, 1))  # short runs still reach the peak rate
 
     def lr_at(it: int) -> float:
-        if it < cfg.warmup_iters:
-            return cfg.lr * (it + 1) / cfg.warmup_iters
-        progress = (it - cfg.warmup_iters) / max(total_iters - cfg.warmup_iters, 1)
+        if it < warmup:
+            return cfg.lr * (it + 1) / warmup
+        progress = (it - warmup) / max(total_iters - warmup, 1)
         return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
     for epoch in range(start_epoch, cfg.epochs):

@@ -23,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     stage = parser.add_mutually_exclusive_group()
     stage.add_argument("--detector-only", action="store_true")
     stage.add_argument("--pose-only", action="store_true")
+    stage.add_argument("--export-only", action="store_true",
+                       help="no training: export the checkpoints in --out/checkpoints and write the card")
+    parser.add_argument("--pool", metavar="DIR", type=Path,
+                        help="with --synthetic: reuse the same N scenes every epoch, cached in DIR")
     parser.add_argument("--per-category", metavar="IDS", default="",
                         help="comma-separated category ids to fine-tune pose variants for (e.g. 1,2,8)")
     parser.add_argument("--finetune-epochs", type=int, default=3)
@@ -42,13 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        import torch
-
-        from app.training.recipe import VAL_SEED, Recipe, run_recipe
+        from app.training.recipe import VAL_SEED, Recipe, run_recipe, set_torch_threads
         from app.training.sources import CocoSource, DataSourceError, SynthSource
     except ImportError as exc:
         raise CliError(f"training needs the 'train' extra (torch, onnx): {exc}", 3) from exc
-    torch.set_num_threads(max(1, args.threads))
+    set_torch_threads(args.threads)
     try:
         per_category = tuple(int(v) for v in args.per_category.split(",") if v.strip())
     except ValueError:
@@ -62,8 +64,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             if args.synthetic <= 0:
                 raise CliError("--synthetic needs a positive number of scenes", 2)
-            train_source = SynthSource(args.synthetic, base_seed=args.seed)
-            description = f"synthetic renders, {args.synthetic} new scenes per epoch, seeds from {args.seed}"
+            train_source = SynthSource(args.synthetic, base_seed=args.seed, pool_dir=args.pool)
+            description = (
+                f"synthetic renders (SceneConfig(random_aspect=True)), seeds from {args.seed}: "
+                + (f"a fixed pool of {args.synthetic} scenes" if args.pool else f"{args.synthetic} new scenes per epoch")
+            )
         val_source, val_description = None, ""
         if args.val_data is not None:
             val_source = CocoSource(args.val_data, args.val_images)
@@ -76,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise CliError(f"synthetic data needs the renderer (app.training.synth): {exc}", 3) from exc
     stages = ("detector",) if args.detector_only else ("pose",) if args.pose_only else ("detector", "pose")
+    if args.export_only:
+        stages = ()
     args.out.mkdir(parents=True, exist_ok=True)
     recipe = Recipe(
         out=args.out, train_source=train_source, data_description=description, epochs=args.epochs,
