@@ -46,13 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _read_df2(path: str) -> list:
     """Garments from a DeepFashion2 per-image JSON (item1..itemN), or a clear error naming the item."""
     from app.cli.errors import CliError
-    from inference.annotation import Garment, Keypoint, Visibility
-    from inference.schema import SchemaError, deepfashion2
+    from app.datasets.common import DatasetError
+    from app.datasets.deepfashion2 import decode_item
 
     try:
         with open(path, encoding="utf-8") as handle:
             doc = json.load(handle)
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read keypoints file {path}: {exc}") from None
     if not isinstance(doc, dict):
         raise CliError(f"{path}: a DeepFashion2 file is a JSON object with item1..itemN")
@@ -61,26 +61,10 @@ def _read_df2(path: str) -> list:
         raise CliError(f"{path}: no item1..itemN entries")
     garments = []
     for key in items:
-        item = doc[key]
         try:
-            cat = deepfashion2().category(int(item["category_id"]))
-            flat = [float(v) for v in item["landmarks"]]
-            x1, y1, x2, y2 = (float(v) for v in item["bounding_box"])
-        except (KeyError, TypeError, ValueError, SchemaError) as exc:
+            garments.append(decode_item(doc[key]))
+        except DatasetError as exc:
             raise CliError(f"{path} {key}: {exc}") from None
-        if len(flat) != 3 * cat.num_keypoints:
-            raise CliError(
-                f"{path} {key}: {cat.name!r} needs {3 * cat.num_keypoints} landmark values, got {len(flat)}"
-            )
-        keypoints = []
-        for i in range(cat.num_keypoints):
-            x, y, v = flat[3 * i : 3 * i + 3]
-            if round(v) not in (0, 1, 2):
-                raise CliError(f"{path} {key}: landmark {i + 1} has visibility {v}, not 0, 1 or 2")
-            keypoints.append(
-                Keypoint.absent() if round(v) == 0 else Keypoint(x, y, Visibility(round(v)), None)
-            )
-        garments.append(Garment(cat.id, (x1, y1, x2, y2), tuple(keypoints), item.get("score")))
     return garments
 
 
