@@ -11,7 +11,10 @@ HELP = "Open the desktop application (optionally on a project file)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", nargs="?", help="project file (.db) to open")
+    parser.add_argument(
+        "project", nargs="?",
+        help="project file (.db) to open (default: the last one opened; on first run the bundled sample project)",
+    )
     parser.add_argument("--new", action="store_true", help="create the project file if it does not exist")
     parser.add_argument(
         "--screenshot", metavar="OUT.png",
