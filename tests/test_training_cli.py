@@ -13,7 +13,8 @@ def test_train_exports_a_card_and_resumes_from_its_checkpoint(tmp_path, capsys):
     dataset = write_coco(tmp_path, 3)
     out = tmp_path / "model"
     common = ["train", "--data", str(dataset), "--out", str(out), "--val-synthetic", "0", "--val-data",
-              str(dataset), "--workers", "0", "--batch", "3", "--pose-batch", "3"]
+              str(dataset), "--workers", "0", "--batch", "3", "--pose-batch", "3", "--detector-input", "96",
+              "--pose-input", "64"]
     assert main([*common, "--epochs", "1"]) == 0
     card = load_card(out / "model_card.json")
     assert card.training["command"].startswith("garment-studio") or "train" in card.training["command"]

@@ -52,13 +52,21 @@ def set_torch_threads(threads: int) -> None:
     torch.set_num_threads(max(1, int(threads)))
 
 
-def _load_weights(model: torch.nn.Module, path: Path, tag: str) -> bool:
+def _command() -> str:
+    if sys.argv[0].endswith("garment-studio"):
+        return "garment-studio " + shlex.join(sys.argv[1:])
+    return shlex.join(sys.argv)
+
+
+def _load_weights(model: torch.nn.Module, path: Path, tag: str, commands: dict) -> bool:
+    """Load a finished stage's checkpoint; remembers the command that trained it for the card."""
     if not path.is_file():
         return False
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state.get("tag") != tag:
         raise RuntimeError(f"{path} holds a {state.get('tag')!r} checkpoint, expected {tag!r}")
     model.load_state_dict(state["model"])
+    commands[tag] = f"{state.get('command', 'unknown')} (epoch {int(state['epoch']) + 1})"
     return True
 
 
@@ -76,14 +84,16 @@ def run_recipe(r: Recipe) -> dict:
     detector = CenterNetDetector(r.detector_cfg)
     pose = RTFPose(r.pose_cfg)
     summary: dict = {"out": str(r.out)}
+    commands: dict[str, str] = {}
 
     if "detector" in r.stages and resume_tag != "pose":
         dataset = DetectionDataset(r.train_source, r.detector_cfg, augment=True, seed=1)
         fit(detector, dataset, detector_loss_fn,
             FitConfig(r.epochs, r.det_batch, r.lr, device=r.device, workers=r.workers), det_ckpt,
             resume=r.resume if resume_tag == "detector" else None, tag="detector",
-            extra_state={"config": r.detector_cfg.to_json()}, log=log)
-    elif not _load_weights(detector, det_ckpt, "detector"):
+            extra_state={"config": r.detector_cfg.to_json(), "command": _command()}, log=log)
+        commands["detector"] = _command()
+    elif not _load_weights(detector, det_ckpt, "detector", commands):
         log(f"no detector checkpoint at {det_ckpt}: the detector stays untrained")
         detector = None
 
@@ -92,8 +102,9 @@ def run_recipe(r: Recipe) -> dict:
         fit(pose, dataset, pose_loss_fn,
             FitConfig(r.pose_epochs or r.epochs, r.pose_batch_images, r.lr, device=r.device, workers=r.workers),
             pose_ckpt, resume=r.resume if resume_tag == "pose" else None, collate=collate_pose, tag="pose",
-            extra_state={"config": r.pose_cfg.to_json()}, log=log)
-    elif not _load_weights(pose, pose_ckpt, "pose"):
+            extra_state={"config": r.pose_cfg.to_json(), "command": _command()}, log=log)
+        commands["pose"] = _command()
+    elif not _load_weights(pose, pose_ckpt, "pose", commands):
         log(f"no pose checkpoint at {pose_ckpt}: the pose model stays untrained")
         pose = None
 
@@ -125,8 +136,8 @@ def run_recipe(r: Recipe) -> dict:
         f"pose {summary['parity_pose.onnx']:.2e}")
     training = {
         "data": r.data_description,
-        "command": "garment-studio " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("garment-studio")
-        else shlex.join(sys.argv),
+        "command": _command(),
+        "stage_commands": commands,
         "epochs": r.epochs, "pose_epochs": r.pose_epochs or r.epochs,
         "detector_config": r.detector_cfg.to_json(), "pose_config": r.pose_cfg.to_json(),
         "architecture": "detector: CenterNet-style (CSPNeXt + FPN to stride 8, heat/size/offset, max-pool peak "

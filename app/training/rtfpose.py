@@ -30,10 +30,10 @@ class PoseConfig:
     input_size: tuple[int, int] = (128, 128)  # (w, h)
     num_keypoints: int = 81
     simcc_split_ratio: float = 2.0
-    widths: tuple[int, int, int, int] = (32, 64, 128, 256)
+    widths: tuple[int, int, int, int] = (24, 48, 96, 192)
     blocks: tuple[int, int, int, int] = (1, 1, 1, 1)
     stem: int = 16
-    fuse_channels: int = 128
+    fuse_channels: int = 96
     hidden: int = 128  # GAU token width
     gau_s: int = 64
 

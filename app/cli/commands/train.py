@@ -39,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="render N fixed-seed validation scenes for the card's metrics (0: skip)")
     parser.add_argument("--val-data", metavar="COCO_JSON", type=Path, help="validation set instead of renders")
     parser.add_argument("--val-images", metavar="DIR", type=Path)
+    parser.add_argument("--detector-input", metavar="PX", type=int, default=320,
+                        help="square detector input size (multiple of 32)")
+    parser.add_argument("--pose-input", metavar="PX", type=int, default=128,
+                        help="square pose crop size (multiple of 16)")
     parser.add_argument("--seed", type=int, default=0, help="first training scene seed (synthetic)")
     parser.add_argument("--name", default="garment-studio")
     parser.add_argument("--version", default="0.1.0")
@@ -46,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        from app.training.detector import DetectorConfig
         from app.training.recipe import VAL_SEED, Recipe, run_recipe, set_torch_threads
+        from app.training.rtfpose import PoseConfig
         from app.training.sources import CocoSource, DataSourceError, SynthSource
     except ImportError as exc:
         raise CliError(f"training needs the 'train' extra (torch, onnx): {exc}", 3) from exc
@@ -55,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         per_category = tuple(int(v) for v in args.per_category.split(",") if v.strip())
     except ValueError:
         raise CliError(f"--per-category expects ids like 1,2,8, got {args.per_category!r}", 2) from None
+    if args.detector_input <= 0 or args.detector_input % 32 or args.pose_input <= 0 or args.pose_input % 16:
+        raise CliError("--detector-input must be a multiple of 32 and --pose-input a multiple of 16", 2)
     if args.resume is not None and not args.resume.is_file():
         raise CliError(f"checkpoint not found: {args.resume}", 2)
     try:
@@ -90,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, workers=args.workers, resume=args.resume, stages=stages, per_category=per_category,
         finetune_epochs=args.finetune_epochs, val_source=val_source, val_description=val_description,
         name=args.name, version=args.version, log=lambda m: print(m, flush=True),
+        detector_cfg=DetectorConfig(input_size=(args.detector_input, args.detector_input)),
+        pose_cfg=PoseConfig(input_size=(args.pose_input, args.pose_input)),
     )
     try:
         summary = run_recipe(recipe)
