@@ -61,3 +61,23 @@ def test_frozen_app_runs_measures_stores_and_opens_the_sample(bundle, tmp_path):
     assert "gui first run (offscreen screenshot)" in names
     if smoke_test.bundled_model_present():
         assert "measure with the bundled model" in names
+
+
+def test_desktop_entry_installs_for_the_bundle(bundle, tmp_path):
+    import configparser
+    import os
+    import shutil
+    import subprocess
+
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "share")}
+    subprocess.run(["sh", str(ROOT / "packaging" / "install-desktop.sh"), str(bundle)], check=True, env=env)
+    entry_path = tmp_path / "share" / "applications" / "garment-studio.desktop"
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.read(entry_path)
+    desktop = entry["Desktop Entry"]
+    assert desktop["Exec"] == f'"{bundle / "garment-studio"}" gui %f'
+    assert Path(desktop["TryExec"]).is_file()
+    assert (tmp_path / "share" / "icons" / "hicolor" / "256x256" / "apps" / f"{desktop['Icon']}.png").is_file()
+    if shutil.which("desktop-file-validate"):
+        result = subprocess.run(["desktop-file-validate", str(entry_path)], capture_output=True, text=True)
+        assert result.returncode == 0 and not result.stdout.strip(), result.stdout

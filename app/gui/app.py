@@ -12,6 +12,9 @@ from pathlib import Path
 from app.first_run import data_dir, prepare_sample_project, remembered_project, sample_project_path
 from app.gui.main_window import APPLICATION, ORGANISATION, MainWindow, settings
 
+# The frozen build ships packaging/icons under the same relative path (see packaging/garment-studio.spec).
+ICON = Path(__file__).resolve().parents[2] / "packaging" / "icons" / "garment-studio.svg"
+
 
 def application():
     from PySide6.QtWidgets import QApplication
@@ -20,6 +23,11 @@ def application():
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setStyle("Fusion")
+    app.setDesktopFileName("garment-studio")  # matches packaging/garment-studio.desktop
+    if ICON.is_file():  # source tree and frozen build; a plain wheel install has no icon
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(ICON)))
     return app
 
 
