@@ -144,6 +144,21 @@ class Accumulator:
         }
 
 
+EVAL_SCORE_THRESHOLD = 0.05  # AP wants the low-confidence tail too (the card's threshold is for display)
+
+
+def open_pipeline(card_path, flip_test: bool = False, score_threshold: float = EVAL_SCORE_THRESHOLD):
+    """GarmentPipeline on CPU for a card, with the detector threshold lowered for AP."""
+    from dataclasses import replace as dc_replace
+
+    from inference.model_card import load_card
+    from inference.pipeline import GarmentPipeline
+
+    card = load_card(card_path)
+    card = dc_replace(card, detector=dc_replace(card.detector, score_threshold=float(score_threshold)))
+    return GarmentPipeline(card, provider="cpu", threads=2, flip_test=flip_test)
+
+
 def evaluate_source(pipeline, source, alpha: float, limit: int | None = None, progress=None) -> dict:
     """Run the pipeline over a source (COCO file or renders) and summarise."""
     acc = Accumulator(alpha)

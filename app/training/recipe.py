@@ -160,10 +160,9 @@ def run_recipe(r: Recipe) -> dict:
 
 
 def evaluate_card(card_path: Path, source, log=print, flip_test: bool = False, limit: int | None = None) -> dict:
-    from app.training.evaluation import evaluate_source
-    from inference.pipeline import GarmentPipeline
+    from app.training.evaluation import evaluate_source, open_pipeline
 
-    pipeline = GarmentPipeline.from_card(card_path, provider="cpu", threads=2, flip_test=flip_test)
+    pipeline = open_pipeline(card_path, flip_test=flip_test)
     alpha = float(pipeline.card.training.get("score_alpha", SCORE_ALPHA))
     metrics = evaluate_source(pipeline, source, alpha, limit=limit, progress=log)
     log(json.dumps({k: v for k, v in metrics.items() if k != "per_category"}))

@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", metavar="COCO_JSON", type=Path, required=True)
     parser.add_argument("--images", metavar="DIR", type=Path, help="image folder (default: beside the JSON)")
     parser.add_argument("--flip-test", action="store_true", help="average with horizontally flipped crops")
+    parser.add_argument("--score-threshold", type=float, default=0.05,
+                        help="detector score threshold for AP (default 0.05; the card's is for display)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
     parser.add_argument("--json", metavar="OUT", type=Path, help="write all metrics to this JSON file")
 
@@ -31,18 +33,14 @@ def _table(metrics: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.training.evaluation import evaluate_source
+    from app.training.evaluation import evaluate_source, open_pipeline
     from app.training.export import SCORE_ALPHA
     from app.training.sources import CocoSource, DataSourceError
     from inference.model_card import ModelCardError
 
     try:
-        from inference.pipeline import GarmentPipeline
-    except ImportError as exc:
-        raise CliError(f"the ONNX runtime pipeline is unavailable: {exc}", 3) from exc
-    try:
         source = CocoSource(args.dataset, args.images)
-        pipeline = GarmentPipeline.from_card(args.model, provider="cpu", flip_test=args.flip_test)
+        pipeline = open_pipeline(args.model, args.flip_test, args.score_threshold)
     except (DataSourceError, ModelCardError) as exc:
         raise CliError(str(exc), 2) from exc
     except Exception as exc:  # ONNX Runtime refuses the graph: say which file
@@ -55,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     metrics["model"] = str(args.model)
     metrics["dataset"] = str(args.dataset)
     metrics["flip_test"] = bool(args.flip_test)
+    metrics["score_threshold"] = float(args.score_threshold)
     print(_table(metrics))
     print(f"{metrics['images']} images, {metrics['garments']} garments; PCK normalised by the GT box's longer side")
     if args.json:
