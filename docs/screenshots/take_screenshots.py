@@ -55,15 +55,14 @@ def first_run(app, out: Path) -> None:
     window.close()
 
 
-def shirt_project(folder: Path) -> Path:
-    """The sample shirt with its true landmarks stored as a prediction, two of them displaced by 40 px."""
+def shirt_project(folder: Path):
+    """The sample shirt with its true landmarks stored as a prediction, two of them moved 50 px."""
     import json
+    from dataclasses import replace
 
     from app.datasets.coco import decode_annotation
     from app.sample_project import sample_dir
     from app.store.repository import ProjectStore
-    from dataclasses import replace
-
     from inference.annotation import Garment, PointSource
 
     doc = json.loads((sample_dir() / "annotations.json").read_text(encoding="utf-8"))
