@@ -15,8 +15,9 @@ def test_train_exports_a_card_and_resumes_from_its_checkpoint(tmp_path, capsys):
     common = ["train", "--data", str(dataset), "--out", str(out), "--val-synthetic", "0", "--val-data",
               str(dataset), "--workers", "0", "--batch", "3", "--pose-batch", "3", "--detector-input", "96",
               "--pose-input", "64"]
-    assert main([*common, "--epochs", "1"]) == 0
+    assert main([*common, "--epochs", "1", "--per-category", "9", "--finetune-epochs", "1"]) == 0
     card = load_card(out / "model_card.json")
+    assert card.pose.per_category == {"9": "pose_cat9.onnx"} and (out / "pose_cat9.onnx").is_file()
     assert card.training["command"].startswith("garment-studio") or "train" in card.training["command"]
     assert card.metrics["synthetic_val"]["images"] == 3
     assert max(card.training["onnx_parity_max_abs_diff"].values()) < 1e-3

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shlex
 import sys
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from pathlib import Path
 
 import torch
@@ -16,6 +18,7 @@ from app.training.data import DetectionDataset, PoseDataset, collate_pose
 from app.training.detector import CenterNetDetector, DetectorConfig
 from app.training.export import SCORE_ALPHA, export_detector, export_pose, write_card
 from app.training.rtfpose import PoseConfig, RTFPose
+from app.training.sources import SynthSource
 from app.training.trainer import FitConfig, detector_loss_fn, fit, pose_loss_fn
 
 VAL_SEED = 1_000_000_000  # synthetic validation scenes: render_scene(VAL_SEED + i), never used for training
@@ -108,20 +111,28 @@ def run_recipe(r: Recipe) -> dict:
         log(f"no pose checkpoint at {pose_ckpt}: the pose model stays untrained")
         pose = None
 
+    is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 exports and evaluates
     per_category_files: dict[str, str] = {}
     if pose is not None:
         for cat_id in r.per_category:
             tuned = copy.deepcopy(pose)
-            dataset = PoseDataset(r.train_source, r.pose_cfg, BBOX_PADDING, SIMCC_SIGMA, augment=True,
+            source = r.train_source
+            if isinstance(source, SynthSource):  # render only this category instead of filtering
+                source = SynthSource(len(source), source.base_seed + 500_000_000 + cat_id * 1_000_000,
+                                     dc_replace(source.config, categories=(cat_id,)))
+            dataset = PoseDataset(source, r.pose_cfg, BBOX_PADDING, SIMCC_SIGMA, augment=True,
                                   seed=100 + cat_id, category_id=cat_id)
             fit(tuned, dataset, pose_loss_fn,
                 FitConfig(r.finetune_epochs, r.pose_batch_images, r.lr / 4, warmup_iters=10, device=r.device,
                           workers=r.workers),
                 ckpt_dir / f"pose_cat{cat_id}.pt", collate=collate_pose, tag=f"pose_cat{cat_id}", log=log)
             file = f"pose_cat{cat_id}.onnx"
-            diff = export_pose(tuned, r.out / file)
-            summary[f"parity_{file}"] = diff
+            if is_main:
+                summary[f"parity_{file}"] = export_pose(tuned, r.out / file)
             per_category_files[str(cat_id)] = file
+
+    if not is_main:
+        return summary
 
     if detector is None or pose is None:
         for model, file, exporter in ((detector, "detector.onnx", export_detector), (pose, "pose.onnx", export_pose)):
