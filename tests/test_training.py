@@ -9,7 +9,7 @@ from test_training_fixtures import SkirtSource, skirt_garment, skirt_scene
 
 from app.training.data import DetectionDataset, PoseDataset, collate_pose
 from app.training.detector import CenterNetDetector, DetectorConfig, detection_loss
-from app.training.rtfpose import CSFF, MECS, SAFE, GAU, PoseConfig, RTFPose, lower_median, simcc_kl_loss
+from app.training.rtfpose import CSFF, GAU, MECS, SAFE, PoseConfig, RTFPose, lower_median, simcc_kl_loss
 from app.training.samples import PoseAugment, pose_sample
 from inference.annotation import Garment, Keypoint
 from inference.preprocess import apply_affine, box_to_center_scale, crop_affine, decode_simcc, invert_affine

@@ -55,14 +55,14 @@ class PoseDataset(_EpochSeeded):
         augment: bool = True,
         seed: int = 0,
         category_id: int | None = None,
-        aug: PoseAugment = PoseAugment(),
+        aug: PoseAugment | None = None,
     ):
         super().__init__(source, augment, seed)
         self.cfg = cfg
         self.padding = padding
         self.sigma = sigma
         self.category_id = category_id  # fine-tuning a per-category variant keeps only that category
-        self.aug = aug
+        self.aug = aug or PoseAugment()
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         image, garments, _ = self.source.load(index)

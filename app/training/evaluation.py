@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from dataclasses import replace
 
 import numpy as np
 
@@ -33,8 +34,6 @@ def rescore(garment: Garment, alpha: float) -> Garment:
     if kps is None:
         scores = [k.score for k in garment.keypoints if k.score is not None]
         kps = float(np.mean(scores)) if scores else 0.0
-    from dataclasses import replace
-
     return replace(garment, score=float(alpha * det + (1 - alpha) * kps))
 
 
@@ -149,13 +148,11 @@ EVAL_SCORE_THRESHOLD = 0.05  # AP wants the low-confidence tail too (the card's 
 
 def open_pipeline(card_path, flip_test: bool = False, score_threshold: float = EVAL_SCORE_THRESHOLD):
     """GarmentPipeline on CPU for a card, with the detector threshold lowered for AP."""
-    from dataclasses import replace as dc_replace
-
     from inference.model_card import load_card
     from inference.pipeline import GarmentPipeline
 
     card = load_card(card_path)
-    card = dc_replace(card, detector=dc_replace(card.detector, score_threshold=float(score_threshold)))
+    card = replace(card, detector=replace(card.detector, score_threshold=float(score_threshold)))
     return GarmentPipeline(card, provider="cpu", threads=2, flip_test=flip_test)
 
 

@@ -13,7 +13,14 @@ import cv2
 import numpy as np
 
 from inference.annotation import Garment, Visibility
-from inference.preprocess import apply_affine, box_to_center_scale, crop_affine, letterbox, normalize, warp_crop
+from inference.preprocess import (
+    apply_affine,
+    box_to_center_scale,
+    crop_affine,
+    letterbox,
+    normalize,
+    warp_crop,
+)
 from inference.schema import deepfashion2
 
 # RTMPose/ImageNet statistics on 0..255 RGB pixels; recorded in the model card.
