@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
 from app.gui.main_window import MainWindow
@@ -21,13 +21,6 @@ from inference.schema import deepfashion2
 pytest.importorskip("pytestqt")
 
 SKIRT = 9  # 8 landmarks: few, well separated points
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    yield
 
 
 def write_scene(path, category=SKIRT, box=(60, 40, 260, 280), marker=(150, 200)):

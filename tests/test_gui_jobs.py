@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QRectF, QSettings
+from PySide6.QtCore import QRectF
 
 from app.gui.main_window import MainWindow
 from app.store.repository import ProjectStore
@@ -17,12 +17,6 @@ from inference.annotation import GarmentStatus, Visibility
 from inference.contract_models import draw_marker, garment_colour, write_contract_model
 
 pytest.importorskip("onnx")
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
 
 
 @pytest.fixture(scope="module")
