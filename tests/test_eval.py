@@ -32,6 +32,7 @@ def test_perfect_predictions_score_ap_one_and_full_pck():
         acc.add(INFO, [gt], [_with_extra(gt)], [gt])
     m = acc.summary()
     assert m["keypoint_AP"] == pytest.approx(1.0) and m["box_AP"] == pytest.approx(1.0)
+    assert m["keypoint_AP_on_gt_boxes"] == pytest.approx(1.0)
     assert m["PCK@0.2"] == 1.0 and m["NE"] == 0.0 and m["per_category"]["skirt"]["keypoint_AP"] == pytest.approx(1.0)
 
 
@@ -49,6 +50,7 @@ def test_shifted_prediction_gives_the_hand_computed_oks():
     acc.add(INFO, [gt], [_with_extra(_shift(gt, d, 0.0))], [_shift(gt, 0.0, d)])
     m = acc.summary()
     assert m["keypoint_AP"] == pytest.approx(float((thresholds <= oks).mean()))
+    assert m["keypoint_AP_on_gt_boxes"] == pytest.approx(float((thresholds <= oks).mean()))  # same shift, in y
     longer = max(x2 - x1, y2 - y1)
     assert m["PCK@0.2"] == (1.0 if d / longer < 0.2 else 0.0)
     assert m["NE"] == pytest.approx(d / INFO["height"])
