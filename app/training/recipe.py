@@ -149,7 +149,6 @@ def run_recipe(r: Recipe) -> dict:
         "data": r.data_description,
         "command": _command(),
         "stage_commands": commands,
-        "epochs": r.epochs, "pose_epochs": r.pose_epochs or r.epochs,
         "detector_config": r.detector_cfg.to_json(), "pose_config": r.pose_cfg.to_json(),
         "architecture": "detector: CenterNet-style (CSPNeXt + FPN to stride 8, heat/size/offset, max-pool peak "
         "NMS + top-K in graph); pose: RTFPose-style CSPNeXt + MECS + CSFF + SAFE + RTMCC SimCC/GAU head",
