@@ -118,6 +118,21 @@ def contact_sheet(pipeline, photos: Path, out: Path, per_folder: int = 4, tile: 
     return out
 
 
+def record_in_card(card, result: dict, photos: Path, note: str) -> None:
+    from dataclasses import replace
+
+    metrics = dict(card.metrics)
+    metrics["real_photos"] = {
+        "folder": photos.name,  # the photos are never copied; only the numbers are kept
+        "images": result["images"],
+        "category_accuracy": result["category_accuracy"],
+        "per_folder": {k: round(v["accuracy"], 4) for k, v in result["per_folder"].items()},
+        "rule": result["rule"],
+        "contact_sheet_notes": note,
+    }
+    replace(card, metrics=metrics).save()
+
+
 def main(argv: list[str] | None = None) -> int:
     from inference.pipeline import GarmentPipeline
 
@@ -126,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=Path, required=True)
     parser.add_argument("--sheet", type=Path)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--record", metavar="NOTE", help="store the accuracy (and NOTE, e.g. what the contact "
+                        "sheet showed) in the card's metrics.real_photos; the ONNX files are untouched")
+    parser.add_argument("--sheet-threshold", type=float,
+                        help="detector threshold for the contact sheet (default: the card's)")
     args = parser.parse_args(argv)
     if not args.photos.is_dir():
         print(f"error: photo folder not found: {args.photos}", file=sys.stderr)
@@ -136,7 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(result["confusion"]))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    if args.record is not None:
+        record_in_card(pipeline.card, result, args.photos, args.record)
     if args.sheet:
+        if args.sheet_threshold is not None:
+            from app.training.evaluation import open_pipeline
+
+            pipeline = open_pipeline(args.model, score_threshold=args.sheet_threshold)
         print(f"contact sheet: {contact_sheet(pipeline, args.photos, args.sheet)}")
     return 0
 
