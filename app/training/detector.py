@@ -1,8 +1,8 @@
 """CenterNet-style anchor-free garment detector with decoding inside the graph.
 
 Heads at stride 8: a centre heatmap per category (sigmoid), box size as log(w/stride, h/stride), and a
-sub-cell centre offset. ``DetectorWithDecode`` appends class-agnostic peak NMS (best class per cell, 3×3
-max-pool) and top-K, so the ONNX output is ``dets`` [1, K, 6] = x1, y1, x2, y2 (network-input pixels), score, class index.
+sub-cell centre offset. ``DetectorWithDecode`` appends peak NMS (3×3 max-pool) and top-K so the ONNX output
+is ``dets`` [1, K, 6] = x1, y1, x2, y2 (network-input pixels), score, class index.
 """
 
 from __future__ import annotations
@@ -78,23 +78,21 @@ class DetectorWithDecode(nn.Module):
 
 
 def decode_centernet(heat_logits, size, offset, top_k: int) -> torch.Tensor:
-    """Class-agnostic peaks: each cell keeps only its best class, so one garment centre gives one box
-    (per-class peaks gave a stack of same-box detections with different categories)."""
     b, c, h, w = heat_logits.shape
-    score_map, class_map = torch.sigmoid(heat_logits).max(dim=1, keepdim=True)
-    peaks = score_map * (F.max_pool2d(score_map, 3, 1, 1) == score_map).to(score_map.dtype)
-    scores, pix = peaks.reshape(b, -1).topk(min(top_k, h * w), dim=1)
-    cls = class_map.reshape(b, -1).gather(1, pix)
+    heat = torch.sigmoid(heat_logits)
+    peaks = heat * (F.max_pool2d(heat, 3, 1, 1) == heat).to(heat.dtype)
+    scores, flat_idx = peaks.reshape(b, -1).topk(min(top_k, c * h * w), dim=1)
+    cls = torch.div(flat_idx, h * w, rounding_mode="floor")
+    pix = flat_idx - cls * (h * w)
     ys = torch.div(pix, w, rounding_mode="floor")
     xs = pix - ys * w
     idx = pix.unsqueeze(1).expand(b, 2, -1)
     off = offset.reshape(b, 2, -1).gather(2, idx)
     wh = torch.exp(size.reshape(b, 2, -1).gather(2, idx).clamp(max=8.0)) * STRIDE
-    cx = (xs.to(scores.dtype) + off[:, 0]) * STRIDE
-    cy = (ys.to(scores.dtype) + off[:, 1]) * STRIDE
+    cx = (xs.to(heat.dtype) + off[:, 0]) * STRIDE
+    cy = (ys.to(heat.dtype) + off[:, 1]) * STRIDE
     return torch.stack(
-        [cx - wh[:, 0] / 2, cy - wh[:, 1] / 2, cx + wh[:, 0] / 2, cy + wh[:, 1] / 2, scores,
-         cls.to(scores.dtype)],
+        [cx - wh[:, 0] / 2, cy - wh[:, 1] / 2, cx + wh[:, 0] / 2, cy + wh[:, 1] / 2, scores, cls.to(heat.dtype)],
         dim=-1,
     )
 
