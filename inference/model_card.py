@@ -60,6 +60,8 @@ class ModelCard:
     pose: PoseSpec
     path: Path  # the card file itself
     parent: str | None = None
+    # garment score = alpha * detection score + (1 - alpha) * mean keypoint score (DeepMark++ eq. 1)
+    score_alpha: float = 0.8
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)
@@ -143,12 +145,15 @@ def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
             ),
             path=path,
             parent=doc.get("parent"),
+            score_alpha=float(doc.get("score_alpha", doc.get("training", {}).get("score_alpha", 0.8))),
             training=dict(doc.get("training", {})),
             metrics=dict(doc.get("metrics", {})),
             sha256={str(k): str(v) for k, v in doc.get("sha256", {}).items()},
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelCardError(f"{path}: missing or malformed field: {exc}") from exc
+    if not 0.0 <= card.score_alpha <= 1.0:
+        raise ModelCardError(f"{path}: score_alpha must be between 0 and 1, got {card.score_alpha}")
     files = [card.detector.file, card.pose.file, *card.pose.per_category.values()]
     for name in files:
         fpath = card.file_path(name)

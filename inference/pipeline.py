@@ -72,8 +72,12 @@ class GarmentPipeline:
         max_detections: int = 20,
         max_pose_batch: int = 64,
         warm_up: bool = True,
+        merge_categories: bool = True,
     ):
         self.card = card
+        # One garment, one box: overlapping detections of different categories keep only the best one.
+        # Evaluation may turn this off to score every category hypothesis, as DF2's protocol allows.
+        self.merge_categories = merge_categories
         self.flip_test = flip_test
         self.visible_threshold = visible_threshold
         self.max_detections = max_detections
@@ -217,7 +221,7 @@ class GarmentPipeline:
         rows = np.asarray(dets, dtype=np.float64).reshape(-1, 6)
         keep = rows[:, 4] >= self.card.detector.score_threshold
         rows = rows[keep][np.argsort(-rows[keep][:, 4], kind="stable")]
-        out = []
+        out: list[Detection] = []
         for x1, y1, x2, y2, score, cls in rows:
             cls = int(round(cls))
             if not 0 <= cls < self.card.detector.num_classes:
@@ -225,6 +229,8 @@ class GarmentPipeline:
             box = np.clip(np.array([x1, y1, x2, y2]) / scale, 0.0, [w, h, w, h])
             if box[2] - box[0] < 2.0 or box[3] - box[1] < 2.0:
                 continue
+            if self.merge_categories and any(box_iou(box, kept.bbox) >= MERGE_IOU for kept in out):
+                continue  # rows are sorted by score: a better hypothesis for this garment is already kept
             out.append(Detection(tuple(float(v) for v in box), float(score), cls + 1))
             if len(out) >= self.max_detections:
                 break
@@ -272,9 +278,20 @@ class GarmentPipeline:
                 sx, sy = (sx[:n] + fx) / 2.0, (sy[:n] + fy) / 2.0
             decoded = decode_landmarks(sx, sy, spec.simcc_split_ratio, inverses, [d.category_id for _, d in crops])
             return [
-                build_garment(det, xy, scores, self.model_version, self.visible_threshold)
+                build_garment(det, xy, scores, self.model_version, self.visible_threshold, self.card.score_alpha)
                 for (xy, scores), (_, det) in zip(decoded, crops, strict=True)
             ]
+
+
+MERGE_IOU = 0.6
+
+
+def box_iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _invert(matrix: np.ndarray) -> np.ndarray:

@@ -3,8 +3,9 @@
 Choices (documented for the GUI and the store):
 - visibility: every predicted landmark is kept; score >= ``visible_threshold`` (default 0.3) → VISIBLE (2),
   below it → OCCLUDED (1), so a person sees the point and its doubt instead of losing it. Never ABSENT.
-- garment score: ``sqrt(detection score × mean landmark score)`` over the category's own landmarks, a
-  geometric mean that stays on the detector's 0..1 scale and drops when either part is unsure.
+- garment score: ``alpha × detection score + (1 − alpha) × mean landmark score`` over the category's own
+  landmarks (DeepMark++ eq. 1), alpha from the model card (0.8 by default), the same formula training
+  and evaluation use.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def build_garment(
     local_scores: np.ndarray,
     model_version: str | None,
     visible_threshold: float = DEFAULT_VISIBLE_THRESHOLD,
+    score_alpha: float = 0.8,
 ) -> Garment:
     """A crop's decoded landmarks (the category's, in DF2 order) → a Garment."""
     local = np.column_stack([local_xy, local_scores])
@@ -77,7 +79,7 @@ def build_garment(
         for x, y, s in local
     )
     mean_kp = float(local[:, 2].mean()) if len(local) else 0.0
-    score = float(np.sqrt(max(detection.score, 0.0) * max(mean_kp, 0.0)))
+    score = float(score_alpha * detection.score + (1.0 - score_alpha) * mean_kp)
     return Garment(
         category_id=detection.category_id,
         bbox=tuple(float(v) for v in detection.bbox),

@@ -57,3 +57,17 @@ def test_per_category_file_needs_a_hash(card_path):
     with pytest.raises(ModelCardError, match="no sha256 recorded for pose_lst.onnx"):
         load_card(card_path)
     assert load_card(card_path, verify_hashes=False).pose.per_category["2"] == "pose_lst.onnx"
+
+
+def test_score_alpha_comes_from_the_card_and_is_range_checked(card_path):
+    assert load_card(card_path).score_alpha == pytest.approx(0.8)  # default
+    rewrite(card_path, lambda d: d.setdefault("training", {}).update(score_alpha=0.6))
+    assert load_card(card_path).score_alpha == pytest.approx(0.6)  # cards written before the field existed
+    rewrite(card_path, lambda d: d.update(score_alpha=0.7))
+    card = load_card(card_path)
+    assert card.score_alpha == pytest.approx(0.7)
+    card.save()
+    assert load_card(card_path).score_alpha == pytest.approx(0.7)
+    rewrite(card_path, lambda d: d.update(score_alpha=1.5))
+    with pytest.raises(ModelCardError, match="score_alpha"):
+        load_card(card_path)

@@ -137,3 +137,28 @@ def test_gray_and_bgra_inputs_are_accepted_and_bad_arrays_rejected(pipeline):
     assert isinstance(pipeline(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)), list)
     with pytest.raises(ValueError, match="uint8"):
         pipeline(img.astype(np.float32))
+
+
+def test_garment_score_follows_the_cards_deepmark_weighting(pipeline):
+    (g,) = pipeline(scene([(9, (400, 200, 500, 400), (450, 330))]))
+    det, kp = g.extra["detection_score"], g.extra["keypoint_score"]
+    alpha = pipeline.card.score_alpha
+    assert alpha == pytest.approx(0.8)
+    assert g.score == pytest.approx(alpha * det + (1 - alpha) * kp)
+
+
+def test_overlapping_detections_of_different_categories_merge_into_the_best(card_path):
+    rows = np.array(
+        [
+            [
+                [10.0, 10.0, 110.0, 210.0, 0.9, 2.0],  # category 3, best
+                [12.0, 14.0, 108.0, 200.0, 0.6, 0.0],  # same garment, category 1: dropped when merging
+                [200.0, 10.0, 300.0, 210.0, 0.5, 8.0],  # another garment, category 9: kept
+            ]
+        ],
+        dtype=np.float32,
+    )
+    merged = GarmentPipeline.from_card(card_path, provider="cpu", warm_up=False)
+    every = GarmentPipeline.from_card(card_path, provider="cpu", warm_up=False, merge_categories=False)
+    assert [d.category_id for d in merged._decode_detections(rows, 1.0, (480, 640))] == [3, 9]
+    assert [d.category_id for d in every._decode_detections(rows, 1.0, (480, 640))] == [3, 1, 9]
