@@ -167,6 +167,24 @@ class GarmentPipeline:
                 )
         return self.estimate(image, detections, timings)
 
+    def predict_known_category(
+        self, image: np.ndarray, category_id: int, fallback_threshold: float = 0.05
+    ) -> PipelineResult:
+        """QC mode: the style under test fixes the category, so keep the detector's boxes, not its labels.
+
+        Boxes above the card's threshold are relabelled; if there are none, the single best box above
+        ``fallback_threshold`` is used (a workstation photo shows the garment being checked).
+        """
+        deepfashion2().category(int(category_id))  # clear error for an unknown category
+        timings = StageTimings()
+        with timings.measure("pre"):
+            image = as_bgr(image)
+        candidates = self.detect(image, timings, score_threshold=fallback_threshold)
+        confident = [d for d in candidates if d.score >= self.card.detector.score_threshold]
+        chosen = confident or candidates[:1]
+        relabelled = [Detection(d.bbox, d.score, int(category_id)) for d in chosen]
+        return self.estimate(image, relabelled, timings)
+
     def estimate(
         self,
         image: np.ndarray,
@@ -204,7 +222,9 @@ class GarmentPipeline:
         return results
 
     # -- stages ----------------------------------------------------------------------------------------
-    def detect(self, image: np.ndarray, timings: StageTimings | None = None) -> list[Detection]:
+    def detect(
+        self, image: np.ndarray, timings: StageTimings | None = None, score_threshold: float | None = None
+    ) -> list[Detection]:
         timings = timings if timings is not None else StageTimings()
         spec = self.card.detector
         with timings.measure("pre"):
@@ -214,12 +234,15 @@ class GarmentPipeline:
         with timings.measure("detect"):
             dets = self.detector.run({"image": tensor})["dets"]
         with timings.measure("post"):
-            return self._decode_detections(dets, lb.scale, image.shape)
+            return self._decode_detections(dets, lb.scale, image.shape, score_threshold)
 
-    def _decode_detections(self, dets: np.ndarray, scale: float, shape) -> list[Detection]:
+    def _decode_detections(
+        self, dets: np.ndarray, scale: float, shape, score_threshold: float | None = None
+    ) -> list[Detection]:
         h, w = shape[:2]
+        threshold = self.card.detector.score_threshold if score_threshold is None else score_threshold
         rows = np.asarray(dets, dtype=np.float64).reshape(-1, 6)
-        keep = rows[:, 4] >= self.card.detector.score_threshold
+        keep = rows[:, 4] >= threshold
         rows = rows[keep][np.argsort(-rows[keep][:, 4], kind="stable")]
         out: list[Detection] = []
         for x1, y1, x2, y2, score, cls in rows:

@@ -1,5 +1,7 @@
 """End-to-end CPU pipeline on the hand-built contract models (inference/contract_models.py)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -162,3 +164,26 @@ def test_overlapping_detections_of_different_categories_merge_into_the_best(card
     every = GarmentPipeline.from_card(card_path, provider="cpu", warm_up=False, merge_categories=False)
     assert [d.category_id for d in merged._decode_detections(rows, 1.0, (480, 640))] == [3, 9]
     assert [d.category_id for d in every._decode_detections(rows, 1.0, (480, 640))] == [3, 1, 9]
+
+
+def test_known_category_relabels_the_detectors_boxes_and_keeps_their_geometry(pipeline):
+    img = scene([(3, (10, 100, 120, 300), (60, 150))])
+    (auto,) = pipeline(img)
+    (given,) = pipeline.predict_known_category(img, 8)  # the spec says trousers
+    assert auto.category_id == 3 and given.category_id == 8
+    assert given.bbox == pytest.approx(auto.bbox)
+    assert len(given.keypoints) == deepfashion2().category(8).num_keypoints
+    assert np.abs(np.array([(k.x, k.y) for k in given.keypoints]) - (60, 150)).max() < 1.5
+    with pytest.raises(ValueError, match="unknown DeepFashion2 category"):
+        pipeline.predict_known_category(img, 14)
+
+
+def test_known_category_falls_back_to_the_best_weak_box(card_path):
+    strict = GarmentPipeline.from_card(card_path, provider="cpu", warm_up=False)
+    img = scene([(9, (400, 200, 500, 400), (450, 330))])
+    (best,) = strict(img)
+    threshold = best.extra["detection_score"] + 0.01  # nothing passes the card's threshold any more
+    strict.card = replace(strict.card, detector=replace(strict.card.detector, score_threshold=threshold))
+    assert list(strict(img)) == []
+    (fallback,) = strict.predict_known_category(img, 9)
+    assert fallback.bbox == pytest.approx(best.bbox)
