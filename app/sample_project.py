@@ -81,11 +81,14 @@ def build_sample_project(
     model_card: str | Path | None = None,
     provider: str = "auto",
     progress: Callable[[int, int, str], None] | None = None,
+    known_category: bool = True,
 ) -> list[ImageReport]:
     """Create (or refresh) a project at db_path from the bundled sample and annotate it with the model.
 
     Each image is calibrated from its own board (saved as a profile named after the image), its
     garments are predicted (human corrections already in the project are kept) and measured.
+    With ``known_category`` (QC mode) the style of each sample photo fixes the category and the model
+    supplies box and landmarks; otherwise the detector's category is used.
     """
     from inference.pipeline import GarmentPipeline  # onnxruntime only when a model is run
 
@@ -103,7 +106,11 @@ def build_sample_project(
             info = by_path[path.name]
             calibration = calibrate_charuco(image, cameras[path.name]["board"])
             calibration_id = store.save_calibration(f"sample {path.stem}", calibration.method, calibration.to_dict())
-            result = pipeline(image)
+            truths = truth_garments.get(path.name, [])
+            if known_category and truths:
+                result = pipeline.predict_known_category(image, truths[0].category_id)
+            else:
+                result = pipeline(image)
             version = result[0].model_version if result else None
             store.store_predictions(info.id, list(result), model_version=version)
             true_calibration = Calibration(
@@ -126,7 +133,7 @@ def build_sample_project(
                     garment_id,
                     [(m.name, m.mm, [list(p) for p in m.points_px], calibration_id) for m in measured.values() if m.measurable],
                 )
-                truth = _match_truth(garment, truth_garments.get(path.name, []))
+                truth = _match_truth(garment, truths)
                 true_cm = (
                     {k: m.cm for k, m in measure_garment(truth, true_calibration).items()} if truth else {}
                 )

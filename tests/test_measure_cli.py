@@ -170,3 +170,23 @@ def test_unreadable_inputs(tmp_path, capsys):
     spec.write_text("pom,size,target_cm,tolerance_cm\nchestt,M,50,1\n")
     assert main(["measure", str(image), "--mm-per-px", "1", "--spec", str(spec), "--size", "M"]) != 0
     assert "unknown POM 'chestt'" in capsys.readouterr().err
+
+
+def test_qc_mode_measures_the_bundled_sample_with_the_bundled_model_as_the_given_category(capsys):
+    from resources import resource_path
+
+    if not resource_path("models", "bootstrap", "model_card.json").is_file():
+        pytest.skip("no bundled model in this checkout")
+    image = resource_path("sample", "images", "03_trousers.jpg")
+    code = main(["measure", str(image), "--charuco", "7x5:40:30:DICT_5X5_100", "--category", "trousers", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["calibration"]["method"] == "charuco"
+    assert report["garments"], "QC mode always measures the best box"
+    garment = report["garments"][0]
+    assert garment["category_id"] == 8
+    assert {"waist_width", "outseam", "inseam", "leg_opening", "front_rise", "hip_width"} <= set(
+        garment["measurements"]
+    )
+    assert main(["measure", str(image), "--mm-per-px", "1", "--category", "poncho"]) != 0
+    assert "unknown DeepFashion2 category" in capsys.readouterr().err

@@ -18,6 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", metavar="MODEL_CARD.json", help="model card (default: the bundled model)")
     parser.add_argument("--provider", default="auto", help="ONNX Runtime provider: auto|cpu|cuda|tensorrt")
+    parser.add_argument(
+        "--auto-category",
+        action="store_true",
+        help="let the detector choose each garment's category (default: QC mode, the sample's style fixes it)",
+    )
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the full report as JSON")
 
 
@@ -33,10 +38,13 @@ def run(args: argparse.Namespace) -> int:
             args.project,
             model_card=args.model,
             provider=args.provider,
+            known_category=not args.auto_category,
             progress=lambda n, total, name: print(f"[{n}/{total}] {name}", flush=True),
         )
     except ModelCardError as exc:
         raise CliError(str(exc)) from exc
+    mode = "detector's category" if args.auto_category else "QC mode: category from the style under test"
+    print(f"categories: {mode}")
     all_errors: list[float] = []
     for report in reports:
         cal = report.calibration

@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", metavar="MODEL_CARD.json", help="model card (default: the bundled bootstrap model)"
     )
     parser.add_argument(
+        "--category",
+        metavar="ID_OR_NAME",
+        help="QC mode: the style under test fixes the DF2 category (e.g. trousers); the model's boxes are "
+        "kept and its landmarks predicted for this category",
+    )
+    parser.add_argument(
         "--provider", default="auto", help="ONNX Runtime provider for the model (default auto)"
     )
     parser.add_argument(
@@ -84,7 +90,15 @@ def _run_model(args, image) -> list:
         raise CliError(
             f"cannot load {where}: {exc}; pass --keypoints DF2.json to measure given points"
         ) from None
-    return list(pipeline(image))
+    if args.category is None:
+        return list(pipeline(image))
+    from inference.schema import SchemaError, deepfashion2
+
+    try:
+        category = deepfashion2().category(int(args.category) if args.category.isdigit() else args.category)
+    except SchemaError as exc:
+        raise CliError(str(exc)) from None
+    return list(pipeline.predict_known_category(image, category.id))
 
 
 def _calibration(args, image):
