@@ -171,6 +171,25 @@ class RecordsMixin:
             row = s.scalar(select(ModelVersionRow).where(ModelVersionRow.active.is_(True)))
             return None if row is None else _model(row)
 
+    def model_version(self, model_id: int) -> ModelVersion:
+        with self._read() as s:
+            row = s.get(ModelVersionRow, model_id)
+            if row is None:
+                raise StoreError(f"no model version with id {model_id} in {self.path}")
+            return _model(row)
+
+    def clear_active_model(self) -> int | None:
+        """No active version (the app falls back to the bundled model); returns the previously active id."""
+        with self._write() as s:
+            previous = s.scalar(select(ModelVersionRow.id).where(ModelVersionRow.active.is_(True)))
+            s.execute(update(ModelVersionRow).values(active=False))
+            return previous
+
+    def active_card_path(self):
+        """The active version's model card as a path (relative ones resolve against the project folder)."""
+        active = self.active_model()
+        return None if active is None else self.resolve_path(active.card_path)
+
     # ---- spec sheets --------------------------------------------------------------------------------
 
     def save_spec_sheet(self, name: str, rows: list[dict]) -> int:

@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="image files and/or folders of images (not recursive)")
     parser.add_argument("--model", type=Path, default=None, metavar="CARD",
                         help="model_card.json or its folder (default: the bundled model)")
+    parser.add_argument("--project", type=Path, default=None, metavar="PROJECT_DB",
+                        help="use this project's active model version (default without --model)")
     parser.add_argument("--provider", choices=("auto", "cpu", "cuda", "tensorrt"), default="auto",
                         help="ONNX Runtime execution provider (default: best installed)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -52,6 +54,22 @@ def garment_json(garment) -> dict:
     }
 
 
+def project_card(project: Path | None) -> Path | None:
+    """The project's active model card; None (the bundled model) when no version is active."""
+    from app.cli.errors import CliError
+    from app.store import ProjectStore, StoreError
+
+    if project is None:
+        return None
+    if not project.is_file():
+        raise CliError(f"project not found: {project}", 2)
+    try:
+        with ProjectStore.open(project) as store:
+            return store.active_card_path()
+    except StoreError as exc:
+        raise CliError(str(exc), 2) from exc
+
+
 def run(args: argparse.Namespace) -> int:
     import cv2
 
@@ -61,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
     from inference.runtime import ProviderError
 
     images = collect_images(args.inputs)
+    card = args.model if args.model is not None else project_card(args.project)
     try:
-        pipeline = GarmentPipeline.from_card(args.model, provider=args.provider, flip_test=args.flip_test)
+        pipeline = GarmentPipeline.from_card(card, provider=args.provider, flip_test=args.flip_test)
     except (ModelCardError, ProviderError) as exc:
         raise CliError(str(exc), 2) from exc
     if args.out is not None:

@@ -7,18 +7,27 @@ from pathlib import Path
 
 from app.cli.errors import CliError
 
-HELP = "Train the garment detector and keypoint model (COCO DF2-294 data or synthetic renders); export ONNX."
+HELP = ("Train the garment detector and keypoint model (COCO DF2-294 data or synthetic renders), or retrain a "
+        "project's model on its corrected annotations (--project); export ONNX.")
+
+SCRATCH_EPOCHS, PROJECT_EPOCHS = 30, 8
+SCRATCH_LR, PROJECT_LR = 2e-3, 5e-4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--project", metavar="PROJECT_DB", type=Path,
+                     help="fine-tune the project's model on its corrected/verified garments and register the result")
     src.add_argument("--data", metavar="COCO_JSON", type=Path, help="COCO keypoints file in the DF2 294 layout")
     src.add_argument("--synthetic", metavar="N", type=int, help="render N new synthetic scenes per epoch")
     parser.add_argument("--images", metavar="DIR", type=Path, help="image folder for --data (default: beside it)")
-    parser.add_argument("--out", metavar="DIR", type=Path, required=True, help="output model folder")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--out", metavar="DIR", type=Path,
+                        help="output model folder (with --project: where version folders go, default: models/ "
+                        "beside the project file)")
+    parser.add_argument("--epochs", type=int, help=f"default {SCRATCH_EPOCHS} ({PROJECT_EPOCHS} with --project)")
     parser.add_argument("--pose-epochs", type=int, help="pose epochs (default: --epochs)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                        help="default cpu (auto with --project: the GPU when torch sees one)")
     parser.add_argument("--resume", metavar="CKPT", type=Path, help="checkpoint to continue (detector or pose)")
     stage = parser.add_mutually_exclusive_group()
     stage.add_argument("--detector-only", action="store_true")
@@ -32,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--finetune-epochs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16, help="detector images per batch")
     parser.add_argument("--pose-batch", type=int, default=8, help="images per pose batch (all their garments)")
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, help=f"default {SCRATCH_LR} ({PROJECT_LR} with --project)")
     parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--val-synthetic", metavar="N", type=int, default=100,
@@ -45,7 +54,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="square pose crop size (multiple of 16)")
     parser.add_argument("--seed", type=int, default=0, help="first training scene seed (synthetic)")
     parser.add_argument("--name", default="garment-studio")
-    parser.add_argument("--version", default="0.1.0")
+    parser.add_argument("--version", help="default 0.1.0 (with --project: the parent's version + rN)")
+    retrain = parser.add_argument_group("retraining from a project (--project)")
+    retrain.add_argument("--base", metavar="CARD", type=Path,
+                         help="model to fine-tune (default: the project's active model, else the bundled one)")
+    retrain.add_argument("--replay", metavar="F", type=float, default=0.0,
+                         help="share of synthetic renders mixed into the training set against forgetting (0..1)")
+    retrain.add_argument("--holdout", metavar="F", type=float, default=0.2,
+                         help="fraction of reviewed images held out for before/after metrics (by image hash)")
+    activation = retrain.add_mutually_exclusive_group()
+    activation.add_argument("--activate", action="store_true", help="make the new version the project's model")
+    activation.add_argument("--activate-if-better", action="store_true",
+                            help="activate it only if it beats its parent on held-out keypoint AP")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +77,18 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise CliError(f"training needs the 'train' extra (torch, onnx): {exc}", 3) from exc
     set_torch_threads(args.threads)
+    if args.project is not None:
+        return _retrain(args)
+    if args.out is None:
+        raise CliError("--out is required with --data or --synthetic", 2)
+    args.epochs = SCRATCH_EPOCHS if args.epochs is None else args.epochs
+    args.lr = SCRATCH_LR if args.lr is None else args.lr
+    if args.device == "auto":
+        import torch
+
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    args.device = args.device or "cpu"
+    args.version = args.version or "0.1.0"
     try:
         per_category = tuple(int(v) for v in args.per_category.split(",") if v.strip())
     except ValueError:
@@ -106,4 +138,35 @@ def run(args: argparse.Namespace) -> int:
     except (RuntimeError, DataSourceError) as exc:
         raise CliError(str(exc), 1) from exc
     print(f"done: {summary.get('card', args.out)}")
+    return 0
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    from app.store import StoreError
+    from app.training.base_weights import BaseModelError
+    from app.training.retrain import RetrainError, RetrainOptions, run_retrain
+    from app.training.sources import DataSourceError
+    from inference.model_card import ModelCardError
+
+    if not 0.0 <= args.replay < 1.0 or not 0.0 <= args.holdout < 1.0:
+        raise CliError("--replay and --holdout must be fractions in [0, 1)", 2)
+    options = RetrainOptions(
+        project=args.project, base=args.base, out=args.out,
+        epochs=PROJECT_EPOCHS if args.epochs is None else args.epochs, pose_epochs=args.pose_epochs,
+        replay=args.replay, holdout=args.holdout, lr=PROJECT_LR if args.lr is None else args.lr,
+        det_batch=min(args.batch, 8), pose_batch_images=args.pose_batch, device=args.device or "auto",
+        workers=args.workers, activate=args.activate, activate_if_better=args.activate_if_better,
+        name=None if args.name == "garment-studio" else args.name, version=args.version,
+        log=lambda m: print(m, flush=True),
+    )
+    try:
+        result = run_retrain(options)
+    except (RetrainError, BaseModelError, ModelCardError, DataSourceError, StoreError, RuntimeError) as exc:
+        raise CliError(str(exc), 1) from exc
+    before, after = result["before"], result["after"]
+    if before and after:
+        print(f"held-out keypoint AP {before['keypoint_AP']:.3f} -> {after['keypoint_AP']:.3f}, "
+              f"PCK@0.2 {before['PCK@0.2']:.3f} -> {after['PCK@0.2']:.3f} ({result['held_out_images']} images)")
+    state = "active" if result["active"] else "not active"
+    print(f"done: model version {result['model_id']} ({result['name']} {result['version']}, {state}): {result['card']}")
     return 0
