@@ -42,12 +42,12 @@ class BoxTracker:
         detect_every: int = 5,
         iou_threshold: float = 0.3,
         keypoint_min_score: float = 0.3,
-        min_garment_score: float = 0.25,
+        min_keypoint_mean: float = 0.25,
     ):
         self.detect_every = max(1, detect_every)
         self.iou_threshold = iou_threshold
         self.keypoint_min_score = keypoint_min_score
-        self.min_garment_score = min_garment_score
+        self.min_keypoint_mean = min_keypoint_mean
         self.tracks: list[Track] = []
         self._frames_since_detection = 0
         self._lost = True
@@ -73,7 +73,9 @@ class BoxTracker:
         kept: list[Track] = []
         for garment, tid in zip(garments, ids, strict=True):
             pts = np.array([(k.x, k.y) for k in garment.keypoints if (k.score or 0.0) >= self.keypoint_min_score])
-            if len(pts) == 0 or (garment.score or 0.0) < self.min_garment_score:
+            # A tracked box keeps its old detection score, so only the landmarks say the garment is still there.
+            keypoint_mean = float(garment.extra.get("keypoint_score", garment.score or 0.0))
+            if len(pts) == 0 or keypoint_mean < self.min_keypoint_mean:
                 self._lost = True  # re-detect next frame rather than follow a box onto the background
                 continue
             centroid, spread = pts.mean(axis=0), pts.std(axis=0)
