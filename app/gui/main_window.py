@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(self)
         self.box_jobs = JobRunner(self)  # interactive box predictions never wait behind a long job
         self.model = ModelService(self)
+        self.auto_model = load_model  # opening a project loads its active model version
         self._build_docks()
         self._build_menus()
         self._build_status_bar()
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
         a.annotate_missing.triggered.connect(lambda: self.annotate_many(only_new=True))
         a.annotate_all.triggered.connect(lambda: self.annotate_many(only_new=False))
         a.cancel_job.triggered.connect(self.cancel)
+        a.retrain.triggered.connect(self.open_retrain_dialog)
         a.calibrate_image.triggered.connect(self.calibrate_from_image)
         a.live.triggered.connect(self.open_live_view)
         a.shortcuts.triggered.connect(lambda: ShortcutsDialog(self).exec())
@@ -188,6 +190,8 @@ class MainWindow(QMainWindow):
             self.measurements.profile.setCurrentIndex(self.measurements.profile.findData(name))
             self.measurements.set_calibration(profiles[name], name)
         self.measurements.set_spec_sheets({s.name: spec_sheet_from_rows(s.rows) for s in store.list_spec_sheets()})
+        if self.auto_model:
+            self.load_project_model()
         self.refresh_images()
         ids = self.images.image_ids()
         if ids:
@@ -240,8 +244,19 @@ class MainWindow(QMainWindow):
         if image.isNull():
             self.statusBar().showMessage(f"Cannot read {path}: {reader.errorString()}", 8000)
         self.canvas.set_image(image, self.store.garments(image_id))
+        self._use_image_calibration(image_id)
         self._refresh_selection()
         self.statusBar().showMessage(f"{path.name}  {info.width}×{info.height}  {info.status}", 4000)
+
+    def _use_image_calibration(self, image_id: int) -> None:
+        """A photo with its own calibration (a board in it) is measured with that; others keep the profile."""
+        calibration_id = self.store.image(image_id).calibration_id
+        if calibration_id is None:
+            return
+        name = self.store.calibration(calibration_id).name
+        index = self.measurements.profile.findData(name)
+        if index >= 0 and name != self.measurements.calibration_name:
+            self.measurements.profile.setCurrentIndex(index)
 
     def _refresh_selection(self) -> None:
         gid = self.canvas.selected_id
@@ -313,7 +328,9 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Calibration", f"{path.name}: {exc}")
             return
         name = f"{path.stem} ({board})"
-        self.store.save_calibration(name, cal.method, cal.to_dict())
+        calibration_id = self.store.save_calibration(name, cal.method, cal.to_dict())
+        if self.image_id is not None:  # the board is in this photo: it measures this photo from now on
+            self.store.set_image_calibration(self.image_id, calibration_id)
         self.measurements.set_profiles(self._calibration_profiles())
         self.measurements.profile.setCurrentIndex(self.measurements.profile.findData(name))
         self.measurements.set_calibration(cal, name)
@@ -464,6 +481,21 @@ class MainWindow(QMainWindow):
         self.refresh_images()
         self.images.select_image(image_id)
         self.statusBar().showMessage(f"Captured frame {Path(path).name} added to the project", 6000)
+
+    def load_project_model(self) -> None:
+        if self.store is not None:
+            default = settings().value("model/card") or None
+            self.model.load_for_project(self.store, default, str(settings().value("model/provider", "auto")))
+
+    def open_retrain_dialog(self) -> None:
+        if self.store is None:
+            self.statusBar().showMessage("Open a project to retrain its model", 5000)
+            return
+        from app.gui.retrain_dialog import RetrainDialog
+
+        dialog = RetrainDialog(self.store, self)
+        dialog.modelActivated.connect(self.load_project_model)
+        dialog.show()
 
     def open_second_window(self) -> None:
         if self.store is not None:

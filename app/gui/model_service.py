@@ -56,6 +56,7 @@ class ModelService(QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.pipeline = None
+        self.card: str | None = None  # what was asked for; None = the bundled model
         self.error = ""
         self.loading = False
         self.last_latency_ms: float | None = None
@@ -66,8 +67,16 @@ class ModelService(QObject):
 
     def load(self, card: str | None = None, provider: str = "auto") -> None:
         self.loading, self.error = True, ""
+        self.card = card
         self.changed.emit()
         self._pool.start(_Loader(card, provider, self._signals))
+
+    def load_for_project(self, store, default: str | None = None, provider: str = "auto") -> None:
+        """The project's active model version; without one the app's default (a chosen card or the bundled)."""
+        active = store.active_card_path()
+        card = str(active) if active is not None else default
+        if card != getattr(self, "card", None) or self.pipeline is None:
+            self.load(card, provider)
 
     def wait(self, msecs: int = -1) -> bool:
         return self._pool.waitForDone(msecs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +95,23 @@ def _version_folder(out: Path, name: str, version: str) -> Path:
     return folder
 
 
+def retrain_command(opts: RetrainOptions, base: Path | None) -> str:
+    """The exact retrain as one command line, every setting spelled out (defaults included)."""
+    parts = ["garment-studio", "train", "--project", str(opts.project)]
+    if base is not None:
+        parts += ["--base", str(base)]
+    if opts.out is not None:
+        parts += ["--out", str(opts.out)]
+    parts += ["--epochs", str(opts.epochs), "--replay", f"{opts.replay:g}", "--holdout", f"{opts.holdout:g}",
+              "--lr", f"{opts.lr:g}", "--batch", str(opts.det_batch), "--pose-batch", str(opts.pose_batch_images),
+              "--device", opts.device]
+    if opts.pose_epochs is not None:
+        parts += ["--pose-epochs", str(opts.pose_epochs)]
+    if opts.activate or opts.activate_if_better:
+        parts.append("--activate" if opts.activate else "--activate-if-better")
+    return shlex.join(parts)
+
+
 def compact_metrics(metrics: dict | None) -> dict | None:
     return None if metrics is None else {k: metrics[k] for k in METRIC_KEYS if k in metrics}
 
@@ -174,7 +192,8 @@ def _run(opts: RetrainOptions, store: ProjectStore, log) -> dict:
         "data_snapshot_sha256": data_hash,
         "held_out": {"images": len(held), "fraction": opts.holdout,
                      "rule": "image sha256[:8] / 2^32 < fraction (deterministic by content)"},
-        "command": _command(),
+        "command": retrain_command(opts, base.path if opts.base is not None else None),
+        "invoked_as": _command(),
         "parent_card": {"name": base.name, "version": base.version, "path": str(base.path)},
         "base_weights": weights_from,
         "fine_tune": {"epochs": epochs, "pose_epochs": pose_epochs, "lr": opts.lr, "device": device,
