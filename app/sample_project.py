@@ -106,6 +106,7 @@ def build_sample_project(
             info = by_path[path.name]
             calibration = calibrate_charuco(image, cameras[path.name]["board"])
             calibration_id = store.save_calibration(f"sample {path.stem}", calibration.method, calibration.to_dict())
+            store.set_image_calibration(info.id, calibration_id)  # each photo has its own board
             truths = truth_garments.get(path.name, [])
             if known_category and truths:
                 result = pipeline.predict_known_category(image, truths[0].category_id)

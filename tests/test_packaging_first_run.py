@@ -113,3 +113,14 @@ def test_gui_command_screenshot_on_first_run(tmp_path, contract_card):
     assert main(["gui", "--screenshot", str(out), "--no-model", "--size", "900x600"]) == 0
     assert out.stat().st_size > 10_000
     assert settings().value("project/last") == str(sample_project_path(tmp_path / "data").resolve())
+
+
+def test_each_sample_photo_is_measured_with_its_own_board(tmp_path, window, contract_card):
+    settings().setValue("model/card", contract_card)
+    open_start_project(window)
+    names = {}
+    for image_id in window.images.image_ids():
+        window.images.select_image(image_id)
+        assert window.image_id == image_id
+        names[window.store.resolve_path(window.store.image(image_id).path).stem] = window.measurements.calibration_name
+    assert names == {stem: f"sample {stem}" for stem in names} and len(names) == len(sample_images())

@@ -190,3 +190,18 @@ def test_records_calibrations_measurements_models_specs(store, image_id):
     assert store.spec_sheet("tee M").rows[0]["target_mm"] == 520.0
     store.delete_garment(gid)
     assert store.measurements() == []  # measurements go with their garment
+
+
+def test_a_photo_keeps_its_own_calibration_until_the_profile_is_deleted(store, image_id, tmp_path):
+    assert store.image(image_id).calibration_id is None
+    board = store.save_calibration("board in photo 1", "charuco", {"homography": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]})
+    assert store.set_image_calibration(image_id, board) is None
+    assert store.image(image_id).calibration_id == board
+    reopened = ProjectStore.open(store.path)
+    try:
+        assert reopened.image(image_id).calibration_id == board
+    finally:
+        reopened.close()
+    with pytest.raises(StoreError, match="no calibration 999"):
+        store.set_image_calibration(image_id, 999)
+    assert store.set_image_calibration(image_id, None) == board  # undo gets the old id back

@@ -254,9 +254,8 @@ class MainWindow(QMainWindow):
         if calibration_id is None:
             return
         name = self.store.calibration(calibration_id).name
-        index = self.measurements.profile.findData(name)
-        if index >= 0 and name != self.measurements.calibration_name:
-            self.measurements.profile.setCurrentIndex(index)
+        if name != self.measurements.calibration_name:
+            self.measurements.select_profile(name)
 
     def _refresh_selection(self) -> None:
         gid = self.canvas.selected_id

@@ -126,6 +126,15 @@ class MeasurementsPanel(QWidget):
             )
         self.changed.emit()
 
+    def select_profile(self, name: str) -> bool:
+        """Show and use the stored profile ``name`` (False if there is none by that name)."""
+        index = self.profile.findData(name)
+        if index < 0:
+            return False
+        self.profile.setCurrentIndex(index)
+        self._on_profile(index)
+        return True
+
     def _on_profile(self, _index: int) -> None:
         name = self.profile.currentData()
         self.set_calibration(self._profiles.get(name) if name else None, name or "none")

@@ -36,6 +36,10 @@ class ImageRow(Base):
     source: Mapped[str | None] = mapped_column(String)  # the file or dataset it came from
     camera: Mapped[str | None] = mapped_column(String)
     attributes: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)  # e.g. DF2 pair_id
+    # The calibration this photo is measured with (its own board, or the camera's profile); None = project default
+    calibration_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("calibrations.id", name="fk_images_calibration_id", ondelete="SET NULL")
+    )
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     predicted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

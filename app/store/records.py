@@ -87,6 +87,18 @@ class RecordsMixin:
                 raise StoreError(f"no calibration {key!r} in {self.path}")
             return _calibration(row)
 
+    def set_image_calibration(self, image_id: int, calibration_id: int | None) -> int | None:
+        """Tie a photo to the calibration it is measured with (None: the project's current profile).
+
+        Returns the previous calibration id, for undo.
+        """
+        with self._write() as s:
+            row = self._image_row(s, image_id)
+            if calibration_id is not None and s.get(CalibrationRow, calibration_id) is None:
+                raise StoreError(f"no calibration {calibration_id} in {self.path}")
+            old, row.calibration_id = row.calibration_id, calibration_id
+            return old
+
     def list_calibrations(self) -> list[Calibration]:
         with self._read() as s:
             return [_calibration(r) for r in s.scalars(select(CalibrationRow).order_by(CalibrationRow.name))]

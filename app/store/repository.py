@@ -32,7 +32,8 @@ GUI's undo needs. The first human change turns a predicted (or verified) garment
     verify_image(image_id) -> {gid: GarmentStatus}    revert_to_prediction(gid) -> Garment
     history(image_id=None, garment_id=None) -> [EditRecord];  revert_edit(edit_id) -> garment id | None
 
-Measurements, calibrations, model versions and spec sheets: see ``app.store.records.RecordsMixin``.
+Measurements, calibrations (and ``set_image_calibration(image_id, calibration_id)``, the photo's own
+calibration), model versions and spec sheets: see ``app.store.records.RecordsMixin``.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class ImageInfo:
     source: str | None
     camera: str | None
     attributes: dict
+    calibration_id: int | None = None  # the calibration this photo is measured with, if it has its own
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,7 @@ class ProjectStore(EditsMixin, RecordsMixin):
                 status=image_status(counts.get(r.id, {}), r.predicted_at is not None, r.verified_at is not None),
                 categories=tuple(sorted(cats.get(r.id, ()))), num_garments=sum(counts.get(r.id, {}).values()),
                 source=r.source, camera=r.camera, attributes=dict(r.attributes or {}),
+                calibration_id=r.calibration_id,
             )
             for r in rows
         ]
