@@ -84,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
     args.epochs = SCRATCH_EPOCHS if args.epochs is None else args.epochs
     args.lr = SCRATCH_LR if args.lr is None else args.lr
     if args.device == "auto":
-        import torch
+        from app.training.retrain import resolve_device
 
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+        args.device = resolve_device("auto")
     args.device = args.device or "cpu"
     args.version = args.version or "0.1.0"
     try:
