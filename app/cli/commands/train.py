@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-category", metavar="IDS", default="",
                         help="comma-separated category ids to fine-tune pose variants for (e.g. 1,2,8)")
     parser.add_argument("--finetune-epochs", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=16, help="detector images per batch")
+    parser.add_argument("--batch", type=int, help="detector images per batch (default 16; 8 with --project)")
     parser.add_argument("--pose-batch", type=int, default=8, help="images per pose batch (all their garments)")
     parser.add_argument("--lr", type=float, help=f"default {SCRATCH_LR} ({PROJECT_LR} with --project)")
     parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--out is required with --data or --synthetic", 2)
     args.epochs = SCRATCH_EPOCHS if args.epochs is None else args.epochs
     args.lr = SCRATCH_LR if args.lr is None else args.lr
+    args.batch = 16 if args.batch is None else args.batch
     if args.device == "auto":
         from app.training.retrain import resolve_device
 
@@ -154,7 +155,7 @@ def _retrain(args: argparse.Namespace) -> int:
         project=args.project, base=args.base, out=args.out,
         epochs=PROJECT_EPOCHS if args.epochs is None else args.epochs, pose_epochs=args.pose_epochs,
         replay=args.replay, holdout=args.holdout, lr=PROJECT_LR if args.lr is None else args.lr,
-        det_batch=min(args.batch, 8), pose_batch_images=args.pose_batch, device=args.device or "auto",
+        det_batch=8 if args.batch is None else args.batch, pose_batch_images=args.pose_batch, device=args.device or "auto",
         workers=args.workers, activate=args.activate, activate_if_better=args.activate_if_better,
         name=None if args.name == "garment-studio" else args.name, version=args.version,
         log=lambda m: print(m, flush=True),
