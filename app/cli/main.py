@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from app import __version__
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "_run"):
         parser.print_help()
         return 2
+    args.invocation = "garment-studio " + shlex.join(argv)  # recorded in model cards, whoever calls main()
     try:
         return int(args._run(args) or 0)
     except CliError as exc:

@@ -49,13 +49,18 @@ class Recipe:
     detector_cfg: DetectorConfig = field(default_factory=DetectorConfig)
     pose_cfg: PoseConfig = field(default_factory=PoseConfig)
     log: object = print
+    command: str = ""  # how training was invoked (written into checkpoints and the card)
+
+    def __post_init__(self):
+        self.command = self.command or process_command()
 
 
 def set_torch_threads(threads: int) -> None:
     torch.set_num_threads(max(1, int(threads)))
 
 
-def _command() -> str:
+def process_command() -> str:
+    """This process's command line, for runs started outside app.cli.main (e.g. python -m)."""
     if sys.argv[0].endswith("garment-studio"):
         return "garment-studio " + shlex.join(sys.argv[1:])
     return shlex.join(sys.argv)
@@ -94,8 +99,8 @@ def run_recipe(r: Recipe) -> dict:
         fit(detector, dataset, detector_loss_fn,
             FitConfig(r.epochs, r.det_batch, r.lr, device=r.device, workers=r.workers), det_ckpt,
             resume=r.resume if resume_tag == "detector" else None, tag="detector",
-            extra_state={"config": r.detector_cfg.to_json(), "command": _command()}, log=log)
-        commands["detector"] = _command()
+            extra_state={"config": r.detector_cfg.to_json(), "command": r.command}, log=log)
+        commands["detector"] = r.command
     elif not _load_weights(detector, det_ckpt, "detector", commands):
         log(f"no detector checkpoint at {det_ckpt}: the detector stays untrained")
         detector = None
@@ -105,8 +110,8 @@ def run_recipe(r: Recipe) -> dict:
         fit(pose, dataset, pose_loss_fn,
             FitConfig(r.pose_epochs or r.epochs, r.pose_batch_images, r.lr, device=r.device, workers=r.workers),
             pose_ckpt, resume=r.resume if resume_tag == "pose" else None, collate=collate_pose, tag="pose",
-            extra_state={"config": r.pose_cfg.to_json(), "command": _command()}, log=log)
-        commands["pose"] = _command()
+            extra_state={"config": r.pose_cfg.to_json(), "command": r.command}, log=log)
+        commands["pose"] = r.command
     elif not _load_weights(pose, pose_ckpt, "pose", commands):
         log(f"no pose checkpoint at {pose_ckpt}: the pose model stays untrained")
         pose = None
@@ -147,7 +152,7 @@ def run_recipe(r: Recipe) -> dict:
         f"pose {summary['parity_pose.onnx']:.2e}")
     training = {
         "data": r.data_description,
-        "command": _command(),
+        "command": r.command,
         "stage_commands": commands,
         "detector_config": r.detector_cfg.to_json(), "pose_config": r.pose_cfg.to_json(),
         "architecture": "detector: CenterNet-style (CSPNeXt + FPN to stride 8, heat/size/offset, max-pool peak "

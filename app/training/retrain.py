@@ -30,7 +30,7 @@ from app.training.project_data import (
     snapshot_hash,
     split_images,
 )
-from app.training.recipe import BBOX_PADDING, SIMCC_SIGMA, _command, evaluate_card
+from app.training.recipe import BBOX_PADDING, SIMCC_SIGMA, evaluate_card, process_command
 from app.training.sources import SynthSource
 from app.training.trainer import FitConfig, detector_loss_fn, fit, pose_loss_fn
 from inference.model_card import ModelCard, load_card
@@ -193,7 +193,7 @@ def _run(opts: RetrainOptions, store: ProjectStore, log) -> dict:
         "held_out": {"images": len(held), "fraction": opts.holdout,
                      "rule": "image sha256[:8] / 2^32 < fraction (deterministic by content)"},
         "command": retrain_command(opts, base.path if opts.base is not None else None),
-        "invoked_as": _command(),
+        "invoked_as": process_command(),
         "parent_card": {"name": base.name, "version": base.version, "path": str(base.path)},
         "base_weights": weights_from,
         "fine_tune": {"epochs": epochs, "pose_epochs": pose_epochs, "lr": opts.lr, "device": device,

@@ -131,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, workers=args.workers, resume=args.resume, stages=stages, per_category=per_category,
         finetune_epochs=args.finetune_epochs, val_source=val_source, val_description=val_description,
         name=args.name, version=args.version, log=lambda m: print(m, flush=True),
+        command=getattr(args, "invocation", ""),
         detector_cfg=DetectorConfig(input_size=(args.detector_input, args.detector_input)),
         pose_cfg=PoseConfig(input_size=(args.pose_input, args.pose_input)),
     )
