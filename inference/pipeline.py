@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from inference.annotation import Garment
+from inference.boxes import box_iou
 from inference.model_card import ModelCard, ModelCardError, load_card
 from inference.pose_decode import (
     DEFAULT_VISIBLE_THRESHOLD,
@@ -307,14 +308,6 @@ class GarmentPipeline:
 
 
 MERGE_IOU = 0.6
-
-
-def box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _invert(matrix: np.ndarray) -> np.ndarray:

@@ -15,15 +15,8 @@ from itertools import count
 import numpy as np
 
 from inference.annotation import Garment
+from inference.boxes import box_iou
 from inference.pose_decode import Detection
-
-
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass
@@ -90,8 +83,8 @@ class BoxTracker:
         free = list(self.tracks)
         ids = []
         for g in garments:
-            best = max(free, key=lambda t: iou(t.bbox, g.bbox), default=None)
-            if best is not None and best.category_id == g.category_id and iou(best.bbox, g.bbox) >= self.iou_threshold:
+            best = max(free, key=lambda t: box_iou(t.bbox, g.bbox), default=None)
+            if best is not None and best.category_id == g.category_id and box_iou(best.bbox, g.bbox) >= self.iou_threshold:
                 free.remove(best)
                 ids.append(best.id)
             else:

@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from inference.boxes import box_iou
 from inference.schema import NUM_DF2_KEYPOINTS, deepfashion2
 from measure.calibration import Calibration, CalibrationError
 from measure.detect import calibrate_charuco
@@ -53,14 +54,6 @@ def _local_keypoints(ann: dict, source: str) -> tuple[int, np.ndarray]:
 def _box(ann: dict) -> np.ndarray:
     x, y, w, h = (float(v) for v in ann.get("bbox", (0, 0, 0, 0)))
     return np.array([x, y, x + w, y + h])
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def true_calibration(image: dict, source: str) -> Calibration:
@@ -126,8 +119,8 @@ def evaluate(
         for ann in gts.get(int(image["id"]), []):
             cat_id, true_kps = _local_keypoints(ann, gt_source)
             candidates = [p for p in free if int(p["category_id"]) == cat_id]
-            best = max(candidates, key=lambda p: _iou(_box(p), _box(ann)), default=None)
-            if best is None or _iou(_box(best), _box(ann)) < MIN_IOU:
+            best = max(candidates, key=lambda p: box_iou(_box(p), _box(ann)), default=None)
+            if best is None or box_iou(_box(best), _box(ann)) < MIN_IOU:
                 unmatched += 1
                 continue
             free.remove(best)

@@ -117,14 +117,6 @@ def write_keypoint(row: KeypointRow, kp: Keypoint) -> None:
     row.source = str(kp.source)
 
 
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def remap_category(keypoints: tuple[Keypoint, ...], old_id: int, new_id: int) -> tuple[Keypoint, ...]:
     """Carry points to another category: same landmark name first, then the same 81-slot aggregate."""
     schema = deepfashion2()

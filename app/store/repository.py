@@ -48,8 +48,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from inference.annotation import Garment, GarmentStatus
+from inference.boxes import box_iou
 
-from .convert import garment_from_row, garment_to_dict, iou, validate_garment, write_garment
+from .convert import garment_from_row, garment_to_dict, validate_garment, write_garment
 from .database import IMMEDIATE, StoreError, open_database
 from .edits import EditsMixin
 from .images import ImageReadError, probe_image
@@ -296,7 +297,7 @@ class ProjectStore(EditsMixin, RecordsMixin):
             for g in garments:
                 g = replace(g, status=GarmentStatus.PREDICTED, model_version=model_version or g.model_version)
                 if any(
-                    k.category_id == g.category_id and iou((k.x1, k.y1, k.x2, k.y2), g.bbox) > PREDICTION_OVERLAP_IOU
+                    k.category_id == g.category_id and box_iou((k.x1, k.y1, k.x2, k.y2), g.bbox) > PREDICTION_OVERLAP_IOU
                     for k in kept
                 ):
                     dropped += 1
