@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,16 +33,17 @@ class Frame:
     captured_at: float  # time.monotonic() when read from the source
 
 
-class FrameSource:
+class FrameSource(ABC):
     """Blocking reader: ``read()`` returns the next BGR frame or None at the end of the source."""
 
     fps: float | None = None
     name: str = "source"
 
+    @abstractmethod
     def read(self) -> np.ndarray | None:
-        raise NotImplementedError
+        """The next BGR frame, or None at the end of the source."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: sources without a handle need not override it
         """Release the device or file."""
 
 
