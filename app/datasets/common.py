@@ -110,6 +110,14 @@ def atomic_write_json(path: Path, doc) -> Path:
     return atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
 
 
+def export_image(src: Path, folder: Path, stem: str, errors: list[str]) -> None:
+    """Put an exported annotation's image beside it as ``folder/stem.ext``; a failure is reported, not fatal."""
+    try:
+        link_or_copy(src, folder / f"{stem}{src.suffix.lower()}")
+    except OSError as exc:
+        errors.append(f"{src}: cannot copy image ({exc.strerror or exc})")
+
+
 def link_or_copy(src: Path, dst: Path) -> None:
     """Put an image into an export folder: a hard link when possible (no extra disk), else a copy."""
     dst.parent.mkdir(parents=True, exist_ok=True)

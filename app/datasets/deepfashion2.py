@@ -21,10 +21,10 @@ from .common import (
     ImportReport,
     Selection,
     atomic_write_json,
+    export_image,
     find_image,
     ingest,
     is_fld,
-    link_or_copy,
     read_json,
     selected_images,
     unique_stems,
@@ -150,11 +150,7 @@ def export_deepfashion2(store, out_dir: Path, selection: Selection, copy_images:
         doc.update({f"item{i}": encode_item(g) for i, g in enumerate(items, start=1)})
         stem = stems[info.id]
         if copy_images:
-            src = store.resolve_path(info.path)
-            try:
-                link_or_copy(src, out_dir / "image" / f"{stem}{src.suffix.lower()}")
-            except OSError as exc:
-                report.errors.append(f"{src}: cannot copy image ({exc.strerror or exc})")
+            export_image(store.resolve_path(info.path), out_dir / "image", stem, report.errors)
         report.files.append(atomic_write_json(out_dir / "annos" / f"{stem}.json", doc))
         report.images += 1
         report.garments += len(items)

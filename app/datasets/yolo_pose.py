@@ -19,8 +19,8 @@ from .common import (
     ExportReport,
     Selection,
     atomic_write_text,
+    export_image,
     is_fld,
-    link_or_copy,
     selected_images,
     unique_stems,
 )
@@ -70,11 +70,7 @@ def export_yolo_pose(store, out_dir: Path, selection: Selection, copy_images: bo
         report.skipped += len(garments) - len(lines)
         stem = stems[info.id]
         if copy_images:
-            src = store.resolve_path(info.path)
-            try:
-                link_or_copy(src, out_dir / "images" / f"{stem}{src.suffix.lower()}")
-            except OSError as exc:
-                report.errors.append(f"{src}: cannot copy image ({exc.strerror or exc})")
+            export_image(store.resolve_path(info.path), out_dir / "images", stem, report.errors)
         report.files.append(atomic_write_text(out_dir / "labels" / f"{stem}.txt", "".join(f"{ln}\n" for ln in lines)))
         report.images += 1
         report.garments += len(lines)

@@ -77,7 +77,10 @@ class EditSession(QObject):
 
 
 class _SnapshotEdit(QUndoCommand):
-    """An edit of one existing garment, undone by writing back the snapshot taken before it."""
+    """An edit of one existing garment, undone by writing back the snapshot taken before it.
+
+    Subclasses define ``apply(backend, garment_id)``: the one store call that makes their edit.
+    """
 
     def __init__(self, session: EditSession, image_id: int, garment_id: int, text: str):
         super().__init__(text)
@@ -88,9 +91,6 @@ class _SnapshotEdit(QUndoCommand):
     @property
     def garment_id(self) -> int:
         return self.session.resolve(self._garment_id)
-
-    def apply(self, backend: AnnotationBackend, garment_id: int) -> None:
-        raise NotImplementedError  # each subclass says what its edit is
 
     def redo(self) -> None:
         gid = self.garment_id
