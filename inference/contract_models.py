@@ -10,6 +10,9 @@ SimCC decode, inverse affine) can be checked against known geometry:
 - pose: a 1×1 convolution scores "red marker" pixels (R - (G + B) / 2, rectified); the SimCC logits of all
   81 landmarks are the column / row maxima of that response, at ``split`` bins per pixel. A red dot in a
   crop therefore decodes to its own crop position, with a score near 1; a crop without a dot scores low.
+- pose with ``category_head``: a third output ``category_logits`` [B, 13] read from a green "tag" patch in
+  the crop: the crop's maximum of G - (R + B) / 2 selects class ``floor((level - 128) · 13 / 128)``
+  (``draw_category_tag``), so a test can make the crop classifier disagree with the detector.
 
 Needs the ``onnx`` package (dev/train extras); the runtime itself never imports this module.
 """
@@ -29,6 +32,7 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 FOREGROUND_LEVEL = 150.0
 MARKER_GAIN = 0.2  # logit per unit of marker response: a full red dot gives a peak logit of 51
 NUM_AGG = 81
+NUM_CATEGORIES = 13
 
 
 def _const(name: str, value, dtype=np.float32):
@@ -119,8 +123,15 @@ def build_detector(input_size=(320, 320), stripes: int = 5, mean=IMAGENET_MEAN, 
     return _model(graph)
 
 
-def build_pose(input_size=(192, 256), split: int = 2, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-    """Pose graph: crops [B,3,H,W] → simcc_x [B,81,W*split], simcc_y [B,81,H*split] (dynamic B)."""
+TAG_BASE = 128.0  # tag levels 128..255 carry the class; garments and background stay below
+TAG_GAIN = 0.5  # logit per level away from a class centre (adjacent classes ~5 logits apart)
+
+
+def build_pose(
+    input_size=(192, 256), split: int = 2, mean=IMAGENET_MEAN, std=IMAGENET_STD, category_head: bool = False
+):
+    """Pose graph: crops [B,3,H,W] → simcc_x [B,81,W*split], simcc_y [B,81,H*split] (dynamic B)
+    (+ category_logits [B,13] with ``category_head``)."""
     from onnx import TensorProto, helper
 
     w, h = input_size
@@ -155,15 +166,30 @@ def build_pose(input_size=(192, 256), split: int = 2, mean=IMAGENET_MEAN, std=IM
             node("Reshape", [p + "bins", "flat_shape"], [p + "flat"]),  # [B,1,L*split]
             node("Expand", [p + "flat", "expand_shape"], [f"simcc_{axis_name}"]),
         ]
+    outputs = [
+        helper.make_tensor_value_info("simcc_x", TensorProto.FLOAT, ["batch", NUM_AGG, w * split]),
+        helper.make_tensor_value_info("simcc_y", TensorProto.FLOAT, ["batch", NUM_AGG, h * split]),
+    ]
+    if category_head:
+        tag_weights = np.array([-0.5, 1.0, -0.5])
+        centres = TAG_BASE + (np.arange(NUM_CATEGORIES) + 0.5) * (256.0 - TAG_BASE) / NUM_CATEGORIES
+        inits += [
+            _const("tag_w", (tag_weights * np.asarray(std)).reshape(1, 3, 1, 1)),
+            _const("tag_b", np.array([float(np.dot(tag_weights, mean))])),
+            _const("tag_centres", centres[None]),
+            _const("tag_gain", -TAG_GAIN),
+        ]
+        nodes += [
+            node("Conv", ["crops", "tag_w", "tag_b"], ["tag_response"], kernel_shape=[1, 1]),  # [B,1,H,W]
+            node("ReduceMax", ["tag_response"], ["tag_level"], axes=[2, 3], keepdims=0),  # [B,1]
+            node("Sub", ["tag_level", "tag_centres"], ["tag_delta"]),  # [B,13]
+            node("Abs", ["tag_delta"], ["tag_distance"]),
+            node("Mul", ["tag_distance", "tag_gain"], ["category_logits"]),
+        ]
+        outputs.append(helper.make_tensor_value_info("category_logits", TensorProto.FLOAT, ["batch", NUM_CATEGORIES]))
     graph = helper.make_graph(
-        nodes,
-        "contract_pose",
-        [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["batch", 3, h, w])],
-        [
-            helper.make_tensor_value_info("simcc_x", TensorProto.FLOAT, ["batch", NUM_AGG, w * split]),
-            helper.make_tensor_value_info("simcc_y", TensorProto.FLOAT, ["batch", NUM_AGG, h * split]),
-        ],
-        inits,
+        nodes, "contract_pose", [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["batch", 3, h, w])],
+        outputs, inits,
     )
     return _model(graph)
 
@@ -184,6 +210,8 @@ def write_contract_model(
     split: int = 2,
     per_category: dict[int, str] | None = None,
     name: str = "contract-test",
+    category_head: bool = False,
+    category_detector_weight: float = 0.0,
 ) -> Path:
     """Write detector.onnx, pose.onnx (+ per-category copies) and a valid model_card.json; return the card."""
     import onnx
@@ -191,7 +219,7 @@ def write_contract_model(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     onnx.save(build_detector(detector_size), str(folder / "detector.onnx"))
-    pose = build_pose(pose_size, split)
+    pose = build_pose(pose_size, split, category_head=category_head)
     onnx.save(pose, str(folder / "pose.onnx"))
     files = ["detector.onnx", "pose.onnx"]
     for file in (per_category or {}).values():
@@ -216,6 +244,8 @@ def write_contract_model(
             "layout": "df2-agg81",
             "bbox_padding": 1.25,
             "per_category": {str(k): v for k, v in (per_category or {}).items()},
+            "category_output": "category_logits" if category_head else None,
+            "category_detector_weight": category_detector_weight,
         },
         "training": {"note": "hand-built contract graphs (inference/contract_models.py), no training"},
         "metrics": {},
@@ -230,6 +260,12 @@ def garment_colour(category_id: int) -> tuple[int, int, int]:
     """A BGR colour the contract detector reads as ``category_id`` (bright, red level in the class's bin)."""
     red = int((category_id - 1) * 256 / 13 + 256 / 26)  # middle of the class's red bin
     return (255, 255, min(red, 255))
+
+
+def draw_category_tag(image, x: int, y: int, category_id: int, half: int = 3) -> None:
+    """A green patch the contract pose graph's category head reads as ``category_id`` (centre of its bin)."""
+    level = int(TAG_BASE + (category_id - 0.5) * (256.0 - TAG_BASE) / NUM_CATEGORIES)
+    image[max(y - half, 0) : y + half + 1, max(x - half, 0) : x + half + 1] = (0, level, 0)
 
 
 MARKER_BGR = (0, 0, 255)

@@ -7,7 +7,8 @@ Contract of the two ONNX graphs (see docs/ARCHITECTURE.md):
 - detector: input ``image`` float32 [1, 3, H, W] (letterboxed, normalised); output ``dets``
   float32 [1, K, 6] = (x1, y1, x2, y2, score, class_index 0..12) in network-input pixels.
 - pose: input ``crops`` float32 [B, 3, H, W] (affine crops, normalised); outputs ``simcc_x``
-  [B, 81, W*split] and ``simcc_y`` [B, 81, H*split] (SimCC logits over the 81 aggregated landmarks).
+  [B, 81, W*split] and ``simcc_y`` [B, 81, H*split] (SimCC logits over the 81 aggregated landmarks);
+  optionally ``category_logits`` [B, 13] when the card names it in ``pose.category_output``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class PoseSpec:
     bbox_padding: float = 1.25
     # Optional per-category fine-tuned pose graphs: category id (str) -> file
     per_category: dict[str, str] = field(default_factory=dict)
+    # Output name of the crop category classifier (None: the graph has none; the detector decides).
+    category_output: str | None = None
+    # category = argmax(crop probabilities + this × one-hot(detector class)); see inference.category_fusion
+    category_detector_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,8 @@ def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
                 layout=str(pose.get("layout", "df2-agg81")),
                 bbox_padding=float(pose.get("bbox_padding", 1.25)),
                 per_category={str(k): str(v) for k, v in pose.get("per_category", {}).items()},
+                category_output=str(pose["category_output"]) if pose.get("category_output") else None,
+                category_detector_weight=float(pose.get("category_detector_weight", 0.0)),
             ),
             path=path,
             parent=doc.get("parent"),
@@ -152,6 +159,8 @@ def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelCardError(f"{path}: missing or malformed field: {exc}") from exc
+    if card.pose.category_detector_weight < 0.0:
+        raise ModelCardError(f"{path}: category_detector_weight must be ≥ 0, got {card.pose.category_detector_weight}")
     if not 0.0 <= card.score_alpha <= 1.0:
         raise ModelCardError(f"{path}: score_alpha must be between 0 and 1, got {card.score_alpha}")
     files = [card.detector.file, card.pose.file, *card.pose.per_category.values()]

@@ -3,7 +3,9 @@
 Stages per image: letterbox + detector session; one ``cv2.warpAffine`` per detected box into one crop batch;
 one pose session call per graph (per-category graphs when the card lists them); SimCC decode and inverse
 affine back to image pixels; the category's landmarks picked from the 81 with ``agg81_to_local``.
-Scores and visibility are described in ``inference.pose_decode``.
+Scores and visibility are described in ``inference.pose_decode``. When the pose graph has a category head,
+the category of each detected (not user-fixed) garment is decided by ``inference.category_fusion``; a crop
+whose decided category has its own fine-tuned graph is then run again through that graph.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from inference.annotation import Garment
 from inference.boxes import box_iou
+from inference.category_fusion import fuse_categories
 from inference.model_card import ModelCard, ModelCardError, load_card
 from inference.pose_decode import (
     DEFAULT_VISIBLE_THRESHOLD,
@@ -135,6 +138,9 @@ class GarmentPipeline:
         check_tensor(model, model.input("crops"), "crops", (None, 3, h, w), "input")
         check_tensor(model, model.output("simcc_x"), "simcc_x", (None, k, round(w * split)), "output")
         check_tensor(model, model.output("simcc_y"), "simcc_y", (None, k, round(h * split)), "output")
+        name = self.card.pose.category_output
+        if name is not None and model is self.pose_models.get(self.card.pose.file):
+            check_tensor(model, model.output(name), name, (None, self.card.detector.num_classes), "output")
 
     def warm_up(self) -> None:
         w, h = self.card.detector.preprocess.input_size
@@ -164,7 +170,8 @@ class GarmentPipeline:
                 schema.category(int(category_id))  # clear error for an unknown category
                 x1, y1, x2, y2 = (float(v) for v in bbox)
                 detections.append(
-                    Detection((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)), score, int(category_id))
+                    Detection((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)), score, int(category_id),
+                              category_fixed=True)
                 )
         return self.estimate(image, detections, timings)
 
@@ -183,7 +190,7 @@ class GarmentPipeline:
         candidates = self.detect(image, timings, score_threshold=fallback_threshold)
         confident = [d for d in candidates if d.score >= self.card.detector.score_threshold]
         chosen = confident or candidates[:1]
-        relabelled = [Detection(d.bbox, d.score, int(category_id)) for d in chosen]
+        relabelled = [Detection(d.bbox, d.score, int(category_id), category_fixed=True) for d in chosen]
         return self.estimate(image, relabelled, timings)
 
     def estimate(
@@ -275,6 +282,21 @@ class GarmentPipeline:
                 garments = self._pose_chunk(self.pose_models[file], [(jobs[j][0], d) for j, _, d in chunk], timings)
                 for (j, n, _), g in zip(chunk, garments, strict=True):
                     results[j][n] = g
+        # The classifier may have moved a garment to a category with its own fine-tuned graph: run it there.
+        redo: dict[str, list[tuple[int, int, Detection]]] = {}
+        for file, group in groups.items():
+            for j, n, d in group:
+                g = results[j][n]
+                target = self.pose_for_category.get(g.category_id, self.card.pose.file)
+                if target != file:
+                    redo.setdefault(target, []).append((j, n, Detection(d.bbox, d.score, g.category_id, True)))
+        for file, group in redo.items():
+            for start in range(0, len(group), batch):
+                chunk = group[start : start + batch]
+                garments = self._pose_chunk(self.pose_models[file], [(jobs[j][0], d) for j, _, d in chunk], timings)
+                for (j, n, _), g in zip(chunk, garments, strict=True):
+                    g.extra.update({k: v for k, v in results[j][n].extra.items() if k.startswith("category_")})
+                    results[j][n] = g
         return [list(r) for r in results]
 
     def _pose_chunk(self, model: OnnxModel, crops, timings: StageTimings) -> list[Garment]:
@@ -295,16 +317,33 @@ class GarmentPipeline:
         with timings.measure("pose"):
             out = model.run({"crops": tensor})
         with timings.measure("post"):
+            n = len(crops)
             sx, sy = out["simcc_x"], out["simcc_y"]
             if self.flip_test:
-                n = len(crops)
                 fx, fy = flip_back_simcc(sx[n:], sy[n:], spec.simcc_split_ratio, self._flip_index)
                 sx, sy = (sx[:n] + fx) / 2.0, (sy[:n] + fy) / 2.0
-            decoded = decode_landmarks(sx, sy, spec.simcc_split_ratio, inverses, [d.category_id for _, d in crops])
-            return [
+            detections = [d for _, d in crops]
+            decided = None
+            if spec.category_output is not None and spec.category_output in out:
+                logits = out[spec.category_output]
+                logits = (logits[:n] + logits[n:]) / 2.0 if self.flip_test else logits  # a mirror keeps the category
+                ids, probs = fuse_categories(logits, [d.category_id for d in detections], spec.category_detector_weight)
+                decided = [(d.category_id, float(p)) for d, p in zip(detections, probs, strict=True)]
+                detections = [
+                    d if d.category_fixed else Detection(d.bbox, d.score, int(c), d.category_fixed)
+                    for d, c in zip(detections, ids, strict=True)
+                ]
+            decoded = decode_landmarks(sx, sy, spec.simcc_split_ratio, inverses, [d.category_id for d in detections])
+            garments = [
                 build_garment(det, xy, scores, self.model_version, self.visible_threshold, self.card.score_alpha)
-                for (xy, scores), (_, det) in zip(decoded, crops, strict=True)
+                for (xy, scores), det in zip(decoded, detections, strict=True)
             ]
+            if decided is not None:
+                for g, det, (before, prob) in zip(garments, detections, decided, strict=True):
+                    if not det.category_fixed:
+                        g.extra["category_detector_id"] = before
+                        g.extra["category_probability"] = prob
+            return garments
 
 
 MERGE_IOU = 0.6

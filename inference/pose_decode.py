@@ -26,6 +26,8 @@ class Detection:
     bbox: tuple[float, float, float, float]  # image pixels
     score: float
     category_id: int  # DeepFashion2 1..13
+    # True when a person fixed the category (a drawn box, QC mode's style): no classifier may change it.
+    category_fixed: bool = False
 
 
 def flip_back_simcc(simcc_x_flipped: np.ndarray, simcc_y_flipped: np.ndarray, split: float, flip_index):

@@ -13,6 +13,8 @@ from app.training.export import export_detector, export_pose, write_card
 from app.training.rtfpose import RTFPose
 from inference.model_card import load_card
 from inference.pipeline import GarmentPipeline
+from inference.pose_decode import Detection
+from inference.schema import deepfashion2
 
 
 def _tiny_models():
@@ -50,3 +52,26 @@ def test_card_records_hashes_and_loads_in_the_runtime(tmp_path):
     pipeline = GarmentPipeline(card, provider="cpu")
     result = pipeline.predict_boxes(np.full((100, 120, 3), 200, np.uint8), [((10, 10, 90, 80), 9)])
     assert len(result) == 1 and len(result[0].keypoints) == 8
+
+
+def test_pose_with_a_category_head_exports_its_logits_and_the_card_names_them(tmp_path):
+    from app.training.export import CATEGORY_OUTPUT
+    from app.training.rtfpose import PoseConfig
+
+    torch.manual_seed(0)
+    detector = CenterNetDetector(TINY_DET).eval()
+    pose = RTFPose(PoseConfig(**{**TINY_POSE.to_json(), "num_categories": 13})).eval()
+    export_detector(detector, tmp_path / "detector.onnx")
+    assert export_pose(pose, tmp_path / "pose.onnx") < 1e-4  # all three outputs compared
+    sess = ort.InferenceSession(str(tmp_path / "pose.onnx"), providers=["CPUExecutionProvider"])
+    assert [o.name for o in sess.get_outputs()] == ["simcc_x", "simcc_y", CATEGORY_OUTPUT]
+    logits = sess.run([CATEGORY_OUTPUT], {"crops": np.zeros((4, 3, 64, 64), np.float32)})[0]
+    assert logits.shape == (4, 13)
+    path = write_card(tmp_path, "tiny", "0.0.1", (64, 64), (64, 64), 2.0, 1.25, {}, {},
+                      category_output=CATEGORY_OUTPUT, category_detector_weight=0.2)
+    card = load_card(path)
+    assert card.pose.category_output == CATEGORY_OUTPUT and card.pose.category_detector_weight == 0.2
+    (g,) = GarmentPipeline(card, provider="cpu").estimate(
+        np.full((100, 120, 3), 200, np.uint8), [Detection((10.0, 10.0, 90.0, 80.0), 0.9, 9)])
+    assert 1 <= g.category_id <= 13 and g.extra["category_detector_id"] == 9
+    assert len(g.keypoints) == deepfashion2().category(g.category_id).num_keypoints

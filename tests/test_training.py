@@ -112,3 +112,43 @@ def test_a_few_detector_steps_lower_the_centernet_loss():
     assert batch["mask"].sum() == 6 and batch["heat"][:, 8].max() == 1.0  # skirt = class index 8
     losses = _steps(CenterNetDetector(TINY_DET), batch, lambda m, b: detection_loss(m(b["image"]), b)[0])
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_category_head_learns_the_crop_category_alongside_the_keypoints():
+    from app.training.trainer import pose_loss_fn
+
+    torch.manual_seed(0)
+    cfg = PoseConfig(**{**TINY_POSE.to_json(), "num_categories": 13})
+    data = PoseDataset(SkirtSource(8), cfg, sigma=2.0, augment=False)
+    batch = collate_pose([data[i] for i in range(len(data))])
+    assert batch["category"].dtype == torch.int64 and set(batch["category"].tolist()) == {8}  # skirt = index 8
+    model = RTFPose(cfg)
+    sx, sy, logits = model(batch["crops"])
+    assert logits.shape == (len(batch["crops"]), 13)
+    ce = []
+
+    def loss(m, b):
+        total, parts = pose_loss_fn(m, b)
+        ce.append(parts["ce"])
+        return total
+
+    _steps(model, batch, loss)
+    assert ce[-1] < 0.5 * ce[0]
+    model.eval()
+    with torch.no_grad():
+        assert (model(batch["crops"])[2].argmax(1) == 8).all()
+
+
+def test_init_from_weights_keeps_the_trained_network_and_adds_a_fresh_head(tmp_path):
+    from app.training.recipe import init_from_weights
+
+    torch.manual_seed(0)
+    plain = RTFPose(TINY_POSE)
+    torch.save({"tag": "pose", "model": plain.state_dict()}, tmp_path / "pose.pt")
+    headed = RTFPose(PoseConfig(**{**TINY_POSE.to_json(), "num_categories": 13}))
+    messages = []
+    init_from_weights(headed, tmp_path / "pose.pt", messages.append)
+    assert torch.equal(headed.cls_x.weight, plain.cls_x.weight) and "new: category" in messages[0]
+    torch.save({"tag": "other", "model": {"encoder.weight": torch.zeros(3)}}, tmp_path / "other.pt")
+    with pytest.raises(RuntimeError, match="shares no weights"):
+        init_from_weights(headed, tmp_path / "other.pt")

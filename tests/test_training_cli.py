@@ -34,3 +34,24 @@ def test_train_exports_a_card_and_resumes_from_its_checkpoint(tmp_path, capsys):
 def test_train_names_a_missing_dataset(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "missing.json"), "--out", str(tmp_path / "m")]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_train_adds_a_category_head_to_a_trained_pose_model(tmp_path, capsys):
+    dataset = write_coco(tmp_path, 3)
+    out = tmp_path / "model"
+    common = ["train", "--data", str(dataset), "--out", str(out), "--val-synthetic", "0", "--workers", "0",
+              "--batch", "3", "--pose-batch", "3", "--detector-input", "96", "--pose-input", "64", "--epochs", "1"]
+    assert main(common) == 0
+    plain = torch.load(out / "checkpoints" / "pose.pt", weights_only=False)
+    assert main([*common, "--pose-only", "--category-head", "--init-pose", str(out / "checkpoints" / "pose.pt")]) == 0
+    assert "new: category" in capsys.readouterr().out
+    headed = torch.load(out / "checkpoints" / "pose.pt", weights_only=False)
+    assert headed["config"]["num_categories"] == 13 and "category.0.weight" in headed["model"]
+    assert plain["config"]["num_categories"] == 0
+    card = load_card(out / "model_card.json")
+    assert card.pose.category_output == "category_logits"
+    # Exporting again rebuilds the pose network from its checkpoint's architecture, head included.
+    assert main(["train", "--data", str(dataset), "--out", str(out), "--val-synthetic", "0", "--export-only",
+                 "--detector-input", "96", "--pose-input", "64"]) == 0
+    assert load_card(out / "model_card.json").pose.category_output == "category_logits"
+    assert main([*common, "--pose-only", "--init-pose", str(tmp_path / "nope.pt")]) == 2

@@ -74,14 +74,15 @@ class PoseDataset(_EpochSeeded):
             for g in garments
             if usable_for_pose(g) and (self.category_id is None or g.category_id == self.category_id)
         ]
-        keys = ("crops", "target_x", "target_y", "weight")
+        keys = ("crops", "target_x", "target_y", "weight", "category")
         if not samples:
             w, h = self.cfg.input_size
             r = self.cfg.simcc_split_ratio
             k = self.cfg.num_keypoints
             shapes = {"crops": (0, 3, h, w), "target_x": (0, k, int(w * r)), "target_y": (0, k, int(h * r)),
                       "weight": (0, k)}
-            return {key: torch.zeros(shapes[key]) for key in keys}
+            empty = {key: torch.zeros(shapes[key]) for key in shapes}
+            return {**empty, "category": torch.zeros(0, dtype=torch.int64)}
         return {key: torch.from_numpy(np.stack([s[key] for s in samples])) for key in keys}
 
 

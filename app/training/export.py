@@ -16,6 +16,8 @@ from app.training.samples import MEAN_RGB, STD_RGB
 from inference.model_card import DetectorSpec, ModelCard, PoseSpec, Preprocess, sha256_file
 
 OPSET = 17
+POSE_OUTPUTS = ("simcc_x", "simcc_y")
+CATEGORY_OUTPUT = "category_logits"  # present when the pose model has a category head
 # DeepMark++ eq. (1): final garment score = α·detector score + (1-α)·mean keypoint score of its category.
 SCORE_ALPHA = 0.8
 
@@ -56,20 +58,25 @@ def export_detector(detector: CenterNetDetector, path: Path, seed: int = 0) -> f
     return diff
 
 
+def pose_output_names(model: RTFPose) -> list[str]:
+    return list(POSE_OUTPUTS if model.cfg.num_categories == 0 else (*POSE_OUTPUTS, CATEGORY_OUTPUT))
+
+
 def export_pose(model: RTFPose, path: Path, seed: int = 0) -> float:
     """Writes ``path`` (dynamic batch); returns max abs logit difference ORT vs PyTorch on a batch of 3."""
     model = model.eval().cpu()
     w, h = model.cfg.input_size
     sample = torch.randn(3, 3, h, w, generator=torch.Generator().manual_seed(seed))
+    names = pose_output_names(model)
     torch.onnx.export(
-        model, (sample,), str(path), input_names=["crops"], output_names=["simcc_x", "simcc_y"],
-        dynamic_axes={"crops": {0: "batch"}, "simcc_x": {0: "batch"}, "simcc_y": {0: "batch"}},
+        model, (sample,), str(path), input_names=["crops"], output_names=names,
+        dynamic_axes={"crops": {0: "batch"}, **{n: {0: "batch"} for n in names}},
         opset_version=OPSET, dynamo=False,
     )
     with torch.no_grad():
-        ex, ey = (t.numpy() for t in model(sample))
-    gx, gy = _session(path).run(["simcc_x", "simcc_y"], {"crops": sample.numpy()})
-    return float(max(np.abs(ex - gx).max(), np.abs(ey - gy).max()))
+        expected = [t.numpy() for t in model(sample)]
+    got = _session(path).run(names, {"crops": sample.numpy()})
+    return float(max(np.abs(e - g).max() for e, g in zip(expected, got, strict=True)))
 
 
 def write_card(
@@ -84,6 +91,8 @@ def write_card(
     metrics: dict,
     per_category: dict[str, str] | None = None,
     parent: str | None = None,
+    category_output: str | None = None,
+    category_detector_weight: float = 0.0,
 ) -> Path:
     """Card beside detector.onnx / pose.onnx (+ per-category graphs), with the sha256 of every file."""
     per_category = dict(per_category or {})
@@ -98,7 +107,8 @@ def write_card(
         pose=PoseSpec(
             file="pose.onnx", preprocess=Preprocess(tuple(pose_input), MEAN_RGB, STD_RGB, "RGB"),
             simcc_split_ratio=simcc_split_ratio, num_keypoints=81, layout="df2-agg81", bbox_padding=bbox_padding,
-            per_category=per_category,
+            per_category=per_category, category_output=category_output,
+            category_detector_weight=category_detector_weight,
         ),
         path=out_dir / "model_card.json",
         parent=parent,

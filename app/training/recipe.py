@@ -16,7 +16,7 @@ import torch
 
 from app.training.data import DetectionDataset, PoseDataset, collate_pose
 from app.training.detector import CenterNetDetector, DetectorConfig
-from app.training.export import SCORE_ALPHA, export_detector, export_pose, write_card
+from app.training.export import CATEGORY_OUTPUT, SCORE_ALPHA, export_detector, export_pose, write_card
 from app.training.rtfpose import PoseConfig, RTFPose
 from app.training.sources import SynthSource
 from app.training.trainer import FitConfig, detector_loss_fn, fit, pose_loss_fn
@@ -39,6 +39,7 @@ class Recipe:
     device: str = "cpu"
     workers: int = 1
     resume: Path | None = None
+    pose_init: Path | None = None  # start pose training from these weights (new parts, e.g. a head, start fresh)
     stages: tuple[str, ...] = ("detector", "pose")
     per_category: tuple[int, ...] = ()
     finetune_epochs: int = 3
@@ -50,6 +51,8 @@ class Recipe:
     pose_cfg: PoseConfig = field(default_factory=PoseConfig)
     log: object = print
     command: str = ""  # how training was invoked (written into checkpoints and the card)
+    # With a category head: weight of the detector's class in the category decision (inference.category_fusion)
+    category_detector_weight: float = 0.0
 
     def __post_init__(self):
         self.command = self.command or process_command()
@@ -82,6 +85,27 @@ def _checkpoint_tag(path: Path) -> str:
     return str(torch.load(path, map_location="cpu", weights_only=False).get("tag"))
 
 
+def _checkpoint_config(path: Path, cls, default):
+    """The architecture a checkpoint was trained with (older checkpoints: ``default``)."""
+    if not path.is_file():
+        return default
+    doc = torch.load(path, map_location="cpu", weights_only=False).get("config")
+    return cls.from_json(doc) if doc else default
+
+
+def init_from_weights(model: torch.nn.Module, path: Path, log=print) -> None:
+    """Copy every tensor whose name and shape match; the rest (e.g. a new category head) keeps its init."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    weights = state.get("model", state)
+    own = model.state_dict()
+    usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise RuntimeError(f"{path} shares no weights with this model: not a checkpoint of the same network")
+    model.load_state_dict(usable, strict=False)
+    fresh = sorted({k.split(".")[0] for k in own if k not in usable})
+    log(f"initialised {len(usable)}/{len(own)} tensors from {path}" + (f"; new: {', '.join(fresh)}" if fresh else ""))
+
+
 def run_recipe(r: Recipe) -> dict:
     """Returns a summary dict (paths, parity, metrics); raises RuntimeError with a clear message."""
     log = r.log
@@ -89,8 +113,15 @@ def run_recipe(r: Recipe) -> dict:
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     det_ckpt, pose_ckpt = ckpt_dir / "detector.pt", ckpt_dir / "pose.pt"
     resume_tag = _checkpoint_tag(r.resume) if r.resume else None
+    if "detector" not in r.stages or resume_tag == "detector":
+        r.detector_cfg = _checkpoint_config(r.resume if resume_tag == "detector" else det_ckpt, DetectorConfig,
+                                            r.detector_cfg)
+    if "pose" not in r.stages or resume_tag == "pose":
+        r.pose_cfg = _checkpoint_config(r.resume if resume_tag == "pose" else pose_ckpt, PoseConfig, r.pose_cfg)
     detector = CenterNetDetector(r.detector_cfg)
     pose = RTFPose(r.pose_cfg)
+    if r.pose_init is not None and "pose" in r.stages and resume_tag != "pose":
+        init_from_weights(pose, r.pose_init, log)
     summary: dict = {"out": str(r.out)}
     commands: dict[str, str] = {}
 
@@ -161,15 +192,17 @@ def run_recipe(r: Recipe) -> dict:
         "slots with labelled points",
         "onnx_parity_max_abs_diff": {k[7:]: v for k, v in summary.items() if k.startswith("parity_")},
     }
+    category = {"category_output": CATEGORY_OUTPUT if r.pose_cfg.num_categories else None,
+                "category_detector_weight": r.category_detector_weight}
     card_path = write_card(r.out, r.name, r.version, r.detector_cfg.input_size, r.pose_cfg.input_size,
-                           r.pose_cfg.simcc_split_ratio, BBOX_PADDING, training, {}, per_category_files)
+                           r.pose_cfg.simcc_split_ratio, BBOX_PADDING, training, {}, per_category_files, **category)
     summary["card"] = str(card_path)
     if r.val_source is not None:
         metrics = evaluate_card(card_path, r.val_source, log)
         metrics["dataset"] = r.val_description
         write_card(r.out, r.name, r.version, r.detector_cfg.input_size, r.pose_cfg.input_size,
                    r.pose_cfg.simcc_split_ratio, BBOX_PADDING, training, {"synthetic_val": metrics},
-                   per_category_files)
+                   per_category_files, **category)
         summary["metrics"] = metrics
     return summary
 

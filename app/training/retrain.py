@@ -208,7 +208,9 @@ def _run(opts: RetrainOptions, store: ProjectStore, log) -> dict:
     parent = f"{base.name} {base.version}"
     args = (folder, name, version, detector.cfg.input_size, pose.cfg.input_size, pose.cfg.simcc_split_ratio,
             BBOX_PADDING, training)
-    card_path = write_card(*args, {}, parent=parent)
+    category = {"category_output": base.pose.category_output if pose.cfg.num_categories else None,
+                "category_detector_weight": base.pose.category_detector_weight}
+    card_path = write_card(*args, {}, parent=parent, **category)
     _keep_display_threshold(card_path, base)
     after = None
     if held:
@@ -218,7 +220,7 @@ def _run(opts: RetrainOptions, store: ProjectStore, log) -> dict:
                                     "images": len(held)}}
     if before is not None:
         metrics["project_held_out"]["per_category"] = {"before": before["per_category"], "after": after["per_category"]}
-    write_card(*args, metrics, parent=parent)
+    write_card(*args, metrics, parent=parent, **category)
     _keep_display_threshold(card_path, base)
 
     better = beats(after, before)

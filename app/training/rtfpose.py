@@ -11,6 +11,11 @@ text gives no layer-level detail, so they are built as follows:
   learned, zero-initialised residual weight.
 The head is RTMPose's RTMCC head: 7×7 conv to K maps, flatten, ScaleNorm + Linear, one GAU block over the K
 keypoint tokens, then two linear SimCC classifiers.
+
+Optional category head (``num_categories`` > 0): average- and max-pooled fused features → MLP → category
+logits. The crop shows the whole garment at pose resolution, so it tells look-alike categories (short vs long
+sleeve, top vs outwear, vest vs sling) apart far better than the detector's stride-8 class heatmaps; the
+runtime combines both (see inference/category_fusion.py).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class PoseConfig:
     fuse_channels: int = 96
     hidden: int = 128  # GAU token width
     gau_s: int = 64
+    # >0 adds a garment-category classifier on the crop (13 for DF2); 0 = keypoints only (older models).
+    num_categories: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -166,12 +173,23 @@ class RTFPose(nn.Module):
         self.gau = GAU(cfg.hidden, cfg.gau_s)
         self.cls_x = nn.Linear(cfg.hidden, int(w * cfg.simcc_split_ratio), bias=False)
         self.cls_y = nn.Linear(cfg.hidden, int(h * cfg.simcc_split_ratio), bias=False)
+        self.category = None
+        if cfg.num_categories > 0:
+            c = cfg.fuse_channels
+            self.category = nn.Sequential(
+                nn.Linear(2 * c, c), nn.SiLU(inplace=True), nn.Dropout(0.1), nn.Linear(c, cfg.num_categories)
+            )
 
-    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(simcc_x, simcc_y) or, with a category head, (simcc_x, simcc_y, category_logits)."""
         c3, c4, c5 = self.backbone(crops)
         fused = self.safe(self.csff(c3, c4, self.mecs(c5)))
         tokens = self.gau(self.token(self.final_conv(fused).flatten(2)))
-        return self.cls_x(tokens), self.cls_y(tokens)
+        if self.category is None:
+            return self.cls_x(tokens), self.cls_y(tokens)
+        flat = fused.flatten(2)
+        pooled = torch.cat([flat.mean(-1), flat.amax(-1)], dim=1)
+        return self.cls_x(tokens), self.cls_y(tokens), self.category(pooled)
 
 
 def simcc_kl_loss(

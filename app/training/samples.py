@@ -121,6 +121,7 @@ def pose_sample(
         "target_x": tx,
         "target_y": ty,
         "weight": weight,
+        "category": np.int64(garment.category_id - 1),
         "points": points.astype(np.float32),
         "matrix": matrix.astype(np.float64),
     }

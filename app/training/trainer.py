@@ -149,9 +149,15 @@ def detector_loss_fn(model, batch):
     return detection_loss(model(batch["image"]), batch)
 
 
+CATEGORY_LOSS_WEIGHT = 0.5  # cross-entropy is ~2.6 at the start and the SimCC KL ~4: same order
+
+
 def pose_loss_fn(model, batch):
     from app.training.rtfpose import simcc_kl_loss
 
-    px, py = model(batch["crops"])
-    loss = simcc_kl_loss(px, py, batch["target_x"], batch["target_y"], batch["weight"])
-    return loss, {"kl": float(loss.detach())}
+    out = model(batch["crops"])
+    kl = simcc_kl_loss(out[0], out[1], batch["target_x"], batch["target_y"], batch["weight"])
+    if len(out) == 2:
+        return kl, {"kl": float(kl.detach())}
+    ce = torch.nn.functional.cross_entropy(out[2], batch["category"], label_smoothing=0.05)
+    return kl + CATEGORY_LOSS_WEIGHT * ce, {"kl": float(kl.detach()), "ce": float(ce.detach())}

@@ -52,6 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="square detector input size (multiple of 32)")
     parser.add_argument("--pose-input", metavar="PX", type=int, default=128,
                         help="square pose crop size (multiple of 16)")
+    parser.add_argument("--category-head", action="store_true",
+                        help="give the pose model a garment-category classifier (the runtime then combines it "
+                        "with the detector's class)")
+    parser.add_argument("--init-pose", metavar="CKPT", type=Path,
+                        help="start pose training from this checkpoint's weights with a fresh schedule (parts the "
+                        "checkpoint lacks, e.g. a new category head, start untrained)")
     parser.add_argument("--seed", type=int, default=0, help="first training scene seed (synthetic)")
     parser.add_argument("--name", default="garment-studio")
     parser.add_argument("--version", help="default 0.1.0 (with --project: the parent's version + rN)")
@@ -96,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--per-category expects ids like 1,2,8, got {args.per_category!r}", 2) from None
     if args.detector_input <= 0 or args.detector_input % 32 or args.pose_input <= 0 or args.pose_input % 16:
         raise CliError("--detector-input must be a multiple of 32 and --pose-input a multiple of 16", 2)
-    if args.resume is not None and not args.resume.is_file():
-        raise CliError(f"checkpoint not found: {args.resume}", 2)
+    for ckpt in (args.resume, args.init_pose):
+        if ckpt is not None and not ckpt.is_file():
+            raise CliError(f"checkpoint not found: {ckpt}", 2)
     try:
         if args.data is not None:
             train_source = CocoSource(args.data, args.images)
@@ -128,12 +135,13 @@ def run(args: argparse.Namespace) -> int:
     recipe = Recipe(
         out=args.out, train_source=train_source, data_description=description, epochs=args.epochs,
         pose_epochs=args.pose_epochs, det_batch=args.batch, pose_batch_images=args.pose_batch, lr=args.lr,
-        device=args.device, workers=args.workers, resume=args.resume, stages=stages, per_category=per_category,
+        device=args.device, workers=args.workers, resume=args.resume, pose_init=args.init_pose, stages=stages, per_category=per_category,
         finetune_epochs=args.finetune_epochs, val_source=val_source, val_description=val_description,
         name=args.name, version=args.version, log=lambda m: print(m, flush=True),
         command=getattr(args, "invocation", ""),
         detector_cfg=DetectorConfig(input_size=(args.detector_input, args.detector_input)),
-        pose_cfg=PoseConfig(input_size=(args.pose_input, args.pose_input)),
+        pose_cfg=PoseConfig(input_size=(args.pose_input, args.pose_input),
+                            num_categories=13 if args.category_head else 0),
     )
     try:
         summary = run_recipe(recipe)

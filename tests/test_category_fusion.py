@@ -1,0 +1,103 @@
+"""The pose graph's crop classifier and the detector's class, combined (inference.category_fusion)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from inference.category_fusion import fuse_categories, softmax
+from inference.contract_models import draw_category_tag, draw_marker, garment_colour, write_contract_model
+from inference.model_card import ModelCardError, load_card
+from inference.pipeline import GarmentPipeline
+from inference.runtime import ModelLoadError
+from inference.schema import deepfashion2
+
+DETECTED, TAGGED = 3, 8  # the detector reads short sleeve outwear; the crop classifier reads trousers
+
+
+def test_fusion_rule_weights_the_detector_class():
+    logits = np.log(np.array([[0.1, 0.6, 0.3], [0.45, 0.1, 0.45]]))
+    ids, probs = fuse_categories(logits, [3, 1], detector_weight=0.0)
+    assert ids.tolist() == [2, 1] and np.allclose(probs, [0.6, 0.45])
+    ids, _ = fuse_categories(logits, [3, 1], detector_weight=0.35)  # 0.3 + 0.35 beats 0.6
+    assert ids.tolist() == [3, 1]
+    ids, _ = fuse_categories(logits, [3, 3], detector_weight=0.25)  # not enough to overturn 0.6
+    assert ids.tolist() == [2, 3]
+    assert np.allclose(softmax(np.array([[1000.0, 1000.0]])), 0.5)  # stable for large logits
+    with pytest.raises(ValueError, match="1..3"):
+        fuse_categories(logits, [0, 4], 0.0)
+
+
+def scene():
+    img = np.full((480, 640, 3), 20, np.uint8)
+    img[100:340, 262:380] = garment_colour(DETECTED)  # inside one detector stripe
+    draw_marker(img, 300, 200)
+    draw_category_tag(img, 310, 280, TAGGED)
+    return img
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("category")
+    return {
+        "crop": write_contract_model(root / "crop", pose_size=(128, 128), category_head=True),
+        "detector": write_contract_model(root / "det", pose_size=(128, 128), category_head=True,
+                                         category_detector_weight=1.5),
+        "variant": write_contract_model(root / "variant", pose_size=(128, 128), category_head=True,
+                                        per_category={TAGGED: "pose_trousers.onnx"}),
+        "none": write_contract_model(root / "none", pose_size=(128, 128)),
+    }
+
+
+def test_crop_classifier_decides_the_category_and_its_landmark_set(models):
+    pipe = GarmentPipeline.from_card(models["crop"], provider="cpu")
+    (g,) = pipe(scene())
+    assert g.category_id == TAGGED
+    assert len(g.keypoints) == deepfashion2().category(TAGGED).num_keypoints
+    assert g.extra["category_detector_id"] == DETECTED and g.extra["category_probability"] > 0.9
+    assert np.abs(np.array([(k.x, k.y) for k in g.keypoints]) - (300, 200)).max() < 1.5
+    flipped = GarmentPipeline.from_card(models["crop"], provider="cpu", flip_test=True)
+    assert flipped(scene())[0].category_id == TAGGED  # the logits of the mirrored crop agree
+
+
+def test_a_heavy_detector_weight_keeps_the_detector_class(models):
+    (g,) = GarmentPipeline.from_card(models["detector"], provider="cpu")(scene())
+    assert g.category_id == DETECTED and g.extra["category_detector_id"] == DETECTED
+
+
+def test_a_category_fixed_by_the_user_is_never_changed(models):
+    pipe = GarmentPipeline.from_card(models["crop"], provider="cpu")
+    (drawn,) = pipe.predict_boxes(scene(), [((262, 100, 380, 340), 10)])
+    assert drawn.category_id == 10 and "category_probability" not in drawn.extra
+    (qc,) = pipe.predict_known_category(scene(), 7)
+    assert qc.category_id == 7 and len(qc.keypoints) == deepfashion2().category(7).num_keypoints
+
+
+def test_reclassified_garment_runs_through_its_category_graph(models):
+    pipe = GarmentPipeline.from_card(models["variant"], provider="cpu")
+    calls = []
+    variant = pipe.pose_models["pose_trousers.onnx"]
+    original_run = variant.run
+    variant.run = lambda feeds: calls.append(len(feeds["crops"])) or original_run(feeds)
+    (g,) = pipe(scene())
+    assert g.category_id == TAGGED and calls == [1]
+    assert g.extra["category_detector_id"] == DETECTED  # the decision's record survives the second pass
+
+
+def test_model_without_a_head_keeps_the_detector_class(models):
+    (g,) = GarmentPipeline.from_card(models["none"], provider="cpu")(scene())
+    assert g.category_id == DETECTED and "category_probability" not in g.extra
+
+
+def test_card_naming_a_missing_category_output_is_refused(models, tmp_path):
+    doc = json.loads(models["none"].read_text())
+    doc["pose"]["category_output"] = "category_logits"
+    for f in ("detector.onnx", "pose.onnx"):
+        (tmp_path / f).write_bytes((models["none"].parent / f).read_bytes())
+    (tmp_path / "model_card.json").write_text(json.dumps(doc))
+    with pytest.raises(ModelLoadError, match="category_logits"):
+        GarmentPipeline.from_card(tmp_path / "model_card.json", provider="cpu")
+    doc["pose"]["category_detector_weight"] = -1
+    (tmp_path / "model_card.json").write_text(json.dumps(doc))
+    with pytest.raises(ModelCardError, match="category_detector_weight"):
+        load_card(tmp_path / "model_card.json")
