@@ -101,3 +101,57 @@ def test_card_naming_a_missing_category_output_is_refused(models, tmp_path):
     (tmp_path / "model_card.json").write_text(json.dumps(doc))
     with pytest.raises(ModelCardError, match="category_detector_weight"):
         load_card(tmp_path / "model_card.json")
+
+
+class TaggedScenes:
+    """Three contract scenes whose truth is the tagged category (the detector reads another one)."""
+
+    def __len__(self):
+        return 3
+
+    def load(self, i):
+        from inference.annotation import Garment, Keypoint
+
+        n = deepfashion2().category(TAGGED).num_keypoints
+        truth = Garment(TAGGED, (262.0, 100.0, 380.0, 340.0), tuple(Keypoint(300.0, 200.0) for _ in range(n)))
+        return scene(), [truth], {"id": i + 1, "file_name": f"tagged{i}.png"}
+
+
+def test_tuning_picks_the_weight_that_scores_best_and_writes_only_that(models, tmp_path):
+    from app.training.category_tuning import main, tune
+    from app.training.evaluation import open_pipeline
+
+    result = tune(open_pipeline(models["crop"]), TaggedScenes(), weights=(0.0, 1.5))
+    assert result["best"] == 0.0 and result["images"] == 3
+    assert result["weights"][0.0]["keypoint_AP"] > 0.9 and result["weights"][1.5]["keypoint_AP"] == 0.0
+    with pytest.raises(ValueError, match="no category head"):
+        tune(open_pipeline(models["none"]), TaggedScenes())
+    # The command writes the weight into the card and keeps the display threshold and the hashes valid.
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for f in ("detector.onnx", "pose.onnx", "model_card.json"):
+        (folder / f).write_bytes((models["detector"].parent / f).read_bytes())
+    before = load_card(folder)
+    data = _coco_of_tagged_scenes(tmp_path)
+    assert main(["--model", str(folder), "--data", str(data), "--weights", "0,1.5", "--write"]) == 0
+    after = load_card(folder)
+    assert after.pose.category_detector_weight == 0.0 and before.pose.category_detector_weight == 1.5
+    assert after.detector.score_threshold == before.detector.score_threshold
+    assert after.training["category_detector_weight_tuning"]["images"] == 3
+    assert main(["--model", str(folder), "--weights", "x"]) == 2
+
+
+def _coco_of_tagged_scenes(tmp_path):
+    import cv2
+
+    from app.datasets.coco import build_document, encode_garment
+
+    source, images, anns = TaggedScenes(), [], []
+    for i in range(len(source)):
+        image, garments, info = source.load(i)
+        cv2.imwrite(str(tmp_path / info["file_name"]), image)
+        images.append({**info, "width": image.shape[1], "height": image.shape[0]})
+        anns += [encode_garment(g, info["id"], len(anns) + 1) for g in garments]
+    path = tmp_path / "tagged.json"
+    path.write_text(json.dumps(build_document(images, anns)))
+    return path

@@ -90,7 +90,10 @@ class Accumulator:
         self.pck: dict[int, list[np.ndarray]] = {}  # category → normalised distances
         self.ne: dict[int, list[np.ndarray]] = {}
 
-    def add(self, info: dict, gt: list[Garment], detected: list[Garment], on_gt_boxes: list[Garment]) -> None:
+    def add(
+        self, info: dict, gt: list[Garment], detected: list[Garment], on_gt_boxes: list[Garment] | None = None
+    ) -> None:
+        """One image; ``on_gt_boxes`` (pose on the true boxes) feeds the pose-only metrics when given."""
         image_id = len(self.images) + 1
         h, w = int(info["height"]), int(info["width"])
         self.images.append({"id": image_id, "file_name": info.get("file_name", ""), "width": w, "height": h})
@@ -103,7 +106,7 @@ class Accumulator:
             self.kp_results.append({k: ann[k] for k in ("image_id", "category_id", "keypoints", "score")})
             self.box_results.append({"image_id": image_id, "category_id": ann["category_id"],
                                      "bbox": [x, y, bw, bh], "score": ann["score"]})
-        for g, p in zip(gt, on_gt_boxes, strict=True):
+        for g, p in zip(gt, on_gt_boxes if on_gt_boxes is not None else [], strict=on_gt_boxes is not None):
             ann = encode_garment(rescore(p, self.alpha), image_id, 0)
             self.gt_box_kp_results.append({k: ann[k] for k in ("image_id", "category_id", "keypoints", "score")})
             dist, delta = keypoint_distances(g, p)
