@@ -148,8 +148,11 @@ class OnnxModel:
         preference: str = "auto",
         threads: int | None = None,
         trt_profiles: dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]] | None = None,
+        io_binding: bool | None = None,
     ):
-        """``trt_profiles``: input name → (min, opt, max) shapes for TensorRT's dynamic dimensions."""
+        """``trt_profiles``: input name → (min, opt, max) shapes for TensorRT's dynamic dimensions.
+        ``io_binding``: run through an IO binding (default: on a GPU provider only; on CPU it exists so the
+        binding path is tested on machines without a GPU)."""
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -180,6 +183,8 @@ class OnnxModel:
         self.outputs = [TensorSpec(o.name, _dims(o.shape)) for o in self.session.get_outputs()]
         self._output_names = [o.name for o in self.outputs]
         self.uses_gpu = self.provider in (PROVIDERS["cuda"], PROVIDERS["tensorrt"])
+        self.io_binding = self.uses_gpu if io_binding is None else bool(io_binding)
+        self._bind_device = "cuda" if self.uses_gpu else "cpu"
 
     @property
     def provider_short(self) -> str:
@@ -192,7 +197,7 @@ class OnnxModel:
         return next((t for t in self.outputs if t.name == name), None)
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if self.uses_gpu:
+        if self.io_binding:
             return self._run_bound(feeds)
         return dict(zip(self._output_names, self.session.run(self._output_names, feeds), strict=True))
 
@@ -203,7 +208,7 @@ class OnnxModel:
         for name, value in feeds.items():
             binding.bind_cpu_input(name, np.ascontiguousarray(value))
         for name in self._output_names:
-            binding.bind_output(name, "cuda", 0)
+            binding.bind_output(name, self._bind_device, 0)
         self.session.run_with_iobinding(binding)
         return dict(zip(self._output_names, binding.copy_outputs_to_cpu(), strict=True))
 

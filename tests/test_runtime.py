@@ -140,3 +140,15 @@ def test_bundled_card_missing_gives_a_hint(monkeypatch, tmp_path):
     monkeypatch.setenv("GARMENT_STUDIO_RESOURCES", str(tmp_path))
     with pytest.raises(ModelCardError, match="no bundled model.*--model"):
         GarmentPipeline.from_card(None, provider="cpu")
+
+
+def test_io_binding_path_returns_what_a_plain_run_returns(pristine):
+    # The binding path is what GPU providers use; on CPU it binds host outputs, so it runs in CI too.
+    crops = np.random.default_rng(0).normal(size=(3, 3, 256, 192)).astype(np.float32)
+    plain = OnnxModel(pristine / "pose.onnx", "cpu")
+    bound = OnnxModel(pristine / "pose.onnx", "cpu", io_binding=True)
+    assert not plain.io_binding and bound.io_binding
+    expected, got = plain.run({"crops": crops}), bound.run({"crops": crops})
+    assert list(got) == ["simcc_x", "simcc_y"]
+    for name in expected:
+        assert np.array_equal(expected[name], got[name])
