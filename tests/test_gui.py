@@ -182,3 +182,48 @@ def test_second_window_sees_first_windows_edit(qtbot, window, project):
     final = stored(project, gid)
     assert (final.keypoints[3].x, final.keypoints[3].y) == (111.5, 122.25)  # not overwritten by stale state
     assert final.keypoints[5].visibility == Visibility.OCCLUDED
+
+
+def test_dragging_a_box_corner_resizes_it_with_undo_and_redo(window, project):
+    gid = window.canvas.selected_id
+    before = stored(project, gid)
+    item = window.canvas.garment_item(gid)
+    handle = next(h for h in item.handles if h.corner == "bottom_right")
+    assert handle.isVisible() and all(h.isVisible() for h in item.handles)  # the selected garment shows them
+    start = window.canvas.mapFromScene(handle.pos())
+    end = start + QPoint(-31, -17)
+    drag(window, start, end)
+    delta = window.canvas.mapToScene(end) - window.canvas.mapToScene(start)
+    resized = stored(project, gid)
+    x1, y1, x2, y2 = before.bbox
+    assert resized.bbox == pytest.approx((x1, y1, x2 + delta.x(), y2 + delta.y()), abs=1e-6)
+    assert resized.bbox[2] != round(resized.bbox[2])  # float image pixels, not rounded
+    assert resized.keypoints == before.keypoints and resized.status == GarmentStatus.CORRECTED
+    assert window.session.stack.count() == 1 and window.session.stack.undoText() == "Resize box"
+
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert stored(project, gid) == before
+    assert window.canvas.garment_item(gid).rect().bottomRight() == QPointF(x2, y2)
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert stored(project, gid).bbox == resized.bbox
+
+
+def test_box_corner_dragged_past_the_image_is_clamped_and_a_collapsed_box_is_refused(window, project):
+    gid = window.canvas.selected_id
+    before = stored(project, gid)
+    item = window.canvas.garment_item(gid)
+    top_left = next(h for h in item.handles if h.corner == "top_left")
+    start = window.canvas.mapFromScene(top_left.pos())
+    drag(window, start, window.canvas.mapFromScene(QPointF(-50.0, -50.0)))
+    clamped = stored(project, gid)
+    assert clamped.bbox[:2] == (0.0, 0.0) and clamped.bbox[2:] == before.bbox[2:]
+    # Dragging the corner onto the opposite one would leave no box: nothing is stored or stacked.
+    count = window.session.stack.count()
+    start = window.canvas.mapFromScene(top_left.pos())
+    drag(window, start, window.canvas.mapFromScene(QPointF(before.bbox[2] - 1.0, before.bbox[3] - 1.0)))
+    assert stored(project, gid).bbox == clamped.bbox and window.session.stack.count() == count
+    assert window.canvas.garment_item(gid).rect().topLeft() == QPointF(0.0, 0.0)
+    # Another garment's handles stay hidden: only the selected one can be resized.
+    window.canvas.select_garment(None)
+    assert not any(h.isVisible() for h in item.handles)

@@ -87,6 +87,7 @@ class ShortcutsDialog(QDialog):
             table.setItem(row, 2, QTableWidgetItem(spec.help))
         extras = [
             ("Move a point", "drag", "Sub-pixel; one drag is one undo step"),
+            ("Resize a box", "drag a corner handle", "Of the selected garment; one undo step"),
             ("Pan", "drag the background / middle button", ""),
             ("Zoom", "mouse wheel", "Zooms around the cursor"),
             ("Point menu", "right-click a point", "Visibility, remove"),

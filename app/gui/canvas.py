@@ -34,6 +34,7 @@ class CanvasView(QGraphicsView):
     garmentSelected = Signal(int)  # -1 for none
     pointContextMenu = Signal(int, int, QPoint)
     boxDrawn = Signal(QRectF)
+    boxResized = Signal(int, QRectF)  # garment id, new box (float image px, inside the image)
     lineDrawn = Signal(QPointF, QPointF)
     cursorMoved = Signal(QPointF)
 
@@ -274,6 +275,15 @@ class CanvasView(QGraphicsView):
 
     def garment_pressed(self, garment_id: int) -> None:
         self.select_garment(garment_id)
+
+    def box_resized(self, garment_id: int, old: QRectF, new: QRectF) -> None:
+        box = new.normalized().intersected(self.image_rect()) if not self.image_rect().isEmpty() else new
+        if box.width() < MIN_BOX_PX or box.height() < MIN_BOX_PX or box == old:
+            item = self._garments.get(garment_id)
+            if item is not None:
+                item.show_box(old)  # too small or unchanged: nothing to store, put the box back
+            return
+        self.boxResized.emit(garment_id, box)
 
     def target_point(self) -> tuple[int, int] | None:
         """The point a keyboard shortcut acts on: the one under the cursor, else the last pressed."""

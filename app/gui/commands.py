@@ -61,6 +61,9 @@ class EditSession(QObject):
     def change_category(self, image_id: int, garment_id: int, category_id: int) -> None:
         self.push(GarmentEdit(self, image_id, garment_id, "Change category", "change_category", category_id))
 
+    def set_box(self, image_id: int, garment_id: int, bbox: tuple[float, float, float, float]) -> None:
+        self.push(GarmentEdit(self, image_id, garment_id, "Resize box", "set_box", tuple(float(v) for v in bbox)))
+
     def revert(self, image_id: int, garment_id: int) -> None:
         self.push(GarmentEdit(self, image_id, garment_id, "Revert to prediction", "revert_to_prediction"))
 

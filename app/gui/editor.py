@@ -30,6 +30,7 @@ class Editor(QObject):
         self.new_garment_category = 1
         self._cursor = QPointF()
         canvas.pointMoved.connect(self._on_point_moved)
+        canvas.boxResized.connect(self._on_box_resized)
         canvas.pointContextMenu.connect(self._on_context_menu)
         canvas.cursorMoved.connect(self._on_cursor)
 
@@ -71,6 +72,11 @@ class Editor(QObject):
         if self.session is None or self.image_id is None:
             return
         self.session.move_point(self.image_id, garment_id, index, new.x(), new.y(), self._landmark(garment_id, index))
+
+    def _on_box_resized(self, garment_id: int, box: QRectF) -> None:
+        if self.session is None or self.image_id is None:
+            return
+        self.session.set_box(self.image_id, garment_id, (box.left(), box.top(), box.right(), box.bottom()))
 
     def _on_cursor(self, pos: QPointF) -> None:
         self._cursor = pos

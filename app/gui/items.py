@@ -1,4 +1,4 @@
-"""Scene items for one garment: its box, skeleton edges and draggable keypoints.
+"""Scene items for one garment: its box (with corner handles to resize it), skeleton edges and draggable keypoints.
 
 Items only draw and report gestures; they never write anything. The canvas turns a finished
 drag into an undo command, the command writes the store, and the item is rebuilt from the store.
@@ -38,6 +38,7 @@ class GestureListener(Protocol):
     def point_hovered(self, garment_id: int, index: int | None) -> None: ...
     def point_context_menu(self, garment_id: int, index: int, screen_pos) -> None: ...
     def garment_pressed(self, garment_id: int) -> None: ...
+    def box_resized(self, garment_id: int, old: QRectF, new: QRectF) -> None: ...
 
 
 class KeypointItem(QGraphicsEllipseItem):
@@ -113,6 +114,63 @@ class KeypointItem(QGraphicsEllipseItem):
         event.accept()
 
 
+HANDLE_PX = 7.0  # corner handle side on screen
+CORNERS = ("top_left", "top_right", "bottom_right", "bottom_left")
+
+
+class BoxHandleItem(QGraphicsRectItem):
+    """A corner of the selected garment's box; dragging it moves that corner, the opposite one stays."""
+
+    def __init__(self, garment: GarmentItem, corner: str):
+        h = HANDLE_PX / 2
+        super().__init__(QRectF(-h, -h, 2 * h, 2 * h), garment)
+        self.garment_item = garment
+        self.corner = corner
+        self._press_rect: QRectF | None = None
+        self._grab_offset = QPointF()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self.setBrush(QBrush(QColor(255, 255, 255)))
+        self.setPen(QPen(QColor(0, 0, 0), 1.0))
+        diagonal = corner in ("top_left", "bottom_right")
+        self.setCursor(Qt.CursorShape.SizeFDiagCursor if diagonal else Qt.CursorShape.SizeBDiagCursor)
+        self.setZValue(1.0)  # above the skeleton, below nothing the user needs at a corner
+
+    def corner_of(self, rect: QRectF) -> QPointF:
+        return getattr(rect, {"top_left": "topLeft", "top_right": "topRight", "bottom_right": "bottomRight",
+                              "bottom_left": "bottomLeft"}[self.corner])()
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            event.ignore()
+            return
+        self._press_rect = QRectF(self.garment_item.rect())
+        self._grab_offset = self.pos() - event.scenePos()
+        event.accept()
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._press_rect is None:
+            return
+        p = event.scenePos() + self._grab_offset
+        r = QRectF(self._press_rect)
+        if self.corner in ("top_left", "bottom_left"):
+            r.setLeft(p.x())
+        else:
+            r.setRight(p.x())
+        if self.corner in ("top_left", "top_right"):
+            r.setTop(p.y())
+        else:
+            r.setBottom(p.y())
+        self.garment_item.show_box(r.normalized())
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._press_rect is None:
+            return
+        old, new = self._press_rect, QRectF(self.garment_item.rect())
+        self._press_rect = None
+        if old != new:
+            self.garment_item.listener.box_resized(self.garment_item.garment_id, old, new)
+
+
 class GarmentItem(QGraphicsRectItem):
     """The box is the parent; skeleton and points are children placed in scene coordinates."""
 
@@ -126,6 +184,7 @@ class GarmentItem(QGraphicsRectItem):
         self.label = QGraphicsSimpleTextItem(self)
         self.label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
         self.points: list[KeypointItem] = []
+        self.handles = [BoxHandleItem(self, corner) for corner in CORNERS]
         self.set_garment(garment)
 
     def set_garment(self, garment: Garment) -> None:
@@ -144,12 +203,18 @@ class GarmentItem(QGraphicsRectItem):
         for item, kp in zip(self.points, garment.keypoints, strict=False):
             item.set_keypoint(kp.x, kp.y, kp.visibility, kp.score)
         x1, y1, x2, y2 = garment.bbox
-        self.setRect(QRectF(QPointF(x1, y1), QPointF(x2, y2)))
+        self.show_box(QRectF(QPointF(x1, y1), QPointF(x2, y2)))
         score = "" if garment.score is None else f" {garment.score:.2f}"
         self.label.setText(f"{category.name}{score} · {garment.status}")
-        self.label.setPos(QPointF(x1, y1))
         self._apply_style()
         self.refresh_edges()
+
+    def show_box(self, rect: QRectF) -> None:
+        """Draw the box at ``rect`` (scene = image pixels), e.g. live while a corner is dragged."""
+        self.setRect(rect)
+        self.label.setPos(rect.topLeft())
+        for handle in self.handles:
+            handle.setPos(handle.corner_of(rect))
 
     def set_selected(self, selected: bool) -> None:
         self.selected = selected
@@ -169,6 +234,8 @@ class GarmentItem(QGraphicsRectItem):
         self.setZValue(Z_SELECTED if self.selected else Z_GARMENT)
         for item in self.points:
             item.setOpacity(1.0 if self.selected else 0.75)
+        for handle in self.handles:
+            handle.setVisible(self.selected)  # only the garment being edited can be resized
 
     def refresh_edges(self) -> None:
         path = QPainterPath()
