@@ -75,3 +75,18 @@ def test_pose_with_a_category_head_exports_its_logits_and_the_card_names_them(tm
         np.full((100, 120, 3), 200, np.uint8), [Detection((10.0, 10.0, 90.0, 80.0), 0.9, 9)])
     assert 1 <= g.category_id <= 13 and g.extra["category_detector_id"] == 9
     assert len(g.keypoints) == deepfashion2().category(g.category_id).num_keypoints
+
+
+def test_weights_of_a_pose_graph_with_a_category_head_are_recovered_from_its_onnx(tmp_path):
+    # Retraining from a shipped model without its PyTorch weights reads them back from the graph.
+    from app.training.base_weights import recover_from_onnx
+    from app.training.rtfpose import PoseConfig
+
+    cfg = PoseConfig(**{**TINY_POSE.to_json(), "num_categories": 13})
+    torch.manual_seed(0)
+    shipped = RTFPose(cfg).eval()
+    export_pose(shipped, tmp_path / "pose.onnx")
+    torch.manual_seed(1)
+    recovered = RTFPose(cfg)
+    assert recover_from_onnx(recovered, tmp_path / "pose.onnx", pose=True) < 1e-3
+    assert torch.allclose(recovered.category[-1].weight, shipped.category[-1].weight)
