@@ -52,6 +52,7 @@ def test_train_adds_a_category_head_to_a_trained_pose_model(tmp_path, capsys):
     assert card.pose.category_output == "category_logits"
     # Exporting again rebuilds the pose network from its checkpoint's architecture, head included.
     assert main(["train", "--data", str(dataset), "--out", str(out), "--val-synthetic", "0", "--export-only",
-                 "--detector-input", "96", "--pose-input", "64"]) == 0
-    assert load_card(out / "model_card.json").pose.category_output == "category_logits"
+                 "--detector-input", "96", "--pose-input", "64", "--category-detector-weight", "0.35"]) == 0
+    card = load_card(out / "model_card.json")
+    assert card.pose.category_output == "category_logits" and card.pose.category_detector_weight == 0.35
     assert main([*common, "--pose-only", "--init-pose", str(tmp_path / "nope.pt")]) == 2

@@ -55,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--category-head", action="store_true",
                         help="give the pose model a garment-category classifier (the runtime then combines it "
                         "with the detector's class)")
+    parser.add_argument("--category-detector-weight", metavar="W", type=float, default=0.0,
+                        help="with a category head: weight of the detector's class in the category decision, "
+                        "written to the card (choose it with python -m app.training.category_tuning)")
     parser.add_argument("--init-pose", metavar="CKPT", type=Path,
                         help="start pose training from this checkpoint's weights with a fresh schedule (parts the "
                         "checkpoint lacks, e.g. a new category head, start untrained)")
@@ -102,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--per-category expects ids like 1,2,8, got {args.per_category!r}", 2) from None
     if args.detector_input <= 0 or args.detector_input % 32 or args.pose_input <= 0 or args.pose_input % 16:
         raise CliError("--detector-input must be a multiple of 32 and --pose-input a multiple of 16", 2)
+    if args.category_detector_weight < 0:
+        raise CliError("--category-detector-weight must be ≥ 0", 2)
     for ckpt in (args.resume, args.init_pose):
         if ckpt is not None and not ckpt.is_file():
             raise CliError(f"checkpoint not found: {ckpt}", 2)
@@ -138,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, workers=args.workers, resume=args.resume, pose_init=args.init_pose, stages=stages, per_category=per_category,
         finetune_epochs=args.finetune_epochs, val_source=val_source, val_description=val_description,
         name=args.name, version=args.version, log=lambda m: print(m, flush=True),
-        command=getattr(args, "invocation", ""),
+        command=getattr(args, "invocation", ""), category_detector_weight=args.category_detector_weight,
         detector_cfg=DetectorConfig(input_size=(args.detector_input, args.detector_input)),
         pose_cfg=PoseConfig(input_size=(args.pose_input, args.pose_input),
                             num_categories=13 if args.category_head else 0),
