@@ -78,3 +78,18 @@ def test_eval_command_runs_the_onnx_models_and_writes_json(tmp_path):
 def test_eval_command_names_a_missing_dataset(tmp_path, capsys):
     assert main(["eval", "--model", str(tmp_path), "--dataset", str(tmp_path / "nope.json")]) != 0
     assert "nope.json" in capsys.readouterr().err
+
+
+def test_a_well_placed_box_with_the_wrong_category_is_told_apart_from_a_missed_garment():
+    acc = Accumulator(alpha=0.8)
+    right = skirt_garment(100, 30, 40, 70, 150)
+    wrong = skirt_garment(220, 30, 40, 70, 150)
+    missed = skirt_garment(100, 200, 40, 70, 150)
+    # Shorts over a skirt: the box is right, the class is wrong.
+    relabelled = replace(_with_extra(wrong), category_id=7, keypoints=wrong.keypoints + wrong.keypoints[:2])
+    acc.add(INFO, [right, wrong, missed], [_with_extra(right), relabelled], None)
+    m = acc.summary()
+    assert m["category_accuracy"] == 0.5 and m["detection_recall"] == pytest.approx(2 / 3)
+    assert m["per_category"]["skirt"]["category_accuracy"] == 0.5
+    assert m["box_AP_class_agnostic"] > m["box_AP"]  # the relabelled box counts once its class is ignored
+    assert m["keypoint_AP_on_gt_boxes"] == 0.0 and m["PCK@0.2"] == 0.0  # no pose-on-GT-boxes input given

@@ -8,7 +8,10 @@ Metrics, all overall and per category:
   truth is below t × the longer side of the GT box; AUC = mean PCK over t = 0, 0.025, …, 0.5 (21 steps);
 - keypoint AP on GT boxes: the same COCOeval with the pose model run on the GT boxes and categories (a
   perfect detector), to tell pose errors from detection errors;
-- NE (FLD style): mean distance normalised per axis by the image width and height, on labelled landmarks.
+- NE (FLD style): mean distance normalised per axis by the image width and height, on labelled landmarks;
+- category accuracy: for each GT garment, the detection with the highest box IoU (≥ 0.5, any category)
+  has the right category; ``detection_recall`` is the share of GT garments with such a detection, and
+  class-agnostic box AP tells localisation from classification.
 Garment scores for AP are DeepMark++ eq. (1): α·detector score + (1-α)·mean keypoint score.
 """
 
@@ -21,10 +24,12 @@ from dataclasses import replace
 import numpy as np
 
 from app.datasets.coco import build_document, encode_garment
+from inference.boxes import box_iou
 from inference.annotation import Garment, Visibility
 from inference.schema import deepfashion2
 
 PCK_THRESHOLD = 0.2
+MATCH_IOU = 0.5
 AUC_THRESHOLDS = np.linspace(0.0, 0.5, 21)
 MAX_DETS = 20
 
@@ -89,6 +94,8 @@ class Accumulator:
         self.gt_box_kp_results: list[dict] = []  # pose on GT boxes (a perfect detector), for diagnosis
         self.pck: dict[int, list[np.ndarray]] = {}  # category → normalised distances
         self.ne: dict[int, list[np.ndarray]] = {}
+        self.category_hits: dict[int, list[bool]] = {}  # GT category → matched detection had it right
+        self.unmatched = 0
 
     def add(
         self, info: dict, gt: list[Garment], detected: list[Garment], on_gt_boxes: list[Garment] | None = None
@@ -99,6 +106,13 @@ class Accumulator:
         self.images.append({"id": image_id, "file_name": info.get("file_name", ""), "width": w, "height": h})
         for g in gt:
             self.gt_anns.append(encode_garment(g, image_id, len(self.gt_anns) + 1))
+        for g in gt:
+            ious = [box_iou(g.bbox, d.bbox) for d in detected[:MAX_DETS]]
+            if not ious or max(ious) < MATCH_IOU:
+                self.unmatched += 1
+                continue
+            best = detected[int(np.argmax(ious))]
+            self.category_hits.setdefault(g.category_id, []).append(best.category_id == g.category_id)
         for pred in detected[:MAX_DETS]:
             pred = rescore(pred, self.alpha)
             ann = encode_garment(pred, image_id, 0)
@@ -120,6 +134,9 @@ class Accumulator:
         gt_doc = build_document(self.images, self.gt_anns)
         kp = _coco_eval(gt_doc, self.kp_results, "keypoints")
         box = _coco_eval(gt_doc, self.box_results, "bbox")
+        agnostic_doc = build_document(self.images, [{**a, "category_id": 1} for a in self.gt_anns])
+        box_agnostic = _coco_eval(agnostic_doc, [{**r, "category_id": 1} for r in self.box_results], "bbox")
+        hits = [h for v in self.category_hits.values() for h in v]
         kp_gt_boxes = _coco_eval(gt_doc, self.gt_box_kp_results, "keypoints")
         names = {c.id: c.name for c in deepfashion2().categories}
 
@@ -131,11 +148,13 @@ class Accumulator:
                     "AUC": float(np.mean([(d < t).mean() for t in AUC_THRESHOLDS])), "landmarks": int(len(d))}
 
         per_cat = {}
-        for cat_id in sorted(self.pck):
-            block = pck_block(self.pck[cat_id])
-            block["NE"] = float(np.concatenate(self.ne[cat_id]).mean())
+        for cat_id in sorted(set(self.pck) | set(self.category_hits)):
+            block = pck_block(self.pck.get(cat_id, []))
+            block["NE"] = float(np.concatenate(self.ne[cat_id]).mean()) if cat_id in self.ne else 0.0
             block["keypoint_AP"] = kp["per_category"].get(names[cat_id], 0.0)
             block["box_AP"] = box["per_category"].get(names[cat_id], 0.0)
+            if self.category_hits.get(cat_id):
+                block["category_accuracy"] = float(np.mean(self.category_hits[cat_id]))
             per_cat[names[cat_id]] = block
         overall = pck_block([v for vs in self.pck.values() for v in vs])
         all_ne = [v for vs in self.ne.values() for v in vs]
@@ -145,6 +164,9 @@ class Accumulator:
             "garments": len(self.gt_anns),
             "keypoint_AP": kp["AP"], "keypoint_AP50": kp["AP50"], "keypoint_AP75": kp["AP75"],
             "box_AP": box["AP"], "box_AP50": box["AP50"],
+            "box_AP_class_agnostic": box_agnostic["AP"], "box_AP50_class_agnostic": box_agnostic["AP50"],
+            "category_accuracy": float(np.mean(hits)) if hits else 0.0,
+            "detection_recall": len(hits) / max(len(hits) + self.unmatched, 1),
             "keypoint_AP_on_gt_boxes": kp_gt_boxes["AP"],
             **overall,
             "pck_normalisation": "longer side of the GT box; pose on GT boxes",
