@@ -50,8 +50,9 @@ class BoxTracker:
         return self._lost or not self.tracks or self._frames_since_detection >= self.detect_every
 
     def tracked_detections(self) -> list[Detection]:
-        """Boxes for the next frame, from the previous frame's landmarks."""
-        return [Detection(t.bbox, t.detection_score, t.category_id) for t in self.tracks]
+        """Boxes for the next frame, from the previous frame's landmarks. Their category is the one decided at
+        the last detection: a crop classifier re-deciding every frame could flip the landmark set on screen."""
+        return [Detection(t.bbox, t.detection_score, t.category_id, category_fixed=True) for t in self.tracks]
 
     def update(self, garments: list[Garment], detected: bool) -> list[int]:
         """Take this frame's garments; return one track id per garment."""

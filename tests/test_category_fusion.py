@@ -155,3 +155,17 @@ def _coco_of_tagged_scenes(tmp_path):
     path = tmp_path / "tagged.json"
     path.write_text(json.dumps(build_document(images, anns)))
     return path
+
+
+def test_live_tracking_keeps_the_category_between_detections(models):
+    from inference.realtime import LiveEstimator
+
+    estimator = LiveEstimator(GarmentPipeline.from_card(models["crop"], provider="cpu"), detect_every=3, smooth=False)
+    retagged = scene()
+    draw_category_tag(retagged, 310, 280, 5)  # the classifier would now say vest
+    seen = []
+    for i, frame in enumerate([scene(), retagged, retagged, retagged]):
+        garments, _, detected, _ = estimator.process(frame, i / 30)
+        seen.append((garments[0].category_id, detected))
+    # Tracked frames keep the category decided at the last detection; the next detection re-decides.
+    assert seen == [(TAGGED, True), (TAGGED, False), (TAGGED, False), (5, True)]
