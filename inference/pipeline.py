@@ -183,15 +183,22 @@ class GarmentPipeline:
         Boxes above the card's threshold are relabelled; if there are none, the single best box above
         ``fallback_threshold`` is used (a workstation photo shows the garment being checked).
         """
-        deepfashion2().category(int(category_id))  # clear error for an unknown category
         timings = StageTimings()
         with timings.measure("pre"):
             image = as_bgr(image)
+        detections = self.detect_known_category(image, category_id, timings, fallback_threshold)
+        return self.estimate(image, detections, timings)
+
+    def detect_known_category(
+        self, image: np.ndarray, category_id: int, timings: StageTimings | None = None,
+        fallback_threshold: float = 0.05,
+    ) -> list[Detection]:
+        """QC mode's boxes for a BGR uint8 image: see ``predict_known_category``."""
+        deepfashion2().category(int(category_id))  # clear error for an unknown category
         candidates = self.detect(image, timings, score_threshold=fallback_threshold)
         confident = [d for d in candidates if d.score >= self.card.detector.score_threshold]
         chosen = confident or candidates[:1]
-        relabelled = [Detection(d.bbox, d.score, int(category_id), category_fixed=True) for d in chosen]
-        return self.estimate(image, relabelled, timings)
+        return [Detection(d.bbox, d.score, int(category_id), category_fixed=True) for d in chosen]
 
     def estimate(
         self,

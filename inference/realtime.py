@@ -49,8 +49,13 @@ class LiveEstimator:
         smooth: bool = True,
         min_cutoff: float = 1.0,
         beta: float = 0.02,
+        known_category: int | None = None,
     ):
         self.pipeline = pipeline
+        # QC mode: the style under test fixes the category (None: the model decides). May be changed between
+        # frames; the next frame re-detects so no garment keeps the old category.
+        self.known_category = known_category
+        self._category_in_use = known_category
         self.tracker = BoxTracker(detect_every=detect_every) if detect_every > 1 else None
         self.smoother = KeypointSmoother(min_cutoff, beta) if smooth else None
         self._plain_ids = 0
@@ -58,8 +63,12 @@ class LiveEstimator:
     def process(self, image: np.ndarray, t: float) -> tuple[list[Garment], list[int], bool, StageTimings]:
         timings = StageTimings()
         tracker = self.tracker
-        detected = tracker is None or tracker.needs_detection()
-        if detected:
+        changed = self.known_category != self._category_in_use
+        self._category_in_use = self.known_category
+        detected = tracker is None or tracker.needs_detection() or changed
+        if detected and self._category_in_use is not None:
+            detections = self.pipeline.detect_known_category(image, self._category_in_use, timings)
+        elif detected:
             detections = self.pipeline.detect(image, timings)
         else:
             detections = tracker.tracked_detections()

@@ -15,6 +15,7 @@ from app.gui.main_window import MainWindow
 from app.store.repository import ProjectStore
 from inference.annotation import GarmentStatus, Visibility
 from inference.contract_models import draw_marker, garment_colour, write_contract_model
+from inference.schema import deepfashion2
 
 pytest.importorskip("onnx")
 
@@ -192,3 +193,24 @@ def test_export_dialog_writes_coco_in_background(qtbot, window, project, tmp_pat
     assert written, dialog.result.text()
     doc = json.loads(written[0].read_text())
     assert len(doc["images"]) >= 1 and "written to" in dialog.result.text()
+
+
+def test_live_view_in_qc_mode_shows_the_chosen_category_and_switches_while_running(qtbot, window, tmp_path):
+    video = tmp_path / "long.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    for i in range(300):
+        img = np.full((240, 320, 3), 20, np.uint8)
+        img[40:200, 60:160] = garment_colour(1)  # the detector reads short sleeve top
+        draw_marker(img, 110, 120)
+        writer.write(img)
+    writer.release()
+    live = window.open_live_view()
+    qtbot.addWidget(live)
+    live.category.setCurrentIndex(live.category.findData(9))  # the style under test is a skirt
+    assert live.start(str(video))
+    qtbot.waitUntil(lambda: live.frames_shown >= 2, timeout=30000)
+    assert live.last_garments[0].category_id == 9 and len(live.last_garments[0].keypoints) == 8
+    live.category.setCurrentIndex(live.category.findData(None))  # back to Auto while running
+    qtbot.waitUntil(lambda: live.last_garments and live.last_garments[0].category_id == 1, timeout=30000)
+    assert len(live.last_garments[0].keypoints) == deepfashion2().category(1).num_keypoints
+    live.stop()

@@ -138,3 +138,14 @@ def test_missing_sources_are_clear_errors(tmp_path):
     (tmp_path / "bad.mp4").write_bytes(b"\0" * 100)
     with pytest.raises(FrameSourceError, match="cannot decode"):
         VideoFileSource(tmp_path / "bad.mp4")
+
+
+def test_qc_mode_fixes_the_category_and_a_change_takes_effect_on_the_next_frame(pipeline):
+    estimator = LiveEstimator(pipeline, detect_every=10, smooth=False, known_category=9)
+    garments, _, detected, _ = estimator.process(frame_with_garment(0), 0.0)
+    assert detected and garments[0].category_id == 9  # the detector reads category 1 from the colour
+    garments, _, detected, _ = estimator.process(frame_with_garment(1), 0.03)
+    assert not detected and garments[0].category_id == 9  # tracked, still the style's category
+    estimator.known_category = None
+    garments, _, detected, _ = estimator.process(frame_with_garment(2), 0.06)
+    assert detected and garments[0].category_id == 1  # re-detected at once, the model decides again

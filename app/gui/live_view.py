@@ -3,7 +3,8 @@
 A QThread runs ``inference.realtime.LiveLoop`` (which always takes the newest frame, dropping stale
 ones); the overlay is painted into a QImage on that thread too, so the GUI thread only swaps a
 pixmap. Freeze holds the last frame; Capture saves it into the project with its garments as
-predictions, ready for correction.
+predictions, ready for correction. The category chooser is QC mode live: the style under test fixes the
+category, so the model only finds the garment and its landmarks ("Auto" lets the model decide).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QThread, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -85,10 +87,18 @@ class LiveWorker(QThread):
     frameReady = Signal(QImage, dict, object, object)  # overlay image, stats, garments, raw BGR frame
     failed = Signal(str)
 
-    def __init__(self, pipeline, source: str, calibration=None, parent=None):
+    def __init__(self, pipeline, source: str, calibration=None, parent=None, known_category: int | None = None):
         super().__init__(parent)
         self.pipeline, self.source, self.calibration = pipeline, source, calibration
+        self.known_category = known_category
         self._loop = None
+        self._estimator = None
+
+    def set_known_category(self, category_id: int | None) -> None:
+        """Switch QC mode while running; the estimator picks it up on its next frame."""
+        self.known_category = category_id
+        if self._estimator is not None:
+            self._estimator.known_category = category_id
 
     def run(self) -> None:
         from inference.realtime import LiveEstimator, LiveLoop
@@ -122,7 +132,8 @@ class LiveWorker(QThread):
 
         try:
             source = open_source(int(self.source) if self.source.isdigit() else self.source)
-            self._loop = LiveLoop(_KeepingFrames(self.pipeline), source)
+            self._estimator = _KeepingFrames(self.pipeline, known_category=self.known_category)
+            self._loop = LiveLoop(self._estimator, source)
             self._loop.run(on_result)
         except Exception as exc:  # a camera that cannot open, a broken file: shown in the window
             self.failed.emit(f"{self.source}: {exc}")
@@ -156,6 +167,12 @@ class LiveWindow(QWidget):
         self.freeze_button.toggled.connect(self._on_freeze)
         self.capture_button = QPushButton("Capture into project")
         self.capture_button.clicked.connect(self.capture)
+        self.category = QComboBox()
+        self.category.setToolTip("QC mode: the style under test fixes the category; Auto lets the model decide")
+        self.category.addItem("Auto (model decides)", None)
+        for cat in deepfashion2().categories:
+            self.category.addItem(f"{cat.id}. {cat.name}", cat.id)
+        self.category.currentIndexChanged.connect(self._on_category)
         self.view = QLabel("Choose a camera or a video file and press Start")
         self.view.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
@@ -163,7 +180,8 @@ class LiveWindow(QWidget):
         self.view.setStyleSheet("background: #26282c; color: #ccc")
         self.stats = QLabel()
         top = QHBoxLayout()
-        for w in (QLabel("Source"), self.source, browse, self.start_button, self.freeze_button, self.capture_button):
+        for w in (QLabel("Source"), self.source, browse, QLabel("Category"), self.category, self.start_button,
+                  self.freeze_button, self.capture_button):
             top.addWidget(w)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -186,7 +204,7 @@ class LiveWindow(QWidget):
         if self.model.pipeline is None:
             self.stats.setText(self.model.describe())
             return False
-        self.worker = LiveWorker(self.model.pipeline, source, self.calibration, self)
+        self.worker = LiveWorker(self.model.pipeline, source, self.calibration, self, self.category.currentData())
         self.worker.frameReady.connect(self._on_frame)
         self.worker.failed.connect(self.stats.setText)
         self.worker.finished.connect(self._on_finished)
@@ -197,6 +215,10 @@ class LiveWindow(QWidget):
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+
+    def _on_category(self, _index: int) -> None:
+        if self.worker is not None:
+            self.worker.set_known_category(self.category.currentData())
 
     def _on_finished(self) -> None:
         self.worker = None
