@@ -227,3 +227,26 @@ def test_box_corner_dragged_past_the_image_is_clamped_and_a_collapsed_box_is_ref
     # Another garment's handles stay hidden: only the selected one can be resized.
     window.canvas.select_garment(None)
     assert not any(h.isVisible() for h in item.handles)
+
+
+def test_inspector_says_how_sure_the_model_was_of_a_predicted_category(window, project):
+    from dataclasses import replace
+
+    from app.gui.inspector import category_note
+
+    sure = replace(skirt_garment(), extra={"category_probability": 0.93, "category_detector_id": SKIRT})
+    unsure = replace(skirt_garment(), extra={"category_probability": 0.41, "category_detector_id": 7})
+    assert category_note(sure) == "model 93% sure"
+    assert "41% sure; the detector said shorts" in category_note(unsure) and "check the category" in category_note(unsure)
+    assert category_note(replace(unsure, status=GarmentStatus.CORRECTED)) == ""  # a person has decided
+    assert category_note(skirt_garment()) == ""  # an older model without a category head
+    # The note reaches the panel through the store (extra is kept with the garment).
+    store = ProjectStore.open(project)
+    try:
+        image_id = store.list_images()[1].id
+        (gid,) = store.store_predictions(image_id, [unsure], "test@1").added
+    finally:
+        store.close()
+    window.show_image(image_id)
+    window.canvas.select_garment(gid)
+    assert "check the category" in window.inspector.category_note.text()

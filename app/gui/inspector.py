@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.style import VISIBILITY_COLOURS, VISIBILITY_LABELS, status_colour
-from inference.annotation import Garment, Visibility
+from inference.annotation import Garment, GarmentStatus, Visibility
 from inference.schema import deepfashion2
 
 
@@ -35,10 +35,13 @@ class InspectorPanel(QWidget):
         self.status = QLabel("–")
         self.score = QLabel("–")
         self.model = QLabel("–")
+        self.category_note = QLabel("")  # how sure the model was of the category, while still a prediction
+        self.category_note.setWordWrap(True)
         self.summary = QLabel("No garment selected")
         self.summary.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Category", self.category)
+        form.addRow("", self.category_note)
         form.addRow("Status", self.status)
         form.addRow("Score", self.score)
         form.addRow("Model", self.model)
@@ -73,6 +76,7 @@ class InspectorPanel(QWidget):
             self.status.setText("–")
             self.score.setText("–")
             self.model.setText("–")
+            self.category_note.setText("")
             self.points.setRowCount(0)
             return
         cat = deepfashion2().category(garment.category_id)
@@ -83,6 +87,7 @@ class InspectorPanel(QWidget):
         self.status.setStyleSheet(f"color: {status_colour(garment.status).name()}; font-weight: bold")
         self.score.setText("–" if garment.score is None else f"{garment.score:.3f}")
         self.model.setText(garment.model_version or "–")
+        self.category_note.setText(category_note(garment))
         self.points.setRowCount(cat.num_keypoints)
         for row, (name, kp) in enumerate(zip(cat.landmarks, garment.keypoints, strict=False)):
             absent = kp.visibility == Visibility.ABSENT
@@ -108,3 +113,21 @@ class InspectorPanel(QWidget):
     def _on_row(self, row: int, _col: int) -> None:
         if self.garment_id is not None:
             self.pointRowActivated.emit(self.garment_id, row)
+
+
+UNSURE_CATEGORY = 0.6  # below this the note asks the annotator to check the category
+
+
+def category_note(garment: Garment) -> str:
+    """For a model prediction from a pose graph with a category head: how sure it was, and whether the
+    detector disagreed (the two look-alikes to choose between); empty otherwise."""
+    probability = garment.extra.get("category_probability")
+    if probability is None or garment.status != GarmentStatus.PREDICTED:
+        return ""
+    text = f"model {float(probability):.0%} sure"
+    detector = garment.extra.get("category_detector_id")
+    if detector is not None and int(detector) != garment.category_id:
+        text += f"; the detector said {deepfashion2().category(int(detector)).name}"
+    if float(probability) < UNSURE_CATEGORY:
+        return f"<span style='color:#e0a030'>⚠ {text} — check the category</span>"
+    return text
