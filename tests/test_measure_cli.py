@@ -190,3 +190,32 @@ def test_qc_mode_measures_the_bundled_sample_with_the_bundled_model_as_the_given
     )
     assert main(["measure", str(image), "--mm-per-px", "1", "--category", "poncho"]) != 0
     assert "unknown DeepFashion2 category" in capsys.readouterr().err
+
+
+def test_measure_keeps_photo_labels_calibration_and_measurements_in_a_project(
+    scene_files, tmp_path, capsys, monkeypatch
+):
+    from app.store.repository import ProjectStore
+
+    _scene, image, keypoints = scene_files
+    project = tmp_path / "qc.db"
+    argv = ["measure", str(image), "--charuco", BOARD, "--keypoints", str(keypoints), "--project", str(project)]
+    monkeypatch.chdir(image.parent)  # a photo named relative to the working folder, not to the project's
+    result = _run_json(capsys, ["measure", image.name, *argv[2:], "--json"])
+    assert result["project"]["garments"] == 1 and result["project"]["measurements"] > 3
+    with ProjectStore.open(project) as store:
+        (info,) = store.list_images()
+        (gid, garment), = store.garments(info.id)
+        stored = {m.pom: m.value_mm for m in store.measurements(garment_id=gid)}
+        calibration = store.calibration(result["project"]["calibration"])
+        assert calibration.method == "charuco"
+    printed = result["garments"][0]["measurements"]
+    for pom, mm in stored.items():
+        assert mm / 10 == pytest.approx(printed[pom]["cm"], abs=1e-9), pom  # the same float, not rounded
+    assert garment.keypoints[0].x == pytest.approx(result["garments"][0]["keypoints"][0][0])
+    # Running it again adds no second photo or garment; the measurements are replaced, not doubled.
+    assert _run_json(capsys, [*argv, "--json"])["project"] == result["project"]
+    with ProjectStore.open(project) as store:
+        assert len(store.list_images()) == 1 and len(store.measurements()) == len(stored)
+    assert main([*argv[:-1], str(tmp_path)]) == 2  # a folder is not a project file
+    assert str(tmp_path) in capsys.readouterr().err

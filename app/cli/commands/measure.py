@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--size", help="size to check against the spec sheet")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--project",
+        metavar="PROJECT.db",
+        help="also keep the photo, its garments, the calibration and the measurements in this project "
+        "(created if missing); corrections already made there are kept and are what gets measured",
+    )
 
 
 def _read_df2(path: str) -> list:
@@ -234,8 +240,51 @@ def run(args) -> int:
         },
         "garments": [_garment_report(g, calibration, catalog, only, sheet, args.size) for g in garments],
     }
+    stored = _store_in_project(args, garments, calibration, catalog) if args.project else None
     if args.json:
-        print(json.dumps(payload, indent=2))
+        print(json.dumps({**payload, "project": stored} if stored else payload, indent=2))
     else:
         _print_table(payload)
+        if stored:
+            print(f"stored in {stored['path']}: image #{stored['image_id']}, {stored['garments']} garments, "
+                  f"{stored['measurements']} measurements (calibration {stored['calibration']!r})")
     return 0
+
+
+def _store_in_project(args, garments, calibration, catalog) -> dict:
+    """The photo, its garments (model output as predictions, or given keypoints as imported labels), its
+    calibration and the measurements of the garments as the project holds them."""
+    from pathlib import Path
+
+    from app.cli.errors import CliError
+    from app.store import StoreError
+    from app.store.repository import ProjectStore
+    from measure.measurements import measure_garment
+    from measure.poms import PomError
+
+    try:
+        with ProjectStore.open(args.project, create=True) as store:
+            report = store.add_images([Path(args.image).resolve()], source="measure")
+            if report.errors:
+                raise CliError(f"{args.project}: {report.errors[0]}", 2)
+            image_id = report.results[0].image_id
+            name = f"{Path(args.image).stem} ({calibration.method})"
+            calibration_id = store.save_calibration(name, calibration.method, calibration.to_dict())
+            store.set_image_calibration(image_id, calibration_id)
+            if args.keypoints:
+                if not store.garments(image_id):  # labels already there are not imported twice
+                    store.import_garments(image_id, garments, source=str(args.keypoints))
+            else:
+                version = next((g.model_version for g in garments if g.model_version), None)
+                store.store_predictions(image_id, garments, model_version=version)
+            count = 0
+            for garment_id, garment in store.garments(image_id):
+                measured = measure_garment(garment, calibration, catalog)
+                rows = [(m.name, m.mm, [list(p) for p in m.points_px], calibration_id)
+                        for m in measured.values() if m.measurable]
+                store.replace_measurements(garment_id, rows)
+                count += len(rows)
+            return {"path": str(args.project), "image_id": image_id, "garments": len(store.garments(image_id)),
+                    "measurements": count, "calibration": name}
+    except (StoreError, PomError) as exc:
+        raise CliError(str(exc), 2) from None  # the store's messages name the project file
