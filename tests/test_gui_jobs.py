@@ -207,7 +207,7 @@ def test_live_view_in_qc_mode_shows_the_chosen_category_and_switches_while_runni
     live = window.open_live_view()
     qtbot.addWidget(live)
     live.category.setCurrentIndex(live.category.findData(9))  # the style under test is a skirt
-    assert live.start(str(video))
+    assert live.start(str(video)) and live.source.text() == str(video)
     qtbot.waitUntil(lambda: live.frames_shown >= 2, timeout=30000)
     assert live.last_garments[0].category_id == 9 and len(live.last_garments[0].keypoints) == 8
     live.category.setCurrentIndex(live.category.findData(None))  # back to Auto while running

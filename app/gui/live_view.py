@@ -204,6 +204,7 @@ class LiveWindow(QWidget):
         if self.model.pipeline is None:
             self.stats.setText(self.model.describe())
             return False
+        self.source.setText(source)  # what runs is what the field shows
         self.worker = LiveWorker(self.model.pipeline, source, self.calibration, self, self.category.currentData())
         self.worker.frameReady.connect(self._on_frame)
         self.worker.failed.connect(self.stats.setText)
