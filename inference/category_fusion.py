@@ -7,7 +7,8 @@ garment at crop resolution. The decision is
     category = argmax_c  p_crop(c) + w · [c == detector class]
 
 with ``w`` the card's ``category_detector_weight``: 0 trusts the crop classifier alone, ≥ 1 keeps the
-detector's class. A category fixed by the user (a drawn box, QC mode's style) is never changed.
+detector's class. A category fixed by the user (a drawn box, QC mode's style) is never changed. The
+pipeline multiplies the detection score by the decided category's probability (see GarmentPipeline).
 """
 
 from __future__ import annotations

@@ -296,13 +296,15 @@ class GarmentPipeline:
                 g = results[j][n]
                 target = self.pose_for_category.get(g.category_id, self.card.pose.file)
                 if target != file:
-                    redo.setdefault(target, []).append((j, n, Detection(d.bbox, d.score, g.category_id, True)))
+                    score = float(g.extra["detection_score"])  # already weighed by the category's probability
+                    redo.setdefault(target, []).append((j, n, Detection(d.bbox, score, g.category_id, True)))
         for file, group in redo.items():
             for start in range(0, len(group), batch):
                 chunk = group[start : start + batch]
                 garments = self._pose_chunk(self.pose_models[file], [(jobs[j][0], d) for j, _, d in chunk], timings)
                 for (j, n, _), g in zip(chunk, garments, strict=True):
-                    g.extra.update({k: v for k, v in results[j][n].extra.items() if k.startswith("category_")})
+                    first = results[j][n].extra
+                    g.extra.update({k: v for k, v in first.items() if k.startswith("category_") or k == "detector_score"})
                     results[j][n] = g
         return [list(r) for r in results]
 
@@ -336,9 +338,11 @@ class GarmentPipeline:
                 logits = (logits[:n] + logits[n:]) / 2.0 if self.flip_test else logits  # a mirror keeps the category
                 ids, probs = fuse_categories(logits, [d.category_id for d in detections], spec.category_detector_weight)
                 decided = [(d.category_id, float(p)) for d, p in zip(detections, probs, strict=True)]
+                # The detection score becomes P(garment) × P(category | crop): DF2's AP and the app's threshold
+                # are per category, so a box whose category is a coin toss should not rank as a sure one.
                 detections = [
-                    d if d.category_fixed else Detection(d.bbox, d.score, int(c), d.category_fixed)
-                    for d, c in zip(detections, ids, strict=True)
+                    d if d.category_fixed else Detection(d.bbox, d.score * float(p), int(c), d.category_fixed)
+                    for d, c, p in zip(detections, ids, probs, strict=True)
                 ]
             decoded = decode_landmarks(sx, sy, spec.simcc_split_ratio, inverses, [d.category_id for d in detections])
             garments = [
@@ -346,10 +350,11 @@ class GarmentPipeline:
                 for (xy, scores), det in zip(decoded, detections, strict=True)
             ]
             if decided is not None:
-                for g, det, (before, prob) in zip(garments, detections, decided, strict=True):
+                for g, det, (before, prob), (_, original) in zip(garments, detections, decided, crops, strict=True):
                     if not det.category_fixed:
                         g.extra["category_detector_id"] = before
                         g.extra["category_probability"] = prob
+                        g.extra["detector_score"] = float(original.score)  # before the category factor
             return garments
 
 

@@ -5,7 +5,8 @@ Choices (documented for the GUI and the store):
   below it → OCCLUDED (1), so a person sees the point and its doubt instead of losing it. Never ABSENT.
 - garment score: ``alpha × detection score + (1 − alpha) × mean landmark score`` over the category's own
   landmarks (DeepMark++ eq. 1), alpha from the model card (0.8 by default), the same formula training
-  and evaluation use.
+  and evaluation use. With a crop category classifier the detection score is the detector's score times the
+  probability of the decided category (``inference.category_fusion``).
 """
 
 from __future__ import annotations

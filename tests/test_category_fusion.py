@@ -55,6 +55,9 @@ def test_crop_classifier_decides_the_category_and_its_landmark_set(models):
     assert g.category_id == TAGGED
     assert len(g.keypoints) == deepfashion2().category(TAGGED).num_keypoints
     assert g.extra["category_detector_id"] == DETECTED and g.extra["category_probability"] > 0.9
+    # The detection score is weighed by how sure the crop classifier is of the category.
+    assert g.extra["detection_score"] == pytest.approx(g.extra["detector_score"] * g.extra["category_probability"])
+    assert g.extra["detector_score"] == pytest.approx(0.9)  # the contract detector's score
     assert np.abs(np.array([(k.x, k.y) for k in g.keypoints]) - (300, 200)).max() < 1.5
     flipped = GarmentPipeline.from_card(models["crop"], provider="cpu", flip_test=True)
     assert flipped(scene())[0].category_id == TAGGED  # the logits of the mirrored crop agree
@@ -82,6 +85,7 @@ def test_reclassified_garment_runs_through_its_category_graph(models):
     (g,) = pipe(scene())
     assert g.category_id == TAGGED and calls == [1]
     assert g.extra["category_detector_id"] == DETECTED  # the decision's record survives the second pass
+    assert g.extra["detection_score"] == pytest.approx(g.extra["detector_score"] * g.extra["category_probability"])
 
 
 def test_model_without_a_head_keeps_the_detector_class(models):

@@ -114,9 +114,11 @@ def write_card(
         parent=parent,
         training={
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "score_formula": f"garment score = {SCORE_ALPHA}·detector score + {1 - SCORE_ALPHA:.1f}·mean "
+            "score_formula": f"garment score = {SCORE_ALPHA}·detection score + {1 - SCORE_ALPHA:.1f}·mean "
             "keypoint score over the category's landmarks (DeepMark++ eq. 1); keypoint score = mean of the "
-            "softmax peaks of simcc_x and simcc_y",
+            "softmax peaks of simcc_x and simcc_y"
+            + ("; detection score = detector score × the crop classifier's probability of the decided category"
+               if category_output else ""),
             "score_alpha": SCORE_ALPHA,
             **training,
         },
