@@ -55,6 +55,9 @@ class PoseSpec:
     category_output: str | None = None
     # category = argmax(crop probabilities + this × one-hot(detector class)); see inference.category_fusion
     category_detector_weight: float = 0.0
+    # The SimCC softmax peak of a perfectly confident prediction (the training target's own peak); keypoint
+    # scores are divided by it, so 1 means "as sure as training asked for" whatever the sigma and split.
+    keypoint_score_reference: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
                 per_category={str(k): str(v) for k, v in pose.get("per_category", {}).items()},
                 category_output=str(pose["category_output"]) if pose.get("category_output") else None,
                 category_detector_weight=float(pose.get("category_detector_weight", 0.0)),
+                keypoint_score_reference=float(pose.get("keypoint_score_reference", 1.0)),
             ),
             path=path,
             parent=doc.get("parent"),
@@ -159,6 +163,8 @@ def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelCardError(f"{path}: missing or malformed field: {exc}") from exc
+    if not 0.0 < card.pose.keypoint_score_reference <= 1.0:
+        raise ModelCardError(f"{path}: keypoint_score_reference must be in (0, 1], got {card.pose.keypoint_score_reference}")
     if card.pose.category_detector_weight < 0.0:
         raise ModelCardError(f"{path}: category_detector_weight must be ≥ 0, got {card.pose.category_detector_weight}")
     if not 0.0 <= card.score_alpha <= 1.0:

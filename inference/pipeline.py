@@ -345,6 +345,8 @@ class GarmentPipeline:
                     for d, c, p in zip(detections, ids, probs, strict=True)
                 ]
             decoded = decode_landmarks(sx, sy, spec.simcc_split_ratio, inverses, [d.category_id for d in detections])
+            reference = spec.keypoint_score_reference
+            decoded = [(xy, np.minimum(scores / reference, 1.0)) for xy, scores in decoded]
             garments = [
                 build_garment(det, xy, scores, self.model_version, self.visible_threshold, self.card.score_alpha)
                 for (xy, scores), det in zip(decoded, detections, strict=True)

@@ -1,6 +1,8 @@
 """From pose-graph outputs to garments: flip-test merge, SimCC decode, inverse crop affine, landmark pick.
 
 Choices (documented for the GUI and the store):
+- landmark score: the SimCC softmax peak divided by the card's ``keypoint_score_reference`` (the peak of
+  the training target), capped at 1;
 - visibility: every predicted landmark is kept; score >= ``visible_threshold`` (default 0.3) → VISIBLE (2),
   below it → OCCLUDED (1), so a person sees the point and its doubt instead of losing it. Never ABSENT.
 - garment score: ``alpha × detection score + (1 − alpha) × mean landmark score`` over the category's own

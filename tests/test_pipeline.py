@@ -187,3 +187,25 @@ def test_known_category_falls_back_to_the_best_weak_box(card_path):
     assert list(strict(img)) == []
     (fallback,) = strict.predict_known_category(img, 9)
     assert fallback.bbox == pytest.approx(best.bbox)
+
+
+def test_keypoint_scores_are_relative_to_the_cards_reference_peak(tmp_path):
+    import json
+
+    path = write_contract_model(tmp_path / "m")
+    plain = GarmentPipeline.from_card(path, provider="cpu")
+    doc = json.loads(path.read_text())
+    doc["pose"]["keypoint_score_reference"] = 0.25
+    path.write_text(json.dumps(doc))
+    scaled = GarmentPipeline.from_card(path, provider="cpu")
+    img = scene([(1, (20, 50, 120, 250), (0, 0))])
+    img[0, 0] = 20  # no marker: low raw scores, so the rescaling is not hidden by the cap at 1
+    (a,) = plain(img)
+    (b,) = scaled(img)
+    raw = np.array([k.score for k in a.keypoints])
+    assert raw.max() < 0.25
+    assert np.allclose([k.score for k in b.keypoints], np.minimum(raw / 0.25, 1.0))
+    doc["pose"]["keypoint_score_reference"] = 0.0
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="keypoint_score_reference"):
+        GarmentPipeline.from_card(path, provider="cpu")

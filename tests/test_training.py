@@ -152,3 +152,12 @@ def test_init_from_weights_keeps_the_trained_network_and_adds_a_fresh_head(tmp_p
     torch.save({"tag": "other", "model": {"encoder.weight": torch.zeros(3)}}, tmp_path / "other.pt")
     with pytest.raises(RuntimeError, match="shares no weights"):
         init_from_weights(headed, tmp_path / "other.pt")
+
+
+def test_keypoint_score_reference_is_the_peak_of_the_training_target():
+    from app.training.samples import simcc_peak_reference, simcc_targets
+
+    tx, _ = simcc_targets(np.array([[64.0, 20.0]]), (128, 128), 2.0, 3.0)  # x = bin 128 of 256, the centre
+    target = torch.softmax(torch.from_numpy(tx) * 10.0, dim=-1)
+    assert float(target.max()) == pytest.approx(simcc_peak_reference(3.0, 256), rel=1e-5)
+    assert simcc_peak_reference(2.0, 256) > simcc_peak_reference(3.0, 256)  # a sharper target: a higher peak

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from test_training_fixtures import write_coco
 
@@ -50,6 +51,9 @@ def test_train_adds_a_category_head_to_a_trained_pose_model(tmp_path, capsys):
     assert plain["config"]["num_categories"] == 0
     card = load_card(out / "model_card.json")
     assert card.pose.category_output == "category_logits"
+    from app.training.samples import simcc_peak_reference
+
+    assert card.pose.keypoint_score_reference == pytest.approx(simcc_peak_reference(3.0, 128), abs=1e-6)
     # Exporting again rebuilds the pose network from its checkpoint's architecture, head included.
     assert main(["train", "--data", str(dataset), "--out", str(out), "--val-synthetic", "0", "--export-only",
                  "--detector-input", "96", "--pose-input", "64", "--category-detector-weight", "0.35"]) == 0

@@ -93,6 +93,7 @@ def write_card(
     parent: str | None = None,
     category_output: str | None = None,
     category_detector_weight: float = 0.0,
+    keypoint_score_reference: float = 1.0,
 ) -> Path:
     """Card beside detector.onnx / pose.onnx (+ per-category graphs), with the sha256 of every file."""
     per_category = dict(per_category or {})
@@ -108,7 +109,7 @@ def write_card(
             file="pose.onnx", preprocess=Preprocess(tuple(pose_input), MEAN_RGB, STD_RGB, "RGB"),
             simcc_split_ratio=simcc_split_ratio, num_keypoints=81, layout="df2-agg81", bbox_padding=bbox_padding,
             per_category=per_category, category_output=category_output,
-            category_detector_weight=category_detector_weight,
+            category_detector_weight=category_detector_weight, keypoint_score_reference=keypoint_score_reference,
         ),
         path=out_dir / "model_card.json",
         parent=parent,

@@ -18,6 +18,7 @@ from app.training.data import DetectionDataset, PoseDataset, collate_pose
 from app.training.detector import CenterNetDetector, DetectorConfig
 from app.training.export import CATEGORY_OUTPUT, SCORE_ALPHA, export_detector, export_pose, write_card
 from app.training.rtfpose import PoseConfig, RTFPose
+from app.training.samples import simcc_peak_reference
 from app.training.sources import SynthSource
 from app.training.trainer import FitConfig, detector_loss_fn, fit, pose_loss_fn
 
@@ -193,7 +194,9 @@ def run_recipe(r: Recipe) -> dict:
         "onnx_parity_max_abs_diff": {k[7:]: v for k, v in summary.items() if k.startswith("parity_")},
     }
     category = {"category_output": CATEGORY_OUTPUT if r.pose_cfg.num_categories else None,
-                "category_detector_weight": r.category_detector_weight}
+                "category_detector_weight": r.category_detector_weight,
+                "keypoint_score_reference": round(simcc_peak_reference(
+                    SIMCC_SIGMA, int(r.pose_cfg.input_size[0] * r.pose_cfg.simcc_split_ratio)), 6)}
     card_path = write_card(r.out, r.name, r.version, r.detector_cfg.input_size, r.pose_cfg.input_size,
                            r.pose_cfg.simcc_split_ratio, BBOX_PADDING, training, {}, per_category_files, **category)
     summary["card"] = str(card_path)

@@ -209,7 +209,8 @@ def _run(opts: RetrainOptions, store: ProjectStore, log) -> dict:
     args = (folder, name, version, detector.cfg.input_size, pose.cfg.input_size, pose.cfg.simcc_split_ratio,
             BBOX_PADDING, training)
     category = {"category_output": base.pose.category_output if pose.cfg.num_categories else None,
-                "category_detector_weight": base.pose.category_detector_weight}
+                "category_detector_weight": base.pose.category_detector_weight,
+                "keypoint_score_reference": base.pose.keypoint_score_reference}
     card_path = write_card(*args, {}, parent=parent, **category)
     _keep_display_threshold(card_path, base)
     after = None

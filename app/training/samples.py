@@ -70,6 +70,15 @@ def simcc_targets(points: np.ndarray, input_size: tuple[int, int], split: float,
     return tx.astype(np.float32), ty.astype(np.float32)
 
 
+def simcc_peak_reference(sigma: float, bins: int, beta: float = 10.0) -> float:
+    """Softmax peak of the SimCC training target (a Gaussian of ``sigma`` bins sharpened by softmax(beta·g),
+    over ``bins`` bins) for a point on the centre bin: the most confident distribution training asks for."""
+    offsets = np.arange(bins, dtype=np.float64) - bins // 2
+    logits = beta * np.exp(-(offsets**2) / (2 * sigma**2))
+    target = np.exp(logits - logits.max())
+    return float(target.max() / target.sum())
+
+
 def pose_crop_matrix(
     bbox, input_size: tuple[int, int], padding: float, rng: np.random.Generator | None, aug: PoseAugment
 ) -> tuple[np.ndarray, bool]:
