@@ -8,7 +8,7 @@ import pytest
 from inference.annotation import Garment, Visibility
 from inference.contract_models import MARKER_BGR, draw_marker, garment_colour, write_contract_model
 from inference.pipeline import GarmentPipeline, PipelineResult
-from inference.pose_decode import decode_landmarks, flip_back_simcc
+from inference.pose_decode import DEFAULT_VISIBLE_THRESHOLD, decode_landmarks, flip_back_simcc
 from inference.preprocess import box_to_center_scale, crop_affine, invert_affine
 from inference.schema import deepfashion2
 
@@ -56,7 +56,7 @@ def test_landmark_without_evidence_is_kept_as_occluded_with_low_score(pipeline):
     img = scene([(1, (20, 50, 120, 250), (0, 0))])
     img[0, 0] = 20  # remove the marker: the pose graph sees nothing to localise
     (g,) = pipeline(img)
-    assert all(k.visibility == Visibility.OCCLUDED and k.score < 0.3 for k in g.keypoints)
+    assert all(k.visibility == Visibility.OCCLUDED and k.score < DEFAULT_VISIBLE_THRESHOLD for k in g.keypoints)
     assert g.score < g.extra["detection_score"]
 
 

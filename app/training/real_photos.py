@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from inference.pose_decode import DEFAULT_VISIBLE_THRESHOLD
 from inference.preprocess import letterbox, normalize
 from inference.schema import deepfashion2
 
@@ -103,7 +104,7 @@ def draw(image: np.ndarray, garments, tile: int = 256) -> np.ndarray:
             pa, pb = pts[a], pts[b]
             cv2.line(canvas, (int(pa[0]), int(pa[1])), (int(pb[0]), int(pb[1])), (255, 160, 0), 1, cv2.LINE_AA)
         for x, y, s in pts:
-            cv2.circle(canvas, (int(x), int(y)), 2, (0, 255, 0) if s >= 0.3 else (0, 0, 255), -1)
+            cv2.circle(canvas, (int(x), int(y)), 2, (0, 255, 0) if s >= DEFAULT_VISIBLE_THRESHOLD else (0, 0, 255), -1)
         cv2.putText(canvas, f"{cat.name} {g.score or 0:.2f}", (max(x1, 2), max(y1 + 12, 12)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
     return canvas
