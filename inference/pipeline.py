@@ -283,12 +283,8 @@ class GarmentPipeline:
             for n, d in enumerate(dets):
                 file = self.pose_for_category.get(d.category_id, self.card.pose.file)
                 groups.setdefault(file, []).append((j, n, d))
-        for file, group in groups.items():
-            for start in range(0, len(group), batch):
-                chunk = group[start : start + batch]
-                garments = self._pose_chunk(self.pose_models[file], [(jobs[j][0], d) for j, _, d in chunk], timings)
-                for (j, n, _), g in zip(chunk, garments, strict=True):
-                    results[j][n] = g
+        for (j, n), g in self._run_groups(groups, jobs, timings, batch):
+            results[j][n] = g
         # The classifier may have moved a garment to a category with its own fine-tuned graph: run it there.
         redo: dict[str, list[tuple[int, int, Detection]]] = {}
         for file, group in groups.items():
@@ -298,15 +294,20 @@ class GarmentPipeline:
                 if target != file:
                     score = float(g.extra["detection_score"])  # already weighed by the category's probability
                     redo.setdefault(target, []).append((j, n, Detection(d.bbox, score, g.category_id, True)))
-        for file, group in redo.items():
+        for (j, n), g in self._run_groups(redo, jobs, timings, batch):
+            first = results[j][n].extra
+            g.extra.update({k: v for k, v in first.items() if k.startswith("category_") or k == "detector_score"})
+            results[j][n] = g
+        return [list(r) for r in results]
+
+    def _run_groups(self, groups, jobs, timings: StageTimings, batch: int):
+        """Yield ((job, index), garment) for {pose file: [(job, index, detection)]}, ``batch`` crops per call."""
+        for file, group in groups.items():
             for start in range(0, len(group), batch):
                 chunk = group[start : start + batch]
                 garments = self._pose_chunk(self.pose_models[file], [(jobs[j][0], d) for j, _, d in chunk], timings)
                 for (j, n, _), g in zip(chunk, garments, strict=True):
-                    first = results[j][n].extra
-                    g.extra.update({k: v for k, v in first.items() if k.startswith("category_") or k == "detector_score"})
-                    results[j][n] = g
-        return [list(r) for r in results]
+                    yield (j, n), g
 
     def _pose_chunk(self, model: OnnxModel, crops, timings: StageTimings) -> list[Garment]:
         spec = self.card.pose
@@ -332,33 +333,40 @@ class GarmentPipeline:
                 fx, fy = flip_back_simcc(sx[n:], sy[n:], spec.simcc_split_ratio, self._flip_index)
                 sx, sy = (sx[:n] + fx) / 2.0, (sy[:n] + fy) / 2.0
             detections = [d for _, d in crops]
-            decided = None
+            extras: list[dict] = [{} for _ in detections]
             if spec.category_output is not None and spec.category_output in out:
                 logits = out[spec.category_output]
                 logits = (logits[:n] + logits[n:]) / 2.0 if self.flip_test else logits  # a mirror keeps the category
-                ids, probs = fuse_categories(logits, [d.category_id for d in detections], spec.category_detector_weight)
-                decided = [(d.category_id, float(p)) for d, p in zip(detections, probs, strict=True)]
-                # The detection score becomes P(garment) × P(category | crop): DF2's AP and the app's threshold
-                # are per category, so a box whose category is a coin toss should not rank as a sure one.
-                detections = [
-                    d if d.category_fixed else Detection(d.bbox, d.score * float(p), int(c), d.category_fixed)
-                    for d, c, p in zip(detections, ids, probs, strict=True)
-                ]
+                detections, extras = self._decide_categories(logits, detections)
             decoded = decode_landmarks(sx, sy, spec.simcc_split_ratio, inverses, [d.category_id for d in detections])
             reference = spec.keypoint_score_reference
-            decoded = [(xy, np.minimum(scores / reference, 1.0)) for xy, scores in decoded]
-            garments = [
-                build_garment(det, xy, scores, self.model_version, self.visible_threshold, self.card.score_alpha)
-                for (xy, scores), det in zip(decoded, detections, strict=True)
-            ]
-            if decided is not None:
-                for g, det, (before, prob), (_, original) in zip(garments, detections, decided, crops, strict=True):
-                    if not det.category_fixed:
-                        g.extra["category_detector_id"] = before
-                        g.extra["category_probability"] = prob
-                        g.extra["detector_score"] = float(original.score)  # before the category factor
+            garments = []
+            for (xy, scores), det, extra in zip(decoded, detections, extras, strict=True):
+                g = build_garment(det, xy, np.minimum(scores / reference, 1.0), self.model_version,
+                                  self.visible_threshold, self.card.score_alpha)
+                g.extra.update(extra)
+                garments.append(g)
             return garments
 
+    def _decide_categories(self, logits: np.ndarray, detections: list[Detection]):
+        """Detections relabelled by the crop classifier (user-fixed ones kept), with what the decision was.
+
+        The detection score becomes P(garment) × P(category | crop): DF2's AP and the app's threshold are per
+        category, so a box whose category is a coin toss should not rank as a sure one.
+        """
+        ids, probs = fuse_categories(
+            logits, [d.category_id for d in detections], self.card.pose.category_detector_weight
+        )
+        decided, extras = [], []
+        for d, c, p in zip(detections, ids, probs, strict=True):
+            if d.category_fixed:
+                decided.append(d)
+                extras.append({})
+                continue
+            decided.append(Detection(d.bbox, d.score * float(p), int(c), False))
+            extras.append({"category_detector_id": d.category_id, "category_probability": float(p),
+                           "detector_score": float(d.score)})  # before the category factor
+        return decided, extras
 
 MERGE_IOU = 0.6
 

@@ -198,10 +198,10 @@ def test_export_dialog_writes_coco_in_background(qtbot, window, project, tmp_pat
 def test_live_view_in_qc_mode_shows_the_chosen_category_and_switches_while_running(qtbot, window, tmp_path):
     video = tmp_path / "long.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
-    for i in range(300):
-        img = np.full((240, 320, 3), 20, np.uint8)
-        img[40:200, 60:160] = garment_colour(1)  # the detector reads short sleeve top
-        draw_marker(img, 110, 120)
+    img = np.full((240, 320, 3), 20, np.uint8)
+    img[40:200, 60:160] = garment_colour(1)  # the detector reads short sleeve top
+    draw_marker(img, 110, 120)
+    for _ in range(300):  # a still garment, long enough to switch the category while it plays
         writer.write(img)
     writer.release()
     live = window.open_live_view()

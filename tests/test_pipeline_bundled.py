@@ -1,4 +1,4 @@
-"""End to end on the bundled model in resources/models/bootstrap (skipped only while it is not there)."""
+"""End to end on the bundled model in resources/models/bootstrap (committed: a missing model is a failure)."""
 
 import numpy as np
 import pytest
@@ -8,10 +8,9 @@ from inference.pipeline import GarmentPipeline, bundled_card_path
 from inference.preprocess import box_to_center_scale
 from inference.schema import deepfashion2
 
-pytestmark = pytest.mark.skipif(
-    not bundled_card_path().is_file(),
-    reason=f"no bundled model yet at {bundled_card_path()} (the model engineer's training output)",
-)
+
+def test_the_bundled_model_is_in_the_checkout():
+    assert bundled_card_path().is_file(), f"{bundled_card_path()} is missing: the app ships this model"
 
 
 @pytest.fixture(scope="module")

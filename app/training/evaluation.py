@@ -24,8 +24,8 @@ from dataclasses import replace
 import numpy as np
 
 from app.datasets.coco import build_document, encode_garment
-from inference.boxes import box_iou
 from inference.annotation import Garment, Visibility
+from inference.boxes import box_iou
 from inference.schema import deepfashion2
 
 PCK_THRESHOLD = 0.2

@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 
 from inference.pose_decode import DEFAULT_VISIBLE_THRESHOLD
-from inference.preprocess import letterbox, normalize
 from inference.schema import deepfashion2
 
 # Folder names of the "clothing dataset" subset → the DF2 categories that count as correct.
@@ -35,23 +34,17 @@ FOLDER_TO_DF2 = {
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
-def top_category(pipeline, image: np.ndarray) -> tuple[int, float]:
-    """The highest-scoring raw detection (the card's threshold ignored) and its category as the app would
-    show it: the detector's class, or, for a pose graph with a category head, the fused decision."""
-    from inference.pose_decode import Detection
-
-    spec = pipeline.card.detector.preprocess
-    boxed, lb = letterbox(image, spec.input_size)
-    tensor = normalize(boxed[None], spec.mean, spec.std, spec.channel_order == "RGB")
-    dets = np.asarray(pipeline.detector.run({"image": tensor})["dets"]).reshape(-1, 6)
-    best = dets[int(np.argmax(dets[:, 4]))]
-    category, score = int(round(best[5])) + 1, float(best[4])
+def top_category(pipeline, image: np.ndarray) -> tuple[int | None, float]:
+    """The highest-scoring detection (the card's threshold ignored) and its category as the app would show
+    it: the detector's class, or, for a pose graph with a category head, the fused decision (None: no box)."""
+    detections = pipeline.detect(image, score_threshold=0.0)[:1]
+    if not detections:
+        return None, 0.0
+    best = detections[0]
     if pipeline.card.pose.category_output is None:
-        return category, score
-    h, w = image.shape[:2]
-    box = np.clip(best[:4] / lb.scale, 0.0, [w, h, w, h])
-    (garment,) = pipeline.estimate(image, [Detection(tuple(float(v) for v in box), score, category)])
-    return garment.category_id, score
+        return best.category_id, best.score
+    (garment,) = pipeline.estimate(image, [best])
+    return garment.category_id, best.score
 
 
 def category_accuracy(pipeline, photos: Path) -> dict:
@@ -73,8 +66,9 @@ def category_accuracy(pipeline, photos: Path) -> dict:
             cat, _ = top_category(pipeline, image)
             total += 1
             hits += cat in accepted
-            confusion.setdefault(folder.name, {}).setdefault(names[cat], 0)
-            confusion[folder.name][names[cat]] += 1
+            name = names[cat] if cat is not None else "no box"
+            confusion.setdefault(folder.name, {}).setdefault(name, 0)
+            confusion[folder.name][name] += 1
         per_folder[folder.name] = {"images": total, "accuracy": hits / total if total else 0.0,
                                    "accepted": [names[c] for c in accepted]}
     images = sum(v["images"] for v in per_folder.values())

@@ -277,14 +277,14 @@ def _store_in_project(args, garments, calibration, catalog) -> dict:
             else:
                 version = next((g.model_version for g in garments if g.model_version), None)
                 store.store_predictions(image_id, garments, model_version=version)
-            count = 0
-            for garment_id, garment in store.garments(image_id):
+            count, stored = 0, store.garments(image_id)
+            for garment_id, garment in stored:
                 measured = measure_garment(garment, calibration, catalog)
                 rows = [(m.name, m.mm, [list(p) for p in m.points_px], calibration_id)
                         for m in measured.values() if m.measurable]
                 store.replace_measurements(garment_id, rows)
                 count += len(rows)
-            return {"path": str(args.project), "image_id": image_id, "garments": len(store.garments(image_id)),
+            return {"path": str(args.project), "image_id": image_id, "garments": len(stored),
                     "measurements": count, "calibration": name}
     except (StoreError, PomError) as exc:
         raise CliError(str(exc), 2) from None  # the store's messages name the project file
