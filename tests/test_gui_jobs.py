@@ -60,6 +60,21 @@ def test_model_status_names_model_and_provider(window):
     assert "contract-test@0.0.1" in text and "cpu" in text
 
 
+def test_precise_landmarks_switches_flip_test_now_and_for_later_loads(qtbot, window, card):
+    from app.gui.main_window import settings
+
+    assert window.actions.precise_landmarks.isChecked() and window.model.pipeline.flip_test  # default on
+    window.actions.precise_landmarks.trigger()
+    assert window.model.pipeline.flip_test is False
+    assert settings().value("model/flip_test", True, type=bool) is False
+    assert "precise" not in window.model_label.toolTip()
+    with qtbot.waitSignal(window.model.changed, timeout=30000, check_params_cb=lambda *a: not window.model.loading):
+        window.model.load(str(card), "cpu")
+    assert window.model.pipeline.flip_test is False  # a reloaded model keeps the choice
+    window.actions.precise_landmarks.trigger()
+    assert window.model.pipeline.flip_test is True and "precise" in window.model_label.toolTip()
+
+
 def test_auto_annotate_job_predicts_all_new_images_and_keeps_corrections(qtbot, window, project):
     # A human correction on image 1 first: the job must not overwrite it.
     store = ProjectStore.open(project)

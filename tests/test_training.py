@@ -71,7 +71,7 @@ def test_flipped_sample_mirrors_the_crop_and_swaps_left_and_right():
     image, (garment,) = skirt_scene(7)
     size = (64, 64)
     plain = pose_sample(image, garment, size, 1.25, 2.0, 2.0)
-    no_jitter = PoseAugment(shift=0.0, scale=(1.0, 1.0), rotation_prob=0.0, flip_prob=1.0)
+    no_jitter = PoseAugment(shift=0.0, scale=(1.0, 1.0), rotation_prob=0.0, full_turn_prob=0.0, flip_prob=1.0)
     rng = np.random.default_rng(0)
     flipped = pose_sample(image, garment, size, 1.25, 2.0, 2.0, rng=rng, aug=no_jitter)
     perm = deepfashion2().agg81_flip_index
@@ -80,6 +80,22 @@ def test_flipped_sample_mirrors_the_crop_and_swaps_left_and_right():
     mirrored[:, 0] = size[0] - mirrored[:, 0]
     assert np.allclose(flipped["points"][slots], mirrored[slots], atol=1e-4)
     assert np.array_equal(flipped["weight"], plain["weight"][perm])
+
+
+def test_full_turn_rotation_keeps_targets_on_the_garment_points():
+    image, (garment,) = skirt_scene(7)
+    size = (64, 64)
+    turn_only = PoseAugment(shift=0.0, scale=(1.0, 1.0), rotation_prob=0.0, full_turn_prob=1.0, flip_prob=0.0)
+    slots = np.asarray(deepfashion2().category(9).agg81)
+    angles = []
+    for seed in range(6):
+        sample = pose_sample(image, garment, size, 1.25, 2.0, 2.0, rng=np.random.default_rng(seed), aug=turn_only)
+        back = apply_affine(invert_affine(sample["matrix"]), sample["points"][slots].astype(np.float64))
+        local = np.array([[k.x, k.y] for k in garment.keypoints])
+        assert np.allclose(back, local, atol=1e-3)  # the crop's targets are the garment's own points
+        m = sample["matrix"]
+        angles.append(np.degrees(np.arctan2(m[1, 0], m[0, 0])))
+    assert max(np.abs(angles)) > 60  # full turns, not the small ±30° jitter
 
 
 def _steps(model, batch, loss_fn, n=12, lr=3e-3):

@@ -46,6 +46,7 @@ SPECS = (
     ActionSpec("annotate_current", "Auto-annotate &image", ("Ctrl+P",), "Run the model on the current image", "Model"),
     ActionSpec("annotate_missing", "Auto-annotate &new images", ("Ctrl+Shift+P",), "Run the model on every image without annotations (background)", "Model"),
     ActionSpec("annotate_all", "Auto-annotate &all images", (), "Run the model on every image; corrections are kept (background)", "Model"),
+    ActionSpec("precise_landmarks", "&Precise landmarks (flip test)", (), "Also run each garment mirrored and average the two: more accurate landmarks, twice the pose time (photos and live camera; on by default)", "Model"),
     ActionSpec("retrain", "&Retrain model…", (), "Fine-tune the model on this project's corrections and manage its model versions", "Model"),
     ActionSpec("cancel_job", "&Cancel background job", ("Esc",), "Stop the running job (or box drawing)", "Model"),
     ActionSpec("calibrate_image", "&Calibrate from this image", ("Ctrl+K",), "Detect the ChArUco board on this image", "Measure"),

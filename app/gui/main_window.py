@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(self)
         self.box_jobs = JobRunner(self)  # interactive box predictions never wait behind a long job
         self.model = ModelService(self)
+        self.model.flip_test = bool(settings().value("model/flip_test", True, type=bool))
         self.auto_model = load_model  # opening a project loads its active model version
         self._build_docks()
         self._build_menus()
@@ -116,6 +117,9 @@ class MainWindow(QMainWindow):
         a.export.triggered.connect(self.export_dialog)
         a.new_window.triggered.connect(self.open_second_window)
         a.quit.triggered.connect(self.close)
+        a.precise_landmarks.setCheckable(True)
+        a.precise_landmarks.setChecked(self.model.flip_test)
+        a.precise_landmarks.toggled.connect(self.set_precise_landmarks)
         a.cycle_visibility.triggered.connect(lambda: self.editor.set_visibility(None))
         a.set_visible.triggered.connect(lambda: self.editor.set_visibility(Visibility.VISIBLE))
         a.set_occluded.triggered.connect(lambda: self.editor.set_visibility(Visibility.OCCLUDED))
@@ -505,6 +509,10 @@ class MainWindow(QMainWindow):
             self._windows = [*getattr(self, "_windows", []), window]
 
     # Settings -----------------------------------------------------------------------------------------------------
+    def set_precise_landmarks(self, on: bool) -> None:
+        settings().setValue("model/flip_test", bool(on))
+        self.model.set_flip_test(on)
+
     def _restore_settings(self) -> None:
         s = settings()
         geometry = s.value("window/geometry")

@@ -60,6 +60,7 @@ class ModelService(QObject):
         self.error = ""
         self.loading = False
         self.last_latency_ms: float | None = None
+        self.flip_test = True  # photos are annotated once and corrected by hand: accuracy beats the extra ms
         self._signals = _LoadSignals()
         self._signals.done.connect(self._on_loaded)
         self._pool = QThreadPool(self)
@@ -78,10 +79,19 @@ class ModelService(QObject):
         if card != getattr(self, "card", None) or self.pipeline is None:
             self.load(card, provider)
 
+    def set_flip_test(self, on: bool) -> None:
+        """Applies to the loaded pipeline and to every later one (jobs already running keep their setting)."""
+        self.flip_test = bool(on)
+        if self.pipeline is not None:
+            self.pipeline.flip_test = self.flip_test
+        self.changed.emit()
+
     def wait(self, msecs: int = -1) -> bool:
         return self._pool.waitForDone(msecs)
 
     def _on_loaded(self, pipeline, error: str) -> None:
+        if pipeline is not None:
+            pipeline.flip_test = self.flip_test
         self.pipeline, self.error, self.loading = pipeline, error, False
         self.changed.emit()
 
@@ -95,7 +105,8 @@ class ModelService(QObject):
         if self.pipeline is None:
             return f"Model: none ({self.error})" if self.error else "Model: none"
         latency = "" if self.last_latency_ms is None else f" · {self.last_latency_ms:.0f} ms/image"
-        return f"Model: {self.pipeline.model_version} · {self.pipeline.provider}{latency}"
+        precise = " · precise" if self.flip_test else ""
+        return f"Model: {self.pipeline.model_version} · {self.pipeline.provider}{precise}{latency}"
 
 
 def annotate_job(ctx: JobContext, project_path: str, pipeline, image_ids: list[int]) -> dict:

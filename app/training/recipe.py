@@ -203,10 +203,14 @@ def run_recipe(r: Recipe) -> dict:
     if r.val_source is not None:
         metrics = evaluate_card(card_path, r.val_source, log)
         metrics["dataset"] = r.val_description
+        # The GUI annotates photos with flip test on: the card reports both ways of running the model.
+        flipped = evaluate_card(card_path, r.val_source, log, flip_test=True)
+        flipped["dataset"] = r.val_description
+        evaluated = {"synthetic_val": metrics, "synthetic_val_flip_test": flipped}
         write_card(r.out, r.name, r.version, r.detector_cfg.input_size, r.pose_cfg.input_size,
-                   r.pose_cfg.simcc_split_ratio, BBOX_PADDING, training, {"synthetic_val": metrics},
-                   per_category_files, **category)
+                   r.pose_cfg.simcc_split_ratio, BBOX_PADDING, training, evaluated, per_category_files, **category)
         summary["metrics"] = metrics
+        summary["metrics_flip_test"] = flipped
     return summary
 
 

@@ -34,6 +34,9 @@ class PoseAugment:
     scale: tuple[float, float] = (0.8, 1.25)
     rotation: float = 30.0  # degrees, applied with probability rotation_prob
     rotation_prob: float = 0.5
+    # Any angle, with this probability instead of the small rotation: garments laid on a table come upside
+    # down or sideways, and a model that only saw near-upright crops swaps waist and hem (the sample skirt).
+    full_turn_prob: float = 0.1
     flip_prob: float = 0.5
 
 
@@ -91,8 +94,15 @@ def pose_crop_matrix(
     scale = scale * rng.uniform(*aug.scale)
     matrix = np.vstack([crop_affine(center, scale, input_size), [0.0, 0.0, 1.0]])
     w_in, h_in = input_size
-    if rng.random() < aug.rotation_prob:
-        rot = cv2.getRotationMatrix2D((w_in / 2.0, h_in / 2.0), rng.uniform(-aug.rotation, aug.rotation), 1.0)
+    draw = rng.random()
+    if draw < aug.full_turn_prob:
+        angle = rng.uniform(-180.0, 180.0)
+    elif draw < aug.full_turn_prob + aug.rotation_prob:
+        angle = rng.uniform(-aug.rotation, aug.rotation)
+    else:
+        angle = 0.0
+    if angle:
+        rot = cv2.getRotationMatrix2D((w_in / 2.0, h_in / 2.0), angle, 1.0)
         matrix = np.vstack([rot, [0.0, 0.0, 1.0]]) @ matrix
     if rng.random() < aug.flip_prob:
         # Mirror about the crop centre, the same point the box centre maps to.
