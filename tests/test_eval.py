@@ -93,3 +93,26 @@ def test_a_well_placed_box_with_the_wrong_category_is_told_apart_from_a_missed_g
     assert m["per_category"]["skirt"]["category_accuracy"] == 0.5
     assert m["box_AP_class_agnostic"] > m["box_AP"]  # the relabelled box counts once its class is ignored
     assert m["keypoint_AP_on_gt_boxes"] == 0.0 and m["PCK@0.2"] == 0.0  # no pose-on-GT-boxes input given
+
+
+def test_oks_diagnosis_counts_gross_landmarks_and_splits_overlapping_garments():
+    from inference.annotation import Visibility
+
+    alone = skirt_garment(40, 40, 60, 100, 160)  # its box touches neither of the other two
+    left = skirt_garment(250, 40, 60, 100, 160)
+    right = skirt_garment(300, 60, 60, 100, 160)  # overlaps `left`
+    # `right`'s first landmark is occluded and predicted 80 px off: a gross error (OKS ≈ 0)
+    right = right.with_keypoints(
+        (replace(right.keypoints[0], visibility=Visibility.OCCLUDED), *right.keypoints[1:]))
+    moved = right.with_keypoints(
+        (Keypoint(right.keypoints[0].x + 80, right.keypoints[0].y), *right.keypoints[1:]))
+    acc = Accumulator(alpha=0.8)
+    acc.add({**INFO, "width": 500}, [alone, left, right], [], [alone, left, moved])
+    d = acc.summary()["oks_on_gt_boxes"]
+    labelled = sum(k.visibility != Visibility.ABSENT for k in right.keypoints)
+    assert d["gross_error_rate"] == pytest.approx(1 / (3 * labelled))
+    assert d["gross_error_rate_occluded"] == 1.0 and d["occluded_landmarks"] == 1
+    assert d["garments_overlapping"] == 2 and d["mean_oks_alone"] == pytest.approx(1.0)
+    right_oks = (labelled - 1) / labelled  # the far landmark adds ~0 to the mean
+    assert d["mean_oks_overlapping"] == pytest.approx((1.0 + right_oks) / 2, abs=1e-6)
+    assert d["mean_oks"] == pytest.approx((2.0 + right_oks) / 3, abs=1e-6)

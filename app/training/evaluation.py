@@ -9,6 +9,9 @@ Metrics, all overall and per category:
 - keypoint AP on GT boxes: the same COCOeval with the pose model run on the GT boxes and categories (a
   perfect detector), to tell pose errors from detection errors;
 - NE (FLD style): mean distance normalised per axis by the image width and height, on labelled landmarks;
+- OKS diagnosis on GT boxes: mean OKS per garment, the share of landmarks with OKS < 0.1 ("gross" errors:
+  a landmark on the wrong part), overall and for occluded landmarks, and mean OKS of garments that overlap
+  another garment's box against garments alone;
 - category accuracy: for each GT garment, the detection with the highest box IoU (≥ 0.5, any category)
   has the right category; ``detection_recall`` is the share of GT garments with such a detection, and
   class-agnostic box AP tells localisation from classification.
@@ -32,6 +35,7 @@ PCK_THRESHOLD = 0.2
 MATCH_IOU = 0.5
 AUC_THRESHOLDS = np.linspace(0.0, 0.5, 21)
 MAX_DETS = 20
+GROSS_OKS = 0.1  # a landmark this far off sits on another part of the garment, not near its own
 
 
 def rescore(garment: Garment, alpha: float) -> Garment:
@@ -82,6 +86,18 @@ def keypoint_distances(gt: Garment, pred: Garment) -> tuple[np.ndarray, np.ndarr
     return np.linalg.norm(delta, axis=1), delta
 
 
+def landmark_oks(gt: Garment, pred: Garment) -> tuple[np.ndarray, np.ndarray]:
+    """Per-landmark OKS term exp(-d²/(2·area·k²)) (k = 2σ, DF2 sigmas, area = GT box area, as COCOeval)
+    and the GT visibility, over the GT's labelled landmarks."""
+    sigmas = np.asarray(deepfashion2().category(gt.category_id).sigmas, dtype=np.float64)
+    visibility = np.array([int(k.visibility) for k in gt.keypoints])
+    labelled = visibility != int(Visibility.ABSENT)
+    dist, _ = keypoint_distances(gt, pred)
+    x1, y1, x2, y2 = gt.bbox
+    area = max((x2 - x1) * (y2 - y1), np.spacing(1))
+    return np.exp(-(dist**2) / (2.0 * area * (2.0 * sigmas[labelled]) ** 2)), visibility[labelled]
+
+
 class Accumulator:
     """Collects per-image predictions and GT, then computes every metric."""
 
@@ -95,6 +111,9 @@ class Accumulator:
         self.pck: dict[int, list[np.ndarray]] = {}  # category → normalised distances
         self.ne: dict[int, list[np.ndarray]] = {}
         self.category_hits: dict[int, list[bool]] = {}  # GT category → matched detection had it right
+        self.landmark_oks: list[np.ndarray] = []  # pose on GT boxes, per garment
+        self.landmark_visibility: list[np.ndarray] = []
+        self.overlaps_other: list[bool] = []
         self.unmatched = 0
 
     def add(
@@ -120,12 +139,18 @@ class Accumulator:
             self.kp_results.append({k: ann[k] for k in ("image_id", "category_id", "keypoints", "score")})
             self.box_results.append({"image_id": image_id, "category_id": ann["category_id"],
                                      "bbox": [x, y, bw, bh], "score": ann["score"]})
-        for g, p in zip(gt, on_gt_boxes if on_gt_boxes is not None else [], strict=on_gt_boxes is not None):
+        for index, (g, p) in enumerate(
+            zip(gt, on_gt_boxes if on_gt_boxes is not None else [], strict=on_gt_boxes is not None)
+        ):
             ann = encode_garment(rescore(p, self.alpha), image_id, 0)
             self.gt_box_kp_results.append({k: ann[k] for k in ("image_id", "category_id", "keypoints", "score")})
             dist, delta = keypoint_distances(g, p)
             if not len(dist):
                 continue
+            oks, visibility = landmark_oks(g, p)
+            self.landmark_oks.append(oks)
+            self.landmark_visibility.append(visibility)
+            self.overlaps_other.append(any(box_iou(g.bbox, o.bbox) > 0 for j, o in enumerate(gt) if j != index))
             x1, y1, x2, y2 = g.bbox
             self.pck.setdefault(g.category_id, []).append(dist / max(x2 - x1, y2 - y1, 1e-6))
             self.ne.setdefault(g.category_id, []).append(np.hypot(delta[:, 0] / w, delta[:, 1] / h))
@@ -161,6 +186,7 @@ class Accumulator:
         overall["NE"] = float(np.concatenate(all_ne).mean()) if all_ne else 0.0
         return {
             "images": len(self.images),
+            "oks_on_gt_boxes": self._oks_diagnosis(),
             "garments": len(self.gt_anns),
             "keypoint_AP": kp["AP"], "keypoint_AP50": kp["AP50"], "keypoint_AP75": kp["AP75"],
             "box_AP": box["AP"], "box_AP50": box["AP50"],
@@ -172,6 +198,29 @@ class Accumulator:
             "pck_normalisation": "longer side of the GT box; pose on GT boxes",
             "score": f"{self.alpha}*det + {1 - self.alpha:.2f}*mean keypoint score (DeepMark++ eq. 1)",
             "per_category": per_cat,
+        }
+
+
+    def _oks_diagnosis(self) -> dict:
+        if not self.landmark_oks:
+            return {}
+        per_garment = np.array([o.mean() for o in self.landmark_oks])
+        oks, vis = np.concatenate(self.landmark_oks), np.concatenate(self.landmark_visibility)
+        occluded = vis == int(Visibility.OCCLUDED)
+        overlapping = np.array(self.overlaps_other)
+
+        def mean(values: np.ndarray) -> float | None:
+            return float(values.mean()) if len(values) else None
+
+        return {
+            "mean_oks": float(per_garment.mean()),
+            "gross_error_rate": float((oks < GROSS_OKS).mean()),
+            "gross_error_rate_occluded": mean(oks[occluded] < GROSS_OKS),
+            "occluded_landmarks": int(occluded.sum()),
+            "mean_oks_overlapping": mean(per_garment[overlapping]),
+            "mean_oks_alone": mean(per_garment[~overlapping]),
+            "garments_overlapping": int(overlapping.sum()),
+            "gross_threshold": GROSS_OKS,
         }
 
 
