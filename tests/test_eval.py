@@ -56,7 +56,7 @@ def test_shifted_prediction_gives_the_hand_computed_oks():
     assert m["NE"] == pytest.approx(d / INFO["height"])
 
 
-def test_eval_command_runs_the_onnx_models_and_writes_json(tmp_path):
+def test_eval_command_runs_the_onnx_models_and_writes_json(tmp_path, capsys):
     from test_export import _tiny_models
 
     from app.training.export import export_detector, export_pose, write_card
@@ -73,6 +73,10 @@ def test_eval_command_runs_the_onnx_models_and_writes_json(tmp_path):
     metrics = json.loads(out.read_text())
     assert metrics["images"] == 3 and metrics["garments"] == 3
     assert 0.0 <= metrics["PCK@0.2"] <= 1.0 and "skirt" in metrics["per_category"]
+    d = metrics["oks_on_gt_boxes"]
+    assert d["garments_overlapping"] == 0 and d["mean_oks_overlapping"] is None  # one skirt per image
+    printed = capsys.readouterr().out
+    assert f"mean OKS {d['mean_oks']:.3f}" in printed and "overlapping another garment" not in printed
 
 
 def test_eval_command_names_a_missing_dataset(tmp_path, capsys):

@@ -32,6 +32,22 @@ def _table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def _diagnosis(metrics: dict) -> str:
+    """Where the AP is lost: categories, detection, or the pose network itself (pose on the true boxes)."""
+    d = metrics.get("oks_on_gt_boxes") or {}
+    lines = [f"category accuracy {metrics['category_accuracy']:.1%}, detection recall {metrics['detection_recall']:.1%}, "
+             f"class-agnostic box AP {metrics['box_AP_class_agnostic']:.3f}"]
+    if d:
+        split = ""
+        if d["mean_oks_overlapping"] is not None and d["mean_oks_alone"] is not None:
+            split = f"; mean OKS {d['mean_oks_overlapping']:.3f} overlapping another garment, {d['mean_oks_alone']:.3f} alone"
+        occluded = "" if d["gross_error_rate_occluded"] is None else f" ({d['gross_error_rate_occluded']:.1%} of occluded)"
+        lines.append(f"pose on true boxes: keypoint AP {metrics['keypoint_AP_on_gt_boxes']:.3f}, mean OKS "
+                     f"{d['mean_oks']:.3f}, gross errors (OKS < {d['gross_threshold']}) {d['gross_error_rate']:.1%} of "
+                     f"landmarks{occluded}{split}")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     from app.training.evaluation import evaluate_source, open_pipeline
     from app.training.export import SCORE_ALPHA
@@ -55,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     metrics["flip_test"] = bool(args.flip_test)
     metrics["score_threshold"] = float(args.score_threshold)
     print(_table(metrics))
+    print(_diagnosis(metrics))
     print(f"{metrics['images']} images, {metrics['garments']} garments; PCK normalised by the GT box's longer side")
     if args.json:
         args.json.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
