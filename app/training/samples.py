@@ -34,9 +34,10 @@ class PoseAugment:
     scale: tuple[float, float] = (0.8, 1.25)
     rotation: float = 30.0  # degrees, applied with probability rotation_prob
     rotation_prob: float = 0.5
-    # Any angle, with this probability instead of the small rotation: garments laid on a table come upside
-    # down or sideways, and a model that only saw near-upright crops swaps waist and hem (the sample skirt).
-    full_turn_prob: float = 0.1
+    # Any angle, with this probability instead of the small rotation, for garments laid upside down or
+    # sideways. Off by default: 0.1 for 20 epochs (model 0.5.0, docs/models/bootstrap.md) did not fix the
+    # upside-down sample skirt and threw the sample shorts' waist centre 350 px off.
+    full_turn_prob: float = 0.0
     flip_prob: float = 0.5
 
 
