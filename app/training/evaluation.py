@@ -86,13 +86,12 @@ def keypoint_distances(gt: Garment, pred: Garment) -> tuple[np.ndarray, np.ndarr
     return np.linalg.norm(delta, axis=1), delta
 
 
-def landmark_oks(gt: Garment, pred: Garment) -> tuple[np.ndarray, np.ndarray]:
-    """Per-landmark OKS term exp(-d²/(2·area·k²)) (k = 2σ, DF2 sigmas, area = GT box area, as COCOeval)
-    and the GT visibility, over the GT's labelled landmarks."""
+def landmark_oks(gt: Garment, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-landmark OKS term exp(-d²/(2·area·k²)) (k = 2σ, DF2 sigmas, area = GT box area, as COCOeval) from
+    ``keypoint_distances``' distances, and the GT visibility, over the GT's labelled landmarks."""
     sigmas = np.asarray(deepfashion2().category(gt.category_id).sigmas, dtype=np.float64)
     visibility = np.array([int(k.visibility) for k in gt.keypoints])
     labelled = visibility != int(Visibility.ABSENT)
-    dist, _ = keypoint_distances(gt, pred)
     x1, y1, x2, y2 = gt.bbox
     area = max((x2 - x1) * (y2 - y1), np.spacing(1))
     return np.exp(-(dist**2) / (2.0 * area * (2.0 * sigmas[labelled]) ** 2)), visibility[labelled]
@@ -147,7 +146,7 @@ class Accumulator:
             dist, delta = keypoint_distances(g, p)
             if not len(dist):
                 continue
-            oks, visibility = landmark_oks(g, p)
+            oks, visibility = landmark_oks(g, dist)
             self.landmark_oks.append(oks)
             self.landmark_visibility.append(visibility)
             self.overlaps_other.append(any(box_iou(g.bbox, o.bbox) > 0 for j, o in enumerate(gt) if j != index))
@@ -199,7 +198,6 @@ class Accumulator:
             "score": f"{self.alpha}*det + {1 - self.alpha:.2f}*mean keypoint score (DeepMark++ eq. 1)",
             "per_category": per_cat,
         }
-
 
     def _oks_diagnosis(self) -> dict:
         if not self.landmark_oks:
