@@ -82,17 +82,22 @@ def build_sample_project(
     provider: str = "auto",
     progress: Callable[[int, int, str], None] | None = None,
     known_category: bool = True,
+    flip_test: bool = False,
+    orientation_check: bool = False,
 ) -> list[ImageReport]:
     """Create (or refresh) a project at db_path from the bundled sample and annotate it with the model.
 
     Each image is calibrated from its own board (saved as a profile named after the image), its
     garments are predicted (human corrections already in the project are kept) and measured.
     With ``known_category`` (QC mode) the style of each sample photo fixes the category and the model
-    supplies box and landmarks; otherwise the detector's category is used.
+    supplies box and landmarks; otherwise the detector's category is used. ``flip_test`` and
+    ``orientation_check`` are the pipeline's test-time options (see ``GarmentPipeline``).
     """
     from inference.pipeline import GarmentPipeline  # onnxruntime only when a model is run
 
-    pipeline = GarmentPipeline.from_card(model_card, provider=provider)
+    pipeline = GarmentPipeline.from_card(
+        model_card, provider=provider, flip_test=flip_test, orientation_check=orientation_check
+    )
     truth_garments, cameras = _ground_truth()
     reports: list[ImageReport] = []
     images = sample_images()

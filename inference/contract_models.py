@@ -10,6 +10,9 @@ SimCC decode, inverse affine) can be checked against known geometry:
 - pose: a 1×1 convolution scores "red marker" pixels (R - (G + B) / 2, rectified); the SimCC logits of all
   81 landmarks are the column / row maxima of that response, at ``split`` bins per pixel. A red dot in a
   crop therefore decodes to its own crop position, with a score near 1; a crop without a dot scores low.
+- pose with ``row_ramp=(top, bottom)``: the marker response is weighed by a factor going linearly from
+  ``top`` on the crop's first row to ``bottom`` on its last, so a dot low in the crop reads surer than the
+  same dot high up: a stand-in for a network that knows which way up a garment lies (orientation check).
 - pose with ``category_head``: a third output ``category_logits`` [B, 13] read from a green "tag" patch in
   the crop: the crop's maximum of G - (R + B) / 2 selects class ``floor((level - 128) · 13 / 128)``
   (``draw_category_tag``), so a test can make the crop classifier disagree with the detector.
@@ -128,7 +131,12 @@ TAG_GAIN = 0.5  # logit per level away from a class centre (adjacent classes ~5 
 
 
 def build_pose(
-    input_size=(192, 256), split: int = 2, mean=IMAGENET_MEAN, std=IMAGENET_STD, category_head: bool = False
+    input_size=(192, 256),
+    split: int = 2,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    category_head: bool = False,
+    row_ramp: tuple[float, float] | None = None,
 ):
     """Pose graph: crops [B,3,H,W] → simcc_x [B,81,W*split], simcc_y [B,81,H*split] (dynamic B)
     (+ category_logits [B,13] with ``category_head``)."""
@@ -153,8 +161,11 @@ def build_pose(
     nodes = [
         node("Conv", ["crops", "marker_w", "marker_b"], ["response_raw"], kernel_shape=[1, 1]),
         node("Relu", ["response_raw"], ["response_pos"]),
-        node("Mul", ["response_pos", "gain"], ["response"]),
+        node("Mul", ["response_pos", "gain"], ["response_flat" if row_ramp else "response"]),
     ]
+    if row_ramp is not None:
+        inits.append(_const("row_ramp", np.linspace(row_ramp[0], row_ramp[1], h).reshape(1, 1, h, 1)))
+        nodes.append(node("Mul", ["response_flat", "row_ramp"], ["response"]))
     for axis_name, reduce_axis in (("x", 2), ("y", 3)):
         p = f"{axis_name}_"
         nodes += [
@@ -212,6 +223,7 @@ def write_contract_model(
     name: str = "contract-test",
     category_head: bool = False,
     category_detector_weight: float = 0.0,
+    row_ramp: tuple[float, float] | None = None,
 ) -> Path:
     """Write detector.onnx, pose.onnx (+ per-category copies) and a valid model_card.json; return the card."""
     import onnx
@@ -219,7 +231,7 @@ def write_contract_model(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     onnx.save(build_detector(detector_size), str(folder / "detector.onnx"))
-    pose = build_pose(pose_size, split, category_head=category_head)
+    pose = build_pose(pose_size, split, category_head=category_head, row_ramp=row_ramp)
     onnx.save(pose, str(folder / "pose.onnx"))
     files = ["detector.onnx", "pose.onnx"]
     for file in (per_category or {}).values():

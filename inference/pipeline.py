@@ -24,7 +24,7 @@ from inference.pose_decode import (
     Detection,
     build_garment,
     decode_landmarks,
-    flip_back_simcc,
+    simcc_to_upright,
 )
 from inference.preprocess import box_to_center_scale, crop_affine, letterbox, normalize, warp_crop
 from inference.runtime import ModelLoadError, OnnxModel, check_tensor
@@ -72,6 +72,7 @@ class GarmentPipeline:
         provider: str = "auto",
         threads: int | None = None,
         flip_test: bool = False,
+        orientation_check: bool = False,
         visible_threshold: float = DEFAULT_VISIBLE_THRESHOLD,
         max_detections: int = 20,
         max_pose_batch: int = 64,
@@ -83,6 +84,11 @@ class GarmentPipeline:
         # Evaluation may turn this off to score every category hypothesis, as DF2's protocol allows.
         self.merge_categories = merge_categories
         self.flip_test = flip_test
+        # Also read every crop turned by 180° and keep the reading the network is surer of: training turns
+        # crops by at most ±30°, so a garment laid upside down (waist at the bottom) is otherwise read with
+        # waist and hem swapped. Costs a second pose pass.
+        self.orientation_check = orientation_check
+        self.orientation_margin = ORIENTATION_MARGIN
         self.visible_threshold = visible_threshold
         self.max_detections = max_detections
         self.max_pose_batch = max_pose_batch
@@ -98,7 +104,7 @@ class GarmentPipeline:
         self.pose_models: dict[str, OnnxModel] = {}  # file name → session (shared by categories)
         self.pose_for_category: dict[int, str] = {}
         pw, ph = card.pose.preprocess.input_size
-        crop_shapes = {"crops": ((1, 3, ph, pw), (8, 3, ph, pw), (max(1, max_pose_batch) * 2, 3, ph, pw))}
+        crop_shapes = {"crops": ((1, 3, ph, pw), (8, 3, ph, pw), (max(1, max_pose_batch) * 4, 3, ph, pw))}
         for file in dict.fromkeys([card.pose.file, *card.pose.per_category.values()]):
             self.pose_models[file] = OnnxModel(card.file_path(file), provider, threads, crop_shapes)
             self._check_pose(self.pose_models[file])
@@ -309,9 +315,17 @@ class GarmentPipeline:
                 for (j, n, _), g in zip(chunk, garments, strict=True):
                     yield (j, n), g
 
+    def _views(self) -> list[list[tuple[bool, bool]]]:
+        """(reverse x, reverse y) of every pass, grouped by orientation: [upright, turned by 180°]."""
+        upright = [(False, False)] + ([(True, False)] if self.flip_test else [])
+        if not self.orientation_check:
+            return [upright]
+        return [upright, [(not rx, not ry) for rx, ry in upright]]
+
     def _pose_chunk(self, model: OnnxModel, crops, timings: StageTimings) -> list[Garment]:
         spec = self.card.pose
         size = spec.preprocess.input_size
+        orientations = self._views()
         with timings.measure("pre"):
             buffer = np.empty((len(crops), size[1], size[0], 3), np.uint8)
             inverses = np.empty((len(crops), 2, 3))
@@ -322,31 +336,63 @@ class GarmentPipeline:
                 inverses[i] = _invert(matrix)
             tensor = normalize(buffer, spec.preprocess.mean, spec.preprocess.std,
                                spec.preprocess.channel_order == "RGB")
-            if self.flip_test:
-                tensor = np.concatenate([tensor, np.ascontiguousarray(tensor[..., ::-1])])
+            views = [view for group in orientations for view in group]
+            if len(views) > 1:
+                tensor = np.concatenate([_reverse_axes(tensor, rx, ry) for rx, ry in views])
         with timings.measure("pose"):
             out = model.run({"crops": tensor})
         with timings.measure("post"):
             n = len(crops)
-            sx, sy = out["simcc_x"], out["simcc_y"]
-            if self.flip_test:
-                fx, fy = flip_back_simcc(sx[n:], sy[n:], spec.simcc_split_ratio, self._flip_index)
-                sx, sy = (sx[:n] + fx) / 2.0, (sy[:n] + fy) / 2.0
-            detections = [d for _, d in crops]
-            extras: list[dict] = [{} for _ in detections]
-            if spec.category_output is not None and spec.category_output in out:
-                logits = out[spec.category_output]
-                logits = (logits[:n] + logits[n:]) / 2.0 if self.flip_test else logits  # a mirror keeps the category
-                detections, extras = self._decide_categories(logits, detections)
-            decoded = decode_landmarks(sx, sy, spec.simcc_split_ratio, inverses, [d.category_id for d in detections])
-            reference = spec.keypoint_score_reference
+            readings, start = [], 0
+            for group in orientations:
+                readings.append(self._read(out, group, start, n, [d for _, d in crops], inverses))
+                start += len(group) * n
+            chosen = readings[0]
+            if len(readings) > 1:
+                chosen = self._pick_orientation(*readings)
             garments = []
-            for (xy, scores), det, extra in zip(decoded, detections, extras, strict=True):
-                g = build_garment(det, xy, np.minimum(scores / reference, 1.0), self.model_version,
-                                  self.visible_threshold, self.card.score_alpha)
+            for (xy, scores), det, extra in zip(*chosen, strict=True):
+                g = build_garment(det, xy, scores, self.model_version, self.visible_threshold,
+                                  self.card.score_alpha)
                 g.extra.update(extra)
                 garments.append(g)
             return garments
+
+    def _read(self, out: dict, views, start: int, n: int, detections: list[Detection], inverses):
+        """One orientation's passes (``n`` crops each, from row ``start``) averaged in the upright crop frame
+        → (decoded landmarks with reference-scaled scores, detections with decided categories, extras)."""
+        spec = self.card.pose
+        sx_sum = sy_sum = logit_sum = None
+        for v, (rx, ry) in enumerate(views):
+            rows = slice(start + v * n, start + (v + 1) * n)
+            sx, sy = simcc_to_upright(out["simcc_x"][rows], out["simcc_y"][rows], spec.simcc_split_ratio,
+                                      self._flip_index, rx, ry)
+            sx_sum = sx if sx_sum is None else sx_sum + sx
+            sy_sum = sy if sy_sum is None else sy_sum + sy
+            if spec.category_output is not None and spec.category_output in out:
+                logits = out[spec.category_output][rows]  # mirrors and turns keep the category
+                logit_sum = logits if logit_sum is None else logit_sum + logits
+        extras: list[dict] = [{} for _ in detections]
+        if logit_sum is not None:
+            detections, extras = self._decide_categories(logit_sum / len(views), detections)
+        decoded = decode_landmarks(sx_sum / len(views), sy_sum / len(views), spec.simcc_split_ratio, inverses,
+                                   [d.category_id for d in detections])
+        reference = spec.keypoint_score_reference
+        decoded = [(xy, np.minimum(scores / reference, 1.0)) for xy, scores in decoded]
+        return decoded, detections, extras
+
+    def _pick_orientation(self, upright, turned):
+        """Per crop, the turned reading where its mean landmark score beats the upright one's by the margin."""
+        picked = ([], [], [])
+        for i in range(len(upright[0])):
+            up_score = float(upright[0][i][1].mean())
+            turn_score = float(turned[0][i][1].mean())
+            use = turned if turn_score > up_score + self.orientation_margin else upright
+            for part, source in zip(picked, use, strict=True):
+                part.append(source[i])
+            picked[2][-1] = {**picked[2][-1], "orientation": "turned" if use is turned else "upright",
+                             "orientation_scores": [up_score, turn_score]}
+        return picked
 
     def _decide_categories(self, logits: np.ndarray, detections: list[Detection]):
         """Detections relabelled by the crop classifier (user-fixed ones kept), with what the decision was.
@@ -369,6 +415,14 @@ class GarmentPipeline:
         return decided, extras
 
 MERGE_IOU = 0.6
+# How much surer (mean landmark score, 0..1) the 180°-turned reading must be to replace the upright one.
+ORIENTATION_MARGIN = 0.0
+
+
+def _reverse_axes(tensor: np.ndarray, reverse_x: bool, reverse_y: bool) -> np.ndarray:
+    if not (reverse_x or reverse_y):
+        return tensor
+    return np.ascontiguousarray(tensor[..., :: -1 if reverse_y else 1, :: -1 if reverse_x else 1])
 
 
 def _invert(matrix: np.ndarray) -> np.ndarray:

@@ -35,17 +35,33 @@ class Detection:
     category_fixed: bool = False
 
 
-def flip_back_simcc(simcc_x_flipped: np.ndarray, simcc_y_flipped: np.ndarray, split: float, flip_index):
-    """Outputs of horizontally flipped crops → the unflipped crops' frame (x bins mirrored, L/R swapped).
+def _reversed_bins(bins: int, split: float) -> np.ndarray:
+    # Pixel c of an axis N pixels long is pixel N-1-c after reversing it, so bin j maps to split*(N-1) - j.
+    length = bins / split
+    return np.clip(np.rint(split * (length - 1) - np.arange(bins)).astype(np.int64), 0, bins - 1)
 
-    A pixel column c of a crop W wide is column W-1-c of its mirror, so bin j maps to bin split*(W-1) - j.
+
+def simcc_to_upright(
+    simcc_x: np.ndarray, simcc_y: np.ndarray, split: float, flip_index, reverse_x: bool, reverse_y: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs of crops whose axes were reversed → the original crops' frame.
+
+    Reversing x is a mirror, reversing y too; both is a 180° turn. Only a mirror (one axis) swaps the
+    garment's left and right landmarks, so ``flip_index`` is applied when exactly one axis was reversed.
     """
-    bins = simcc_x_flipped.shape[-1]
-    width = bins / split
-    source = np.clip(np.rint(split * (width - 1) - np.arange(bins)).astype(np.int64), 0, bins - 1)
-    sx = simcc_x_flipped[:, flip_index][..., source]
-    sy = simcc_y_flipped[:, flip_index]
+    sx, sy = simcc_x, simcc_y
+    if reverse_x != reverse_y:
+        sx, sy = sx[:, flip_index], sy[:, flip_index]
+    if reverse_x:
+        sx = sx[..., _reversed_bins(sx.shape[-1], split)]
+    if reverse_y:
+        sy = sy[..., _reversed_bins(sy.shape[-1], split)]
     return sx, sy
+
+
+def flip_back_simcc(simcc_x_flipped: np.ndarray, simcc_y_flipped: np.ndarray, split: float, flip_index):
+    """Outputs of horizontally flipped crops → the unflipped crops' frame (x bins mirrored, L/R swapped)."""
+    return simcc_to_upright(simcc_x_flipped, simcc_y_flipped, split, flip_index, reverse_x=True, reverse_y=False)
 
 
 def decode_landmarks(

@@ -75,6 +75,23 @@ def test_precise_landmarks_switches_flip_test_now_and_for_later_loads(qtbot, win
     assert window.model.pipeline.flip_test is True and "precise" in window.model_label.toolTip()
 
 
+def test_upside_down_check_switches_the_orientation_check_now_and_for_later_loads(qtbot, window, card):
+    from app.gui.main_window import settings
+
+    assert window.actions.upside_down_check.isChecked() and window.model.pipeline.orientation_check  # default on
+    assert "upside-down check" in window.model_label.toolTip()
+    window.actions.upside_down_check.trigger()
+    assert window.model.pipeline.orientation_check is False
+    assert settings().value("model/orientation_check", True, type=bool) is False
+    assert "upside-down check" not in window.model_label.toolTip()
+    with qtbot.waitSignal(window.model.changed, timeout=30000, check_params_cb=lambda *a: not window.model.loading):
+        window.model.load(str(card), "cpu")
+    assert window.model.pipeline.orientation_check is False  # a reloaded model keeps the choice
+    assert window.model.pipeline.flip_test is True  # the two options are independent
+    window.actions.upside_down_check.trigger()
+    assert window.model.pipeline.orientation_check is True
+
+
 def test_auto_annotate_job_predicts_all_new_images_and_keeps_corrections(qtbot, window, project):
     # A human correction on image 1 first: the job must not overwrite it.
     store = ProjectStore.open(project)

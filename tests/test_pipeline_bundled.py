@@ -49,3 +49,22 @@ def test_bundled_model_inside_a_drawn_box(pipeline):
     (g,) = pipeline.predict_boxes(image, [(box, category)])
     assert g.category_id == category
     check_garment(g, image.shape, pipeline.card.pose, box)
+
+
+def test_bundled_model_as_the_app_runs_it_reads_every_sample_photo_the_right_way_up():
+    """QC mode on the five sample photos (the skirt lies waist-down): every landmark near its true place."""
+    import cv2
+
+    from app.sample_project import _ground_truth, sample_images
+
+    truth, _ = _ground_truth()
+    app_like = GarmentPipeline.from_card(None, provider="cpu", flip_test=True, orientation_check=True)
+    for path in sample_images():
+        (true,) = truth[path.name]
+        (g,) = app_like.predict_known_category(cv2.imread(str(path)), true.category_id)
+        errors = np.linalg.norm([(k.x - t.x, k.y - t.y) for k, t in zip(g.keypoints, true.keypoints, strict=True)],
+                                axis=1)
+        x1, y1, x2, y2 = true.bbox
+        size = max(x2 - x1, y2 - y1)
+        # Swapped waist and hem put the median near the garment's own length (0.95 before the check).
+        assert np.median(errors) < 0.04 * size and errors.max() < 0.15 * size, (path.name, errors / size)

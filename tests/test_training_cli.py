@@ -21,7 +21,8 @@ def test_train_exports_a_card_and_resumes_from_its_checkpoint(tmp_path, capsys):
     assert card.pose.per_category == {"9": "pose_cat9.onnx"} and (out / "pose_cat9.onnx").is_file()
     assert card.training["command"].startswith("garment-studio") or "train" in card.training["command"]
     assert card.metrics["synthetic_val"]["images"] == 3
-    assert card.metrics["synthetic_val_flip_test"]["images"] == 3  # reported both ways
+    assert card.metrics["synthetic_val_flip_test"]["images"] == 3  # reported three ways
+    assert card.metrics["synthetic_val_app"]["images"] == 3
     assert max(card.training["onnx_parity_max_abs_diff"].values()) < 1e-3
     first = torch.load(out / "checkpoints" / "pose.pt", weights_only=False)
     assert first["epoch"] == 0

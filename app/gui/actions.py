@@ -47,6 +47,7 @@ SPECS = (
     ActionSpec("annotate_missing", "Auto-annotate &new images", ("Ctrl+Shift+P",), "Run the model on every image without annotations (background)", "Model"),
     ActionSpec("annotate_all", "Auto-annotate &all images", (), "Run the model on every image; corrections are kept (background)", "Model"),
     ActionSpec("precise_landmarks", "&Precise landmarks (flip test)", (), "Also run each garment mirrored and average the two: more accurate landmarks, twice the pose time (photos and live camera; on by default)", "Model"),
+    ActionSpec("upside_down_check", "Read &upside-down garments (180° check)", (), "Also run each garment turned by 180° and keep the reading the model is surer of, so a garment laid waist-down gets waist and hem the right way round; twice the pose time (on by default)", "Model"),
     ActionSpec("retrain", "&Retrain model…", (), "Fine-tune the model on this project's corrections and manage its model versions", "Model"),
     ActionSpec("cancel_job", "&Cancel background job", ("Esc",), "Stop the running job (or box drawing)", "Model"),
     ActionSpec("calibrate_image", "&Calibrate from this image", ("Ctrl+K",), "Detect the ChArUco board on this image", "Measure"),

@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         self.box_jobs = JobRunner(self)  # interactive box predictions never wait behind a long job
         self.model = ModelService(self)
         self.model.flip_test = bool(settings().value("model/flip_test", True, type=bool))
+        self.model.orientation_check = bool(settings().value("model/orientation_check", True, type=bool))
         self.auto_model = load_model  # opening a project loads its active model version
         self._build_docks()
         self._build_menus()
@@ -120,6 +121,9 @@ class MainWindow(QMainWindow):
         a.precise_landmarks.setCheckable(True)
         a.precise_landmarks.setChecked(self.model.flip_test)
         a.precise_landmarks.toggled.connect(self.set_precise_landmarks)
+        a.upside_down_check.setCheckable(True)
+        a.upside_down_check.setChecked(self.model.orientation_check)
+        a.upside_down_check.toggled.connect(self.set_upside_down_check)
         a.cycle_visibility.triggered.connect(lambda: self.editor.set_visibility(None))
         a.set_visible.triggered.connect(lambda: self.editor.set_visibility(Visibility.VISIBLE))
         a.set_occluded.triggered.connect(lambda: self.editor.set_visibility(Visibility.OCCLUDED))
@@ -512,6 +516,10 @@ class MainWindow(QMainWindow):
     def set_precise_landmarks(self, on: bool) -> None:
         settings().setValue("model/flip_test", bool(on))
         self.model.set_flip_test(on)
+
+    def set_upside_down_check(self, on: bool) -> None:
+        settings().setValue("model/orientation_check", bool(on))
+        self.model.set_orientation_check(on)
 
     def _restore_settings(self) -> None:
         s = settings()

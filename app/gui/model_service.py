@@ -61,6 +61,7 @@ class ModelService(QObject):
         self.loading = False
         self.last_latency_ms: float | None = None
         self.flip_test = True  # photos are annotated once and corrected by hand: accuracy beats the extra ms
+        self.orientation_check = True  # garments are laid on the table either way round (ADR 0006)
         self._signals = _LoadSignals()
         self._signals.done.connect(self._on_loaded)
         self._pool = QThreadPool(self)
@@ -82,16 +83,25 @@ class ModelService(QObject):
     def set_flip_test(self, on: bool) -> None:
         """Applies to the loaded pipeline and to every later one (jobs already running keep their setting)."""
         self.flip_test = bool(on)
-        if self.pipeline is not None:
-            self.pipeline.flip_test = self.flip_test
+        self._apply_options(self.pipeline)
         self.changed.emit()
+
+    def set_orientation_check(self, on: bool) -> None:
+        """Like set_flip_test, for the 180° orientation check."""
+        self.orientation_check = bool(on)
+        self._apply_options(self.pipeline)
+        self.changed.emit()
+
+    def _apply_options(self, pipeline) -> None:
+        if pipeline is not None:
+            pipeline.flip_test = self.flip_test
+            pipeline.orientation_check = self.orientation_check
 
     def wait(self, msecs: int = -1) -> bool:
         return self._pool.waitForDone(msecs)
 
     def _on_loaded(self, pipeline, error: str) -> None:
-        if pipeline is not None:
-            pipeline.flip_test = self.flip_test
+        self._apply_options(pipeline)
         self.pipeline, self.error, self.loading = pipeline, error, False
         self.changed.emit()
 
@@ -105,8 +115,10 @@ class ModelService(QObject):
         if self.pipeline is None:
             return f"Model: none ({self.error})" if self.error else "Model: none"
         latency = "" if self.last_latency_ms is None else f" · {self.last_latency_ms:.0f} ms/image"
-        precise = " · precise" if self.flip_test else ""
-        return f"Model: {self.pipeline.model_version} · {self.pipeline.provider}{precise}{latency}"
+        options = "".join(
+            f" · {name}" for name, on in (("precise", self.flip_test), ("upside-down check", self.orientation_check)) if on
+        )
+        return f"Model: {self.pipeline.model_version} · {self.pipeline.provider}{options}{latency}"
 
 
 def annotate_job(ctx: JobContext, project_path: str, pipeline, image_ids: list[int]) -> dict:

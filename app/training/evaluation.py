@@ -225,14 +225,16 @@ class Accumulator:
 EVAL_SCORE_THRESHOLD = 0.05  # AP wants the low-confidence tail too (the card's threshold is for display)
 
 
-def open_pipeline(card_path, flip_test: bool = False, score_threshold: float = EVAL_SCORE_THRESHOLD):
+def open_pipeline(
+    card_path, flip_test: bool = False, score_threshold: float = EVAL_SCORE_THRESHOLD, orientation_check: bool = False
+):
     """GarmentPipeline on CPU for a card, with the detector threshold lowered for AP."""
     from inference.model_card import load_card
     from inference.pipeline import GarmentPipeline
 
     card = load_card(card_path)
     card = replace(card, detector=replace(card.detector, score_threshold=float(score_threshold)))
-    return GarmentPipeline(card, provider="cpu", threads=2, flip_test=flip_test)
+    return GarmentPipeline(card, provider="cpu", threads=2, flip_test=flip_test, orientation_check=orientation_check)
 
 
 def evaluate_source(pipeline, source, alpha: float, limit: int | None = None, progress=None) -> dict:

@@ -1,6 +1,6 @@
 """Check a model on a folder of real photos sorted into class folders (torch-free, ONNX Runtime).
 
-    python -m app.training.real_photos --model CARD --photos DIR [--sheet OUT.jpg] [--json OUT.json] [--flip-test]
+    python -m app.training.real_photos --model CARD --photos DIR [--sheet OUT.jpg] [--json OUT.json] [--flip-test] [--orientation-check]
 
 Category accuracy: the top-scoring detection's category (no score threshold) against the folder name, with
 the folder → DeepFashion2 mapping below; folders without a mapping are skipped. Optionally draws a contact
@@ -133,6 +133,7 @@ def record_in_card(card, result: dict, photos: Path, note: str) -> None:
         "per_folder": {k: round(v["accuracy"], 4) for k, v in result["per_folder"].items()},
         "rule": result["rule"],
         "flip_test": bool(result.get("flip_test", False)),
+        "orientation_check": bool(result.get("orientation_check", False)),
         "contact_sheet_notes": note,
     }
     replace(card, metrics=metrics).save()
@@ -149,14 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", metavar="NOTE", help="store the accuracy (and NOTE, e.g. what the contact "
                         "sheet showed) in the card's metrics.real_photos; the ONNX files are untouched")
     parser.add_argument("--flip-test", action="store_true", help="run as the GUI does: mirrored crops averaged")
+    parser.add_argument("--orientation-check", action="store_true",
+                        help="run as the GUI does: crops also read turned by 180°, the surer reading kept")
     parser.add_argument("--sheet-threshold", type=float,
                         help="detector threshold for the contact sheet (default: the card's)")
     args = parser.parse_args(argv)
     if not args.photos.is_dir():
         print(f"error: photo folder not found: {args.photos}", file=sys.stderr)
         return 2
-    pipeline = GarmentPipeline.from_card(args.model, provider="cpu", threads=2, flip_test=args.flip_test)
-    result = {**category_accuracy(pipeline, args.photos), "flip_test": args.flip_test}
+    options = {"flip_test": args.flip_test, "orientation_check": args.orientation_check}
+    pipeline = GarmentPipeline.from_card(args.model, provider="cpu", threads=2, **options)
+    result = {**category_accuracy(pipeline, args.photos), **options}
     print(json.dumps({k: v for k, v in result.items() if k != "confusion"}, indent=1))
     print(json.dumps(result["confusion"]))
     if args.json:
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.sheet_threshold is not None:
             from app.training.evaluation import open_pipeline
 
-            pipeline = open_pipeline(args.model, flip_test=args.flip_test, score_threshold=args.sheet_threshold)
+            pipeline = open_pipeline(args.model, score_threshold=args.sheet_threshold, **options)
         print(f"contact sheet: {contact_sheet(pipeline, args.photos, args.sheet)}")
     return 0
 

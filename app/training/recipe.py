@@ -203,21 +203,32 @@ def run_recipe(r: Recipe) -> dict:
     if r.val_source is not None:
         metrics = evaluate_card(card_path, r.val_source, log)
         metrics["dataset"] = r.val_description
-        # The GUI annotates photos with flip test on: the card reports both ways of running the model.
+        # The app runs with flip test and the orientation check on (ADRs 0005, 0006): the card reports the
+        # plain model, flip test alone, and the app's way.
         flipped = evaluate_card(card_path, r.val_source, log, flip_test=True)
         flipped["dataset"] = r.val_description
-        evaluated = {"synthetic_val": metrics, "synthetic_val_flip_test": flipped}
+        as_app = evaluate_card(card_path, r.val_source, log, flip_test=True, orientation_check=True)
+        as_app["dataset"] = r.val_description
+        evaluated = {"synthetic_val": metrics, "synthetic_val_flip_test": flipped, "synthetic_val_app": as_app}
         write_card(r.out, r.name, r.version, r.detector_cfg.input_size, r.pose_cfg.input_size,
                    r.pose_cfg.simcc_split_ratio, BBOX_PADDING, training, evaluated, per_category_files, **category)
         summary["metrics"] = metrics
         summary["metrics_flip_test"] = flipped
+        summary["metrics_app"] = as_app
     return summary
 
 
-def evaluate_card(card_path: Path, source, log=print, flip_test: bool = False, limit: int | None = None) -> dict:
+def evaluate_card(
+    card_path: Path,
+    source,
+    log=print,
+    flip_test: bool = False,
+    limit: int | None = None,
+    orientation_check: bool = False,
+) -> dict:
     from app.training.evaluation import evaluate_source, open_pipeline
 
-    pipeline = open_pipeline(card_path, flip_test=flip_test)
+    pipeline = open_pipeline(card_path, flip_test=flip_test, orientation_check=orientation_check)
     alpha = float(pipeline.card.training.get("score_alpha", SCORE_ALPHA))
     metrics = evaluate_source(pipeline, source, alpha, limit=limit, progress=log)
     log(json.dumps({k: v for k, v in metrics.items() if k != "per_category"}))

@@ -23,6 +23,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let the detector choose each garment's category (default: QC mode, the sample's style fixes it)",
     )
+    parser.add_argument(
+        "--flip-test",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="average each crop with its mirror image, as the app does by default (default: on)",
+    )
+    parser.add_argument(
+        "--orientation-check",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also read each crop turned by 180° and keep the surer reading, for garments laid upside "
+        "down, as the app does by default (default: on)",
+    )
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the full report as JSON")
 
 
@@ -39,12 +52,16 @@ def run(args: argparse.Namespace) -> int:
             model_card=args.model,
             provider=args.provider,
             known_category=not args.auto_category,
+            flip_test=args.flip_test,
+            orientation_check=args.orientation_check,
             progress=lambda n, total, name: print(f"[{n}/{total}] {name}", flush=True),
         )
     except ModelCardError as exc:
         raise CliError(str(exc)) from exc
     mode = "detector's category" if args.auto_category else "QC mode: category from the style under test"
     print(f"categories: {mode}")
+    options = [name for name, on in (("flip test", args.flip_test), ("orientation check", args.orientation_check)) if on]
+    print(f"test-time options: {', '.join(options) or 'none'}")
     all_errors: list[float] = []
     for report in reports:
         cal = report.calibration

@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", metavar="COCO_JSON", type=Path, required=True)
     parser.add_argument("--images", metavar="DIR", type=Path, help="image folder (default: beside the JSON)")
     parser.add_argument("--flip-test", action="store_true", help="average with horizontally flipped crops")
+    parser.add_argument("--orientation-check", action="store_true",
+                        help="also read each crop turned by 180° and keep the surer reading")
     parser.add_argument("--score-threshold", type=float, default=0.05,
                         help="detector score threshold for AP (default 0.05; the card's is for display)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         source = CocoSource(args.dataset, args.images)
-        pipeline = open_pipeline(args.model, args.flip_test, args.score_threshold)
+        pipeline = open_pipeline(args.model, args.flip_test, args.score_threshold, args.orientation_check)
     except (DataSourceError, ModelCardError) as exc:
         raise CliError(str(exc), 2) from exc
     except Exception as exc:  # ONNX Runtime refuses the graph: say which file
@@ -69,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     metrics["model"] = str(args.model)
     metrics["dataset"] = str(args.dataset)
     metrics["flip_test"] = bool(args.flip_test)
+    metrics["orientation_check"] = bool(args.orientation_check)
     metrics["score_threshold"] = float(args.score_threshold)
     print(_table(metrics))
     print(_diagnosis(metrics))

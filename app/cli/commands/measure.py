@@ -39,6 +39,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--provider", default="auto", help="ONNX Runtime provider for the model (default auto)"
     )
     parser.add_argument(
+        "--flip-test",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="average each crop with its mirror image, as the app does (default: on)",
+    )
+    parser.add_argument(
+        "--orientation-check",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also read each crop turned by 180° and keep the surer reading, for garments laid upside down, "
+        "as the app does (default: on)",
+    )
+    parser.add_argument(
         "--poms", metavar="POMS.json", help="your POM definitions, merged over the bundled ones"
     )
     parser.add_argument("--only", metavar="NAME[,NAME]", help="measure only these POMs")
@@ -90,7 +103,9 @@ def _run_model(args, image) -> list:
             f"the model runtime is not available ({exc}); pass --keypoints DF2.json to measure given points"
         ) from None
     try:
-        pipeline = GarmentPipeline.from_card(args.model, provider=args.provider)
+        pipeline = GarmentPipeline.from_card(
+            args.model, provider=args.provider, flip_test=args.flip_test, orientation_check=args.orientation_check
+        )
     except (OSError, ValueError, RuntimeError) as exc:
         where = args.model or "the bundled bootstrap model"
         raise CliError(

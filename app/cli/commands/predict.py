@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="write <stem>.json per image here (default: one JSON document per line on stdout)")
     parser.add_argument("--flip-test", action="store_true", help="average with the mirrored crop (slower)")
+    parser.add_argument("--orientation-check", action="store_true",
+                        help="also read each crop turned by 180° and keep the surer reading (slower)")
 
 
 def collect_images(inputs: list[Path]) -> list[Path]:
@@ -81,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     images = collect_images(args.inputs)
     card = args.model if args.model is not None else project_card(args.project)
     try:
-        pipeline = GarmentPipeline.from_card(card, provider=args.provider, flip_test=args.flip_test)
+        pipeline = GarmentPipeline.from_card(card, provider=args.provider, flip_test=args.flip_test,
+                                               orientation_check=args.orientation_check)
     except (ModelCardError, ProviderError) as exc:
         raise CliError(str(exc), 2) from exc
     if args.out is not None:
