@@ -86,3 +86,19 @@ def test_a_tie_keeps_the_upright_reading(tmp_path):
     (garment,) = checked(_scene(marker_y=131))
     upright_score, turned_score = garment.extra["orientation_scores"]
     assert upright_score == pytest.approx(turned_score) and garment.extra["orientation"] == "upright"
+
+
+def test_turning_a_scene_moves_every_landmark_and_box_with_its_pixels():
+    from app.training.orientation_eval import turn_image_and_garments
+    from inference.annotation import Garment, Keypoint
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    garment = Garment(category_id=9, bbox=(5.0, 7.0, 30.0, 33.0),
+                      keypoints=tuple(Keypoint(float(x), float(y)) for x, y in ((5, 7), (29, 32), (12, 20))))
+    turned, (moved,) = turn_image_and_garments(image, [garment])
+    for before, after in zip(garment.keypoints, moved.keypoints, strict=True):
+        assert (turned[int(after.y), int(after.x)] == image[int(before.y), int(before.x)]).all()
+    assert moved.bbox == (29.0, 6.0, 54.0, 32.0)
+    back, (again,) = turn_image_and_garments(turned, [moved])
+    assert (back == image).all() and again == garment
