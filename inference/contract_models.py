@@ -224,6 +224,7 @@ def write_contract_model(
     category_head: bool = False,
     category_detector_weight: float = 0.0,
     row_ramp: tuple[float, float] | None = None,
+    sideways_categories: tuple[int, ...] = (),
 ) -> Path:
     """Write detector.onnx, pose.onnx (+ per-category copies) and a valid model_card.json; return the card."""
     import onnx
@@ -258,6 +259,7 @@ def write_contract_model(
             "per_category": {str(k): v for k, v in (per_category or {}).items()},
             "category_output": "category_logits" if category_head else None,
             "category_detector_weight": category_detector_weight,
+            "sideways_categories": list(sideways_categories),
         },
         "training": {"note": "hand-built contract graphs (inference/contract_models.py), no training"},
         "metrics": {},

@@ -58,6 +58,9 @@ class PoseSpec:
     # The SimCC softmax peak of a perfectly confident prediction (the training target's own peak); keypoint
     # scores are divided by it, so 1 means "as sure as training asked for" whatever the sigma and split.
     keypoint_score_reference: float = 1.0
+    # Categories whose garments the orientation check may read sideways (90°/270°, square crops only), as
+    # tuned by app.training.orientation_eval (ADR 0006); every category may be read upside down (180°).
+    sideways_categories: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
                 category_output=str(pose["category_output"]) if pose.get("category_output") else None,
                 category_detector_weight=float(pose.get("category_detector_weight", 0.0)),
                 keypoint_score_reference=float(pose.get("keypoint_score_reference", 1.0)),
+                sideways_categories=tuple(int(c) for c in pose.get("sideways_categories", ())),
             ),
             path=path,
             parent=doc.get("parent"),
@@ -165,6 +169,9 @@ def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
         raise ModelCardError(f"{path}: missing or malformed field: {exc}") from exc
     if not 0.0 < card.pose.keypoint_score_reference <= 1.0:
         raise ModelCardError(f"{path}: keypoint_score_reference must be in (0, 1], got {card.pose.keypoint_score_reference}")
+    if any(not 1 <= c <= card.detector.num_classes for c in card.pose.sideways_categories):
+        raise ModelCardError(f"{path}: sideways_categories must be category ids 1..{card.detector.num_classes}, "
+                             f"got {list(card.pose.sideways_categories)}")
     if card.pose.category_detector_weight < 0.0:
         raise ModelCardError(f"{path}: category_detector_weight must be ≥ 0, got {card.pose.category_detector_weight}")
     if not 0.0 <= card.score_alpha <= 1.0:

@@ -21,10 +21,10 @@ from inference.category_fusion import fuse_categories
 from inference.model_card import ModelCard, ModelCardError, load_card
 from inference.pose_decode import (
     DEFAULT_VISIBLE_THRESHOLD,
+    CropView,
     Detection,
     build_garment,
     decode_landmarks,
-    simcc_to_upright,
 )
 from inference.preprocess import box_to_center_scale, crop_affine, letterbox, normalize, warp_crop
 from inference.runtime import ModelLoadError, OnnxModel, check_tensor
@@ -84,11 +84,11 @@ class GarmentPipeline:
         # Evaluation may turn this off to score every category hypothesis, as DF2's protocol allows.
         self.merge_categories = merge_categories
         self.flip_test = flip_test
-        # Also read every crop turned by 180° and keep the reading the network is surer of: training turns
-        # crops by at most ±30°, so a garment laid upside down (waist at the bottom) is otherwise read with
-        # waist and hem swapped. Costs a second pose pass.
+        # Also read every crop turned by 90°, 180° and 270° (180° only for non-square crops) and keep the
+        # reading the network is surest of: training turns crops by at most ±30°, so a garment laid upside
+        # down or sideways is otherwise misread (ADR 0006). Costs a pose pass per turn.
         self.orientation_check = orientation_check
-        self.orientation_margin = ORIENTATION_MARGIN
+        self.orientation_margins = dict(ORIENTATION_MARGINS)
         self.visible_threshold = visible_threshold
         self.max_detections = max_detections
         self.max_pose_batch = max_pose_batch
@@ -104,7 +104,7 @@ class GarmentPipeline:
         self.pose_models: dict[str, OnnxModel] = {}  # file name → session (shared by categories)
         self.pose_for_category: dict[int, str] = {}
         pw, ph = card.pose.preprocess.input_size
-        crop_shapes = {"crops": ((1, 3, ph, pw), (8, 3, ph, pw), (max(1, max_pose_batch) * 4, 3, ph, pw))}
+        crop_shapes = {"crops": ((1, 3, ph, pw), (8, 3, ph, pw), (max(1, max_pose_batch) * 8, 3, ph, pw))}
         for file in dict.fromkeys([card.pose.file, *card.pose.per_category.values()]):
             self.pose_models[file] = OnnxModel(card.file_path(file), provider, threads, crop_shapes)
             self._check_pose(self.pose_models[file])
@@ -315,12 +315,13 @@ class GarmentPipeline:
                 for (j, n, _), g in zip(chunk, garments, strict=True):
                     yield (j, n), g
 
-    def _views(self) -> list[list[tuple[bool, bool]]]:
-        """(reverse x, reverse y) of every pass, grouped by orientation: [upright, turned by 180°]."""
-        upright = [(False, False)] + ([(True, False)] if self.flip_test else [])
-        if not self.orientation_check:
-            return [upright]
-        return [upright, [(not rx, not ry) for rx, ry in upright]]
+    def _views(self) -> list[list[CropView]]:
+        """Every pass, grouped by orientation (the plain crop's group first)."""
+        turns = [0]
+        if self.orientation_check:
+            w, h = self.card.pose.preprocess.input_size
+            turns = [0, 1, 2, 3] if w == h and self.card.pose.sideways_categories else [0, 2]
+        return [[CropView(k, False)] + ([CropView(k, True)] if self.flip_test else []) for k in turns]
 
     def _pose_chunk(self, model: OnnxModel, crops, timings: StageTimings) -> list[Garment]:
         spec = self.card.pose
@@ -338,7 +339,7 @@ class GarmentPipeline:
                                spec.preprocess.channel_order == "RGB")
             views = [view for group in orientations for view in group]
             if len(views) > 1:
-                tensor = np.concatenate([_reverse_axes(tensor, rx, ry) for rx, ry in views])
+                tensor = np.concatenate([view.apply(tensor) for view in views])
         with timings.measure("pose"):
             out = model.run({"crops": tensor})
         with timings.measure("post"):
@@ -349,7 +350,7 @@ class GarmentPipeline:
                 start += len(group) * n
             chosen = readings[0]
             if len(readings) > 1:
-                chosen = self._pick_orientation(*readings)
+                chosen = self._pick_orientation(readings, [group[0].degrees for group in orientations])
             garments = []
             for (xy, scores), det, extra in zip(*chosen, strict=True):
                 g = build_garment(det, xy, scores, self.model_version, self.visible_threshold,
@@ -363,10 +364,10 @@ class GarmentPipeline:
         → (decoded landmarks with reference-scaled scores, detections with decided categories, extras)."""
         spec = self.card.pose
         sx_sum = sy_sum = logit_sum = None
-        for v, (rx, ry) in enumerate(views):
+        for v, view in enumerate(views):
             rows = slice(start + v * n, start + (v + 1) * n)
-            sx, sy = simcc_to_upright(out["simcc_x"][rows], out["simcc_y"][rows], spec.simcc_split_ratio,
-                                      self._flip_index, rx, ry)
+            sx, sy = view.to_upright(out["simcc_x"][rows], out["simcc_y"][rows], spec.simcc_split_ratio,
+                                     self._flip_index)
             sx_sum = sx if sx_sum is None else sx_sum + sx
             sy_sum = sy if sy_sum is None else sy_sum + sy
             if spec.category_output is not None and spec.category_output in out:
@@ -381,17 +382,26 @@ class GarmentPipeline:
         decoded = [(xy, np.minimum(scores / reference, 1.0)) for xy, scores in decoded]
         return decoded, detections, extras
 
-    def _pick_orientation(self, upright, turned):
-        """Per crop, the turned reading where its mean landmark score beats the upright one's by the margin."""
+    def _pick_orientation(self, readings, degrees: list[int]):
+        """Per crop, the reading with the highest mean landmark score once each turn's margin is taken off
+        (the plain reading has none). A sideways reading counts only if both the category it decided and the
+        plain reading's are ones the card lets be read sideways (else shorts, not allowed, could come back
+        sideways as a skirt). Records the turn kept and every turn's score."""
+        sideways = set(self.card.pose.sideways_categories)
         picked = ([], [], [])
-        for i in range(len(upright[0])):
-            up_score = float(upright[0][i][1].mean())
-            turn_score = float(turned[0][i][1].mean())
-            use = turned if turn_score > up_score + self.orientation_margin else upright
-            for part, source in zip(picked, use, strict=True):
+        for i in range(len(readings[0][0])):
+            scores = [float(reading[0][i][1].mean()) for reading in readings]
+            plain_category = readings[0][1][i].category_id
+            handicapped = [
+                s - self.orientation_margins.get(d, 0.0)
+                if d % 180 == 0 or {plain_category, reading[1][i].category_id} <= sideways else -np.inf
+                for s, d, reading in zip(scores, degrees, readings, strict=True)
+            ]
+            best = int(np.argmax(handicapped))  # ties keep the first, the plain reading
+            for part, source in zip(picked, readings[best], strict=True):
                 part.append(source[i])
-            picked[2][-1] = {**picked[2][-1], "orientation": "turned" if use is turned else "upright",
-                             "orientation_scores": [up_score, turn_score]}
+            picked[2][-1] = {**picked[2][-1], "orientation": degrees[best],
+                             "orientation_scores": {str(d): s for d, s in zip(degrees, scores, strict=True)}}
         return picked
 
     def _decide_categories(self, logits: np.ndarray, detections: list[Detection]):
@@ -414,15 +424,11 @@ class GarmentPipeline:
                            "detector_score": float(d.score)})  # before the category factor
         return decided, extras
 
+
 MERGE_IOU = 0.6
-# How much surer (mean landmark score, 0..1) the 180°-turned reading must be to replace the upright one.
-ORIENTATION_MARGIN = 0.0
-
-
-def _reverse_axes(tensor: np.ndarray, reverse_x: bool, reverse_y: bool) -> np.ndarray:
-    if not (reverse_x or reverse_y):
-        return tensor
-    return np.ascontiguousarray(tensor[..., :: -1 if reverse_y else 1, :: -1 if reverse_x else 1])
+# How much surer (mean landmark score, 0..1) a turned reading must be to replace the plain one, per turn
+# (clockwise degrees). Measured with app.training.orientation_eval (ADR 0006).
+ORIENTATION_MARGINS = {90: 0.0, 180: 0.0, 270: 0.0}
 
 
 def _invert(matrix: np.ndarray) -> np.ndarray:

@@ -41,27 +41,52 @@ def _reversed_bins(bins: int, split: float) -> np.ndarray:
     return np.clip(np.rint(split * (length - 1) - np.arange(bins)).astype(np.int64), 0, bins - 1)
 
 
-def simcc_to_upright(
-    simcc_x: np.ndarray, simcc_y: np.ndarray, split: float, flip_index, reverse_x: bool, reverse_y: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Outputs of crops whose axes were reversed → the original crops' frame.
+@dataclass(frozen=True)
+class CropView:
+    """How one pose pass saw a crop: turned clockwise by ``quarter_turns`` × 90° (orientation check), then
+    mirrored left-right (flip test). Turning first keeps a view and its mirror the same way up, so the flip
+    pair of every orientation sees the garment lying the same way. Quarter turns of 1 and 3 need square
+    crops."""
 
-    Reversing x is a mirror, reversing y too; both is a 180° turn. Only a mirror (one axis) swaps the
-    garment's left and right landmarks, so ``flip_index`` is applied when exactly one axis was reversed.
-    """
-    sx, sy = simcc_x, simcc_y
-    if reverse_x != reverse_y:
-        sx, sy = sx[:, flip_index], sy[:, flip_index]
-    if reverse_x:
-        sx = sx[..., _reversed_bins(sx.shape[-1], split)]
-    if reverse_y:
-        sy = sy[..., _reversed_bins(sy.shape[-1], split)]
-    return sx, sy
+    quarter_turns: int = 0
+    mirrored: bool = False
+
+    @property
+    def degrees(self) -> int:
+        return 90 * (self.quarter_turns % 4)
+
+    def apply(self, crops: np.ndarray) -> np.ndarray:
+        """Crops (..., H, W) as this view sees them."""
+        out = crops
+        if self.quarter_turns % 4:
+            out = np.rot90(out, k=-(self.quarter_turns % 4), axes=(-2, -1))  # negative k: clockwise
+        if self.mirrored:
+            out = out[..., ::-1]
+        return np.ascontiguousarray(out) if out is not crops else crops
+
+    def to_upright(
+        self, simcc_x: np.ndarray, simcc_y: np.ndarray, split: float, flip_index
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """This view's SimCC outputs (B, K, bins) → the plain crop's frame.
+
+        Undone in reverse order. A mirror reverses x and swaps the garment's left and right landmarks. A
+        clockwise quarter turn maps crop pixel (x, y) to (H-1-y, x), so undoing one takes the view's y
+        distribution as x and its reversed x distribution as y; a turn swaps no sides (it is not a mirror).
+        """
+        sx, sy = simcc_x, simcc_y
+        if self.quarter_turns % 2 and sx.shape[-1] != sy.shape[-1]:
+            raise ValueError("quarter turns of 90° and 270° need square crops (as many x bins as y bins)")
+        if self.mirrored:
+            sx = sx[:, flip_index][..., _reversed_bins(sx.shape[-1], split)]
+            sy = sy[:, flip_index]
+        for _ in range(self.quarter_turns % 4):  # two steps of a half turn swap the axes back: any shape
+            sx, sy = sy, sx[..., _reversed_bins(sx.shape[-1], split)]
+        return sx, sy
 
 
 def flip_back_simcc(simcc_x_flipped: np.ndarray, simcc_y_flipped: np.ndarray, split: float, flip_index):
     """Outputs of horizontally flipped crops → the unflipped crops' frame (x bins mirrored, L/R swapped)."""
-    return simcc_to_upright(simcc_x_flipped, simcc_y_flipped, split, flip_index, reverse_x=True, reverse_y=False)
+    return CropView(mirrored=True).to_upright(simcc_x_flipped, simcc_y_flipped, split, flip_index)
 
 
 def decode_landmarks(

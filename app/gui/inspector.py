@@ -128,8 +128,9 @@ def category_note(garment: Garment) -> str:
     detector = garment.extra.get("category_detector_id")
     if detector is not None and int(detector) != garment.category_id:
         text += f"; the detector said {deepfashion2().category(int(detector)).name}"
-    if garment.extra.get("orientation") == "turned":
-        text += "; read upside down"  # the 180° check (ADR 0006): worth a glance at waist and hem
+    turn = garment.extra.get("orientation", 0)
+    if turn:  # the orientation check (ADR 0006) read it turned: worth a glance at waist and hem
+        text += "; read upside down" if int(turn) == 180 else "; read sideways"
     if float(probability) < UNSURE_CATEGORY:
         return f"<span style='color:#e0a030'>⚠ {text} — check the category</span>"
     return text

@@ -17,8 +17,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from app.training.seeds import TUNE_SEED
+
 DEFAULT_WEIGHTS = (0.0, 0.1, 0.2, 0.35, 0.5, 1.5)  # 1.5 > any probability: the detector's class always wins
-TUNE_SEED = 1_500_000_000
 
 
 def tune(pipeline, source, weights=DEFAULT_WEIGHTS, progress=None) -> dict:

@@ -1,13 +1,19 @@
-"""How the 180° orientation check does on garments lying upright and upside down (torch-free, ONNX Runtime).
+"""How the orientation check does on garments lying upright, sideways and upside down (ONNX Runtime).
 
     python -m app.training.orientation_eval --model CARD [--scenes 150] [--flip-test]
+    python -m app.training.orientation_eval --model CARD --tune [--scenes 200] [--record]
 
-Each synthetic validation scene is measured twice: as rendered (garments roughly upright, within ±46°) and
-turned by 180° as a whole (exact: pixel (x, y) → (W-1-x, H-1-y), landmarks and boxes with it). The pose
-network runs on the true boxes with the true category (QC mode), with the check off and on. Printed: mean
-OKS (DF2 sigmas), the share of gross errors (OKS < 0.1), and how often the turned reading was chosen —
-on upright scenes every "turned" choice is a mistake, on turned scenes every "upright" one is.
-Also printed: the margin (mean-score difference) that would have decided each garment best.
+Each synthetic validation scene is measured as rendered (garments roughly upright, within ±46°) and turned
+as a whole by 90°, 180° and 270° clockwise (exact: the pixels and every landmark and box move together).
+The pose network runs on the true boxes with the true category (QC mode), with the check off and on.
+Printed per turn: mean OKS (DF2 sigmas), the share of gross errors (OKS < 0.1), and how often the check
+read the garment the right way up (a scene turned by t is read right by turning its crops back by -t).
+
+``--tune`` decides which categories may be read sideways (90°/270°; upside down is always allowed), on
+tuning scenes disjoint from training and validation: a category is allowed when sideways readings raise
+its mean OKS on sideways scenes and cost its upright garments at most ``UPRIGHT_TOLERANCE`` (garments lie
+roughly upright most of the time; the check must not make the usual case worse). ``--record`` writes the
+list into the card (``pose.sideways_categories``) and re-measures ``metrics.synthetic_val_app``.
 """
 
 from __future__ import annotations
@@ -22,16 +28,20 @@ from app.training.evaluation import GROSS_OKS, keypoint_distances, landmark_oks
 from inference.annotation import Garment
 
 
-def turn_image_and_garments(image: np.ndarray, garments: list[Garment]) -> tuple[np.ndarray, list[Garment]]:
-    """The whole scene turned by 180°: pixel (x, y) → (W-1-x, H-1-y) for landmarks and boxes."""
-    h, w = image.shape[:2]
-    turned = np.ascontiguousarray(image[::-1, ::-1])
-    out = []
-    for g in garments:
-        x1, y1, x2, y2 = g.bbox
-        keypoints = tuple(replace(k, x=w - 1 - k.x, y=h - 1 - k.y) for k in g.keypoints)
-        out.append(replace(g, bbox=(w - 1 - x2, h - 1 - y2, w - 1 - x1, h - 1 - y1), keypoints=keypoints))
-    return turned, out
+def turn_image_and_garments(
+    image: np.ndarray, garments: list[Garment], quarter_turns: int = 2
+) -> tuple[np.ndarray, list[Garment]]:
+    """The whole scene turned clockwise by ``quarter_turns`` × 90°: pixel (x, y) → (H-1-y, x) per turn."""
+    for _ in range(quarter_turns % 4):
+        h = image.shape[0]
+        image = np.ascontiguousarray(np.rot90(image, k=-1))
+        turned = []
+        for g in garments:
+            x1, y1, x2, y2 = g.bbox
+            keypoints = tuple(replace(k, x=h - 1 - k.y, y=k.x) for k in g.keypoints)
+            turned.append(replace(g, bbox=(h - 1 - y2, x1, h - 1 - y1, x2), keypoints=keypoints))
+        garments = turned
+    return image, list(garments)
 
 
 def _measure(pipeline, image, garments) -> list[dict]:
@@ -40,50 +50,109 @@ def _measure(pipeline, image, garments) -> list[dict]:
     for gt, pred in zip(garments, result, strict=True):
         dist, _ = keypoint_distances(gt, pred)
         oks, _ = landmark_oks(gt, dist)
-        scores = pred.extra.get("orientation_scores")
-        rows.append({"oks": oks, "orientation": pred.extra.get("orientation", "upright"),
-                     "score_gain": None if scores is None else scores[1] - scores[0]})
+        rows.append({"oks": oks, "orientation": int(pred.extra.get("orientation", 0))})
     return rows
 
 
 def evaluate(card, scenes: int, flip_test: bool) -> dict:
     from app.training.evaluation import open_pipeline
-    from app.training.recipe import VAL_SEED
+    from app.training.seeds import VAL_SEED
     from app.training.synth.scene import render_scene
 
     plain = open_pipeline(card, flip_test=flip_test)
     checked = open_pipeline(card, flip_test=flip_test, orientation_check=True)
-    rows: dict[str, list[dict]] = {f"{way}/{check}": [] for way in ("upright", "turned") for check in ("off", "on")}
+    rows: dict[tuple[int, str], list[dict]] = {(t, c): [] for t in range(4) for c in ("off", "on")}
     for i in range(scenes):
         scene = render_scene(VAL_SEED + i)
-        upright = (scene.image, [g for g in scene.garments if g.keypoints])
-        for way, (image, garments) in (("upright", upright), ("turned", turn_image_and_garments(*upright))):
-            if not garments:
-                continue
-            rows[f"{way}/off"] += _measure(plain, image, garments)
-            rows[f"{way}/on"] += _measure(checked, image, garments)
+        garments = [g for g in scene.garments if g.keypoints]
+        if not garments:
+            continue
+        for t in range(4):
+            image, turned = turn_image_and_garments(scene.image, garments, t)
+            rows[(t, "off")] += _measure(plain, image, turned)
+            rows[(t, "on")] += _measure(checked, image, turned)
     summary = {}
-    for key, items in rows.items():
+    for (t, check), items in rows.items():
         oks = np.concatenate([r["oks"] for r in items])
-        summary[key] = {
+        summary[f"{90 * t}/{check}"] = {
+            "scene_turned_deg": 90 * t,
+            "check": check == "on",
             "garments": len(items),
             "mean_oks": float(np.mean([r["oks"].mean() for r in items])),
             "gross_error_rate": float((oks < GROSS_OKS).mean()),
-            "turned_chosen": float(np.mean([r["orientation"] == "turned" for r in items])),
+            "read_right_way_up": float(np.mean([r["orientation"] == (360 - 90 * t) % 360 for r in items])),
         }
-    # Score gains of the turned reading: negative on upright garments, positive on turned ones, if the check
-    # separates them; the best margin is the threshold between the two groups.
-    gains_upright = np.array([r["score_gain"] for r in rows["upright/on"]])
-    gains_turned = np.array([r["score_gain"] for r in rows["turned/on"]])
-    candidates = np.linspace(-0.1, 0.2, 31)
-    right = [((gains_upright <= m).sum() + (gains_turned > m).sum()) / (len(gains_upright) + len(gains_turned))
-             for m in candidates]
-    best = int(np.argmax(right))
-    summary["margin"] = {"best": round(float(candidates[best]), 3), "right_at_best": float(right[best]),
-                         "right_at_0": float(right[int(np.argmin(np.abs(candidates)))]),
-                         "gain_quantiles_upright": np.quantile(gains_upright, [0.5, 0.9, 0.99]).round(3).tolist(),
-                         "gain_quantiles_turned": np.quantile(gains_turned, [0.01, 0.1, 0.5]).round(3).tolist()}
     return summary
+
+
+UPRIGHT_TOLERANCE = 0.005  # mean OKS a category's upright garments may lose to sideways readings
+ALL_CATEGORIES = tuple(range(1, 14))
+
+
+def tune_sideways(card_path, scenes: int, progress=print) -> dict:
+    """Per category: mean OKS gain of allowing sideways readings, on upright and on sideways scenes."""
+    from app.training.evaluation import open_pipeline
+    from app.training.seeds import TUNE_SEED
+    from app.training.synth.scene import render_scene
+    from inference.model_card import load_card
+
+    with_turns = open_pipeline(card_path, flip_test=True, orientation_check=True)
+    without = open_pipeline(card_path, flip_test=True, orientation_check=True)
+    card = load_card(card_path)
+    w, h = card.pose.preprocess.input_size
+    if w != h:
+        raise ValueError(f"{card_path}: pose crops are {w}×{h}; only square crops can be read sideways")
+    with_turns.card = replace(card, pose=replace(card.pose, sideways_categories=ALL_CATEGORIES))
+    without.card = replace(card, pose=replace(card.pose, sideways_categories=()))
+    gains: dict[int, dict[str, list[float]]] = {}
+    for i in range(scenes):
+        scene = render_scene(TUNE_SEED + i)
+        garments = [g for g in scene.garments if g.keypoints]
+        for t in range(4) if garments else ():
+            image, turned = turn_image_and_garments(scene.image, garments, t)
+            on, off = _measure(with_turns, image, turned), _measure(without, image, turned)
+            for gt, a, b in zip(turned, on, off, strict=True):
+                way = "sideways" if t % 2 else "upright"
+                gains.setdefault(gt.category_id, {"upright": [], "sideways": []})[way].append(
+                    float(a["oks"].mean() - b["oks"].mean()))
+        if progress and (i + 1) % 25 == 0:
+            progress(f"{i + 1}/{scenes} tuning scenes")
+    return {"scenes": scenes, "seed": TUNE_SEED, **decide_sideways(gains)}
+
+
+def decide_sideways(gains: dict[int, dict[str, list[float]]], tolerance: float = UPRIGHT_TOLERANCE) -> dict:
+    """{category: {"upright": [OKS gain per garment], "sideways": [...]}} → the categories allowed sideways.
+
+    Allowed: sideways readings help garments that lie sideways, and cost upright ones at most ``tolerance``.
+    """
+    per_category = {}
+    for cat, g in sorted(gains.items()):
+        upright = float(np.mean(g["upright"])) if g["upright"] else 0.0
+        sideways = float(np.mean(g["sideways"])) if g["sideways"] else 0.0
+        per_category[cat] = {"garments": len(g["upright"]) // 2, "upright_gain": round(upright, 4),
+                             "sideways_gain": round(sideways, 4),
+                             "allowed": upright >= -tolerance and sideways > 0.0}
+    allowed = [c for c, v in per_category.items() if v["allowed"]]
+    return {"upright_tolerance": tolerance, "per_category": per_category, "sideways_categories": allowed}
+
+
+def record_sideways(card_path, tuned: dict, val_scenes: int = 150, progress=print) -> dict:
+    """Write the tuned list into the card, then re-measure the app's way of running it on validation."""
+    from app.training.evaluation import evaluate_source, open_pipeline
+    from app.training.seeds import VAL_SEED
+    from app.training.sources import SynthSource
+    from inference.model_card import load_card
+
+    card = load_card(card_path)
+    card = replace(card, pose=replace(card.pose, sideways_categories=tuple(tuned["sideways_categories"])))
+    card.save()
+    pipeline = open_pipeline(card.path, flip_test=True, orientation_check=True)
+    metrics = evaluate_source(pipeline, SynthSource(val_scenes, base_seed=VAL_SEED), card.score_alpha,
+                              progress=progress)
+    metrics["dataset"] = card.metrics.get("synthetic_val_app", {}).get("dataset", f"{val_scenes} synthetic val scenes")
+    training = {**card.training, "orientation_tuning": {k: v for k, v in tuned.items() if k != "per_category"}}
+    replace(card, metrics={**card.metrics, "synthetic_val_app": metrics}, training=training).save()
+    return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,13 +160,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="model card or its folder")
     parser.add_argument("--scenes", type=int, default=150, help="synthetic validation scenes (default 150)")
     parser.add_argument("--flip-test", action="store_true", help="flip test on in both runs, as the app runs")
+    parser.add_argument("--json", help="also write the summary here")
+    parser.add_argument("--tune", action="store_true", help="decide which categories may be read sideways")
+    parser.add_argument("--record", action="store_true", help="with --tune: write the decision into the card "
+                        "and re-measure metrics.synthetic_val_app")
     args = parser.parse_args(argv)
+    if args.tune:
+        tuned = tune_sideways(args.model, args.scenes)
+        for cat, v in tuned["per_category"].items():
+            print(f"category {cat:2d}: {v['garments']:3d} garments, mean OKS gain upright {v['upright_gain']:+.4f}, "
+                  f"sideways {v['sideways_gain']:+.4f} → {'allowed' if v['allowed'] else 'not allowed'}")
+        print("sideways_categories", tuned["sideways_categories"])
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump(tuned, f, indent=1)
+        if args.record:
+            metrics = record_sideways(args.model, tuned)
+            print("synthetic_val_app", json.dumps({k: round(metrics[k], 4) for k in (
+                "keypoint_AP", "keypoint_AP_on_gt_boxes", "category_accuracy", "PCK@0.2")}))
+        return 0
     summary = evaluate(args.model, args.scenes, args.flip_test)
-    for key, s in summary.items():
-        if key != "margin":
-            print(f"{key:<12} garments {s['garments']:4d}  mean OKS {s['mean_oks']:.3f}  gross errors "
-                  f"{s['gross_error_rate']:.1%}  turned reading chosen {s['turned_chosen']:.1%}")
-    print("margin", json.dumps(summary["margin"]))
+    for s in summary.values():
+        print(f"scene turned {s['scene_turned_deg']:3d}°, check {'on ' if s['check'] else 'off'}: garments "
+              f"{s['garments']:4d}  mean OKS {s['mean_oks']:.3f}  gross errors {s['gross_error_rate']:.1%}  "
+              f"read the right way up {s['read_right_way_up']:.1%}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(summary, f, indent=1)
     return 0
 
 

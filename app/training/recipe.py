@@ -19,10 +19,10 @@ from app.training.detector import CenterNetDetector, DetectorConfig
 from app.training.export import CATEGORY_OUTPUT, SCORE_ALPHA, export_detector, export_pose, write_card
 from app.training.rtfpose import PoseConfig, RTFPose
 from app.training.samples import simcc_peak_reference
+from app.training.seeds import VAL_SEED  # noqa: F401  (re-exported: the train command imports it from here)
 from app.training.sources import SynthSource
 from app.training.trainer import FitConfig, detector_loss_fn, fit, pose_loss_fn
 
-VAL_SEED = 1_000_000_000  # synthetic validation scenes: render_scene(VAL_SEED + i), never used for training
 BBOX_PADDING = 1.25
 SIMCC_SIGMA = 3.0  # in SimCC bins (split 2): RTMPose's 4.9 at 192 px wide, scaled to 128
 
