@@ -71,3 +71,15 @@ def test_score_alpha_comes_from_the_card_and_is_range_checked(card_path):
     rewrite(card_path, lambda d: d.update(score_alpha=1.5))
     with pytest.raises(ModelCardError, match="score_alpha"):
         load_card(card_path)
+
+
+def test_sideways_categories_round_trip_and_are_range_checked(card_path):
+    assert load_card(card_path).pose.sideways_categories == ()  # cards written before the field existed
+    rewrite(card_path, lambda d: d["pose"].update(sideways_categories=[1, 8, 13]))
+    card = load_card(card_path)
+    assert card.pose.sideways_categories == (1, 8, 13)
+    card.save()
+    assert load_card(card_path).pose.sideways_categories == (1, 8, 13)
+    rewrite(card_path, lambda d: d["pose"].update(sideways_categories=[0, 14]))
+    with pytest.raises(ModelCardError, match="sideways_categories must be category ids 1..13"):
+        load_card(card_path)
