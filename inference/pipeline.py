@@ -5,7 +5,9 @@ one pose session call per graph (per-category graphs when the card lists them); 
 affine back to image pixels; the category's landmarks picked from the 81 with ``agg81_to_local``.
 Scores and visibility are described in ``inference.pose_decode``. When the pose graph has a category head,
 the category of each detected (not user-fixed) garment is decided by ``inference.category_fusion``; a crop
-whose decided category has its own fine-tuned graph is then run again through that graph.
+whose decided category has its own fine-tuned graph is then run again through that graph. Test-time
+options: ``flip_test`` (each crop also read mirrored, ADR 0005) and ``orientation_check`` (each crop also read
+turned, the surest reading kept, ADR 0006).
 """
 
 from __future__ import annotations
