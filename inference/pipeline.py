@@ -90,7 +90,6 @@ class GarmentPipeline:
         # reading the network is surest of: training turns crops by at most ±30°, so a garment laid upside
         # down or sideways is otherwise misread (ADR 0006). Costs a pose pass per turn.
         self.orientation_check = orientation_check
-        self.orientation_margins = dict(ORIENTATION_MARGINS)
         self.visible_threshold = visible_threshold
         self.max_detections = max_detections
         self.max_pose_batch = max_pose_batch
@@ -385,8 +384,8 @@ class GarmentPipeline:
         return decoded, detections, extras
 
     def _pick_orientation(self, readings, degrees: list[int]):
-        """Per crop, the reading with the highest mean landmark score once each turn's margin is taken off
-        (the plain reading has none). A sideways reading counts only if both the category it decided and the
+        """Per crop, the reading with the highest mean landmark score (a tie keeps the plain reading; tuning
+        found no margin in favour of it that helped, ADR 0006). A sideways reading counts only if both the category it decided and the
         plain reading's are ones the card lets be read sideways (else shorts, not allowed, could come back
         sideways as a skirt). Records the turn kept and every turn's score."""
         sideways = set(self.card.pose.sideways_categories)
@@ -394,12 +393,11 @@ class GarmentPipeline:
         for i in range(len(readings[0][0])):
             scores = [float(reading[0][i][1].mean()) for reading in readings]
             plain_category = readings[0][1][i].category_id
-            handicapped = [
-                s - self.orientation_margins.get(d, 0.0)
-                if d % 180 == 0 or {plain_category, reading[1][i].category_id} <= sideways else -np.inf
+            eligible = [
+                s if d % 180 == 0 or {plain_category, reading[1][i].category_id} <= sideways else -np.inf
                 for s, d, reading in zip(scores, degrees, readings, strict=True)
             ]
-            best = int(np.argmax(handicapped))  # ties keep the first, the plain reading
+            best = int(np.argmax(eligible))  # ties keep the first, the plain reading
             for part, source in zip(picked, readings[best], strict=True):
                 part.append(source[i])
             picked[2][-1] = {**picked[2][-1], "orientation": degrees[best],
@@ -428,9 +426,6 @@ class GarmentPipeline:
 
 
 MERGE_IOU = 0.6
-# How much surer (mean landmark score, 0..1) a turned reading must be to replace the plain one, per turn
-# (clockwise degrees). Measured with app.training.orientation_eval (ADR 0006).
-ORIENTATION_MARGINS = {90: 0.0, 180: 0.0, 270: 0.0}
 
 
 def _invert(matrix: np.ndarray) -> np.ndarray:

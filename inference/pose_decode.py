@@ -84,11 +84,6 @@ class CropView:
         return sx, sy
 
 
-def flip_back_simcc(simcc_x_flipped: np.ndarray, simcc_y_flipped: np.ndarray, split: float, flip_index):
-    """Outputs of horizontally flipped crops → the unflipped crops' frame (x bins mirrored, L/R swapped)."""
-    return CropView(mirrored=True).to_upright(simcc_x_flipped, simcc_y_flipped, split, flip_index)
-
-
 def decode_landmarks(
     simcc_x: np.ndarray, simcc_y: np.ndarray, split: float, inverse_affines: np.ndarray, category_ids
 ) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -60,36 +60,27 @@ def test_model_status_names_model_and_provider(window):
     assert "contract-test@0.0.1" in text and "cpu" in text
 
 
-def test_precise_landmarks_switches_flip_test_now_and_for_later_loads(qtbot, window, card):
+@pytest.mark.parametrize(
+    ("action", "option", "shown_as", "other_option"),
+    [("precise_landmarks", "flip_test", "precise", "orientation_check"),
+     ("upside_down_check", "orientation_check", "upside-down check", "flip_test")],
+)
+def test_test_time_option_switches_now_and_for_later_loads(qtbot, window, card, action, option, shown_as, other_option):
     from app.gui.main_window import settings
 
-    assert window.actions.precise_landmarks.isChecked() and window.model.pipeline.flip_test  # default on
-    window.actions.precise_landmarks.trigger()
-    assert window.model.pipeline.flip_test is False
-    assert settings().value("model/flip_test", True, type=bool) is False
-    assert "precise" not in window.model_label.toolTip()
+    toggle = getattr(window.actions, action)
+    assert toggle.isChecked() and getattr(window.model.pipeline, option)  # default on
+    assert shown_as in window.model_label.toolTip()
+    toggle.trigger()
+    assert getattr(window.model.pipeline, option) is False
+    assert settings().value(f"model/{option}", True, type=bool) is False
+    assert shown_as not in window.model_label.toolTip()
     with qtbot.waitSignal(window.model.changed, timeout=30000, check_params_cb=lambda *a: not window.model.loading):
         window.model.load(str(card), "cpu")
-    assert window.model.pipeline.flip_test is False  # a reloaded model keeps the choice
-    window.actions.precise_landmarks.trigger()
-    assert window.model.pipeline.flip_test is True and "precise" in window.model_label.toolTip()
-
-
-def test_upside_down_check_switches_the_orientation_check_now_and_for_later_loads(qtbot, window, card):
-    from app.gui.main_window import settings
-
-    assert window.actions.upside_down_check.isChecked() and window.model.pipeline.orientation_check  # default on
-    assert "upside-down check" in window.model_label.toolTip()
-    window.actions.upside_down_check.trigger()
-    assert window.model.pipeline.orientation_check is False
-    assert settings().value("model/orientation_check", True, type=bool) is False
-    assert "upside-down check" not in window.model_label.toolTip()
-    with qtbot.waitSignal(window.model.changed, timeout=30000, check_params_cb=lambda *a: not window.model.loading):
-        window.model.load(str(card), "cpu")
-    assert window.model.pipeline.orientation_check is False  # a reloaded model keeps the choice
-    assert window.model.pipeline.flip_test is True  # the two options are independent
-    window.actions.upside_down_check.trigger()
-    assert window.model.pipeline.orientation_check is True
+    assert getattr(window.model.pipeline, option) is False  # a reloaded model keeps the choice
+    assert getattr(window.model.pipeline, other_option) is True  # the two options are independent
+    toggle.trigger()
+    assert getattr(window.model.pipeline, option) is True and shown_as in window.model_label.toolTip()
 
 
 def test_auto_annotate_job_predicts_all_new_images_and_keeps_corrections(qtbot, window, project):

@@ -8,7 +8,7 @@ import pytest
 from inference.annotation import Garment, Visibility
 from inference.contract_models import MARKER_BGR, draw_marker, garment_colour, write_contract_model
 from inference.pipeline import GarmentPipeline, PipelineResult
-from inference.pose_decode import DEFAULT_VISIBLE_THRESHOLD, decode_landmarks, flip_back_simcc
+from inference.pose_decode import DEFAULT_VISIBLE_THRESHOLD, CropView, decode_landmarks
 from inference.preprocess import box_to_center_scale, crop_affine, invert_affine
 from inference.schema import deepfashion2
 
@@ -100,7 +100,7 @@ def test_flip_back_mirrors_bins_and_swaps_left_right():
     a, b = next((i, int(j)) for i, j in enumerate(perm) if j != i)
     sx = np.zeros((1, 81, int(width * split)), np.float32)
     sx[0, b, 4] = 9.0  # flipped crop: landmark b at column 2.0 → original landmark a at column 5.0
-    fx, _ = flip_back_simcc(sx, np.zeros((1, 81, 4), np.float32), split, perm)
+    fx, _ = CropView(mirrored=True).to_upright(sx, np.zeros((1, 81, 4), np.float32), split, perm)
     assert int(fx[0, a].argmax()) == 10 and fx[0, b].max() == 0.0
 
 

@@ -44,7 +44,10 @@ def turn_image_and_garments(
     return image, list(garments)
 
 
-def _measure(pipeline, image, garments) -> list[dict]:
+def _measure(pipeline, image, garments, **settings) -> list[dict]:
+    """Pose on the true boxes with the true categories, with pipeline attributes set as given first."""
+    for name, value in settings.items():
+        setattr(pipeline, name, value)
     result = pipeline.predict_boxes(image, [(g.bbox, g.category_id) for g in garments])
     rows = []
     for gt, pred in zip(garments, result, strict=True):
@@ -59,8 +62,7 @@ def evaluate(card, scenes: int, flip_test: bool) -> dict:
     from app.training.seeds import VAL_SEED
     from app.training.synth.scene import render_scene
 
-    plain = open_pipeline(card, flip_test=flip_test)
-    checked = open_pipeline(card, flip_test=flip_test, orientation_check=True)
+    pipeline = open_pipeline(card, flip_test=flip_test)
     rows: dict[tuple[int, str], list[dict]] = {(t, c): [] for t in range(4) for c in ("off", "on")}
     for i in range(scenes):
         scene = render_scene(VAL_SEED + i)
@@ -69,8 +71,8 @@ def evaluate(card, scenes: int, flip_test: bool) -> dict:
             continue
         for t in range(4):
             image, turned = turn_image_and_garments(scene.image, garments, t)
-            rows[(t, "off")] += _measure(plain, image, turned)
-            rows[(t, "on")] += _measure(checked, image, turned)
+            rows[(t, "off")] += _measure(pipeline, image, turned, orientation_check=False)
+            rows[(t, "on")] += _measure(pipeline, image, turned, orientation_check=True)
     summary = {}
     for (t, check), items in rows.items():
         oks = np.concatenate([r["oks"] for r in items])
@@ -96,21 +98,22 @@ def tune_sideways(card_path, scenes: int, progress=print) -> dict:
     from app.training.synth.scene import render_scene
     from inference.model_card import load_card
 
-    with_turns = open_pipeline(card_path, flip_test=True, orientation_check=True)
-    without = open_pipeline(card_path, flip_test=True, orientation_check=True)
+    pipeline = open_pipeline(card_path, flip_test=True, orientation_check=True)
     card = load_card(card_path)
     w, h = card.pose.preprocess.input_size
     if w != h:
         raise ValueError(f"{card_path}: pose crops are {w}×{h}; only square crops can be read sideways")
-    with_turns.card = replace(card, pose=replace(card.pose, sideways_categories=ALL_CATEGORIES))
-    without.card = replace(card, pose=replace(card.pose, sideways_categories=()))
+    # The pipeline reads the sideways list from its card on every call: swapping the card switches it.
+    with_turns = replace(card, pose=replace(card.pose, sideways_categories=ALL_CATEGORIES))
+    without = replace(card, pose=replace(card.pose, sideways_categories=()))
     gains: dict[int, dict[str, list[float]]] = {}
     for i in range(scenes):
         scene = render_scene(TUNE_SEED + i)
         garments = [g for g in scene.garments if g.keypoints]
         for t in range(4) if garments else ():
             image, turned = turn_image_and_garments(scene.image, garments, t)
-            on, off = _measure(with_turns, image, turned), _measure(without, image, turned)
+            on = _measure(pipeline, image, turned, card=with_turns)
+            off = _measure(pipeline, image, turned, card=without)
             for gt, a, b in zip(turned, on, off, strict=True):
                 way = "sideways" if t % 2 else "upright"
                 gains.setdefault(gt.category_id, {"upright": [], "sideways": []})[way].append(

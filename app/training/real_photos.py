@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.cli.pipeline_options import add_pipeline_options, pipeline_options
 from inference.pose_decode import DEFAULT_VISIBLE_THRESHOLD
 from inference.schema import deepfashion2
 
@@ -149,16 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--record", metavar="NOTE", help="store the accuracy (and NOTE, e.g. what the contact "
                         "sheet showed) in the card's metrics.real_photos; the ONNX files are untouched")
-    parser.add_argument("--flip-test", action="store_true", help="run as the GUI does: mirrored crops averaged")
-    parser.add_argument("--orientation-check", action="store_true",
-                        help="run as the GUI does: crops also read turned by 180°, the surer reading kept")
+    add_pipeline_options(parser, default_on=False)
     parser.add_argument("--sheet-threshold", type=float,
                         help="detector threshold for the contact sheet (default: the card's)")
     args = parser.parse_args(argv)
     if not args.photos.is_dir():
         print(f"error: photo folder not found: {args.photos}", file=sys.stderr)
         return 2
-    options = {"flip_test": args.flip_test, "orientation_check": args.orientation_check}
+    options = pipeline_options(args)
     pipeline = GarmentPipeline.from_card(args.model, provider="cpu", threads=2, **options)
     result = {**category_accuracy(pipeline, args.photos), **options}
     print(json.dumps({k: v for k, v in result.items() if k != "confusion"}, indent=1))

@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.cli.pipeline_options import add_pipeline_options, pipeline_options
+
 HELP = "Measure per-stage latency, end-to-end FPS (640×480, 1 and 5 garments) and batched crops/s."
 
 FRAME_SIZE = (640, 480)
@@ -24,9 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the numbers here")
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement (default 3)")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: cores, max 4)")
-    parser.add_argument("--flip-test", action="store_true", help="measure with flip test on (as the app runs)")
-    parser.add_argument("--orientation-check", action="store_true",
-                        help="measure with the 180° orientation check on (as the app runs)")
+    add_pipeline_options(parser, default_on=False)
     parser.add_argument("--frames", choices=("auto", "scene", "simple"), default="auto",
                         help="scene: the synthetic renderer; simple: flat silhouettes the contract test graphs "
                              "detect; auto: simple for contract-test models, else scene")
@@ -198,8 +198,7 @@ def run(args: argparse.Namespace) -> int:
             note = "no bundled model: measuring the hand-built contract test graphs (pipeline overhead only)"
         try:
             pipeline = GarmentPipeline.from_card(card_path, provider=args.provider, threads=args.threads,
-                                                 max_pose_batch=64, flip_test=args.flip_test,
-                                                 orientation_check=args.orientation_check)
+                                                 max_pose_batch=64, **pipeline_options(args))
         except (ModelCardError, ProviderError) as exc:
             raise CliError(str(exc), 2) from exc
         rng = np.random.default_rng(0)
@@ -213,8 +212,7 @@ def run(args: argparse.Namespace) -> int:
             "onnxruntime": ort.__version__,
             "machine": machine(),
             "frame_size": list(FRAME_SIZE),
-            "flip_test": bool(args.flip_test),
-            "orientation_check": bool(args.orientation_check),
+            **pipeline_options(args),
         }
         print(f"model {report['model']}  ({report['card']})")
         if note:

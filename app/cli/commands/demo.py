@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from app.cli.pipeline_options import add_pipeline_options, pipeline_options
+
 HELP = "Annotate and measure the bundled sample photos with the bundled model; print the results."
 
 
@@ -23,19 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let the detector choose each garment's category (default: QC mode, the sample's style fixes it)",
     )
-    parser.add_argument(
-        "--flip-test",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="average each crop with its mirror image, as the app does by default (default: on)",
-    )
-    parser.add_argument(
-        "--orientation-check",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also read each crop turned by 180° and keep the surer reading, for garments laid upside "
-        "down, as the app does by default (default: on)",
-    )
+    add_pipeline_options(parser, default_on=True)
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the full report as JSON")
 
 
@@ -52,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
             model_card=args.model,
             provider=args.provider,
             known_category=not args.auto_category,
-            flip_test=args.flip_test,
-            orientation_check=args.orientation_check,
+            **pipeline_options(args),
             progress=lambda n, total, name: print(f"[{n}/{total}] {name}", flush=True),
         )
     except ModelCardError as exc:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from app.cli.errors import CliError
+from app.cli.pipeline_options import add_pipeline_options, pipeline_options
 
 HELP = "Evaluate a model card on a COCO DF2-294 dataset: keypoint AP, box AP, PCK@0.2, AUC, NE per category."
 
@@ -15,9 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="CARD", type=Path, required=True, help="model_card.json or its folder")
     parser.add_argument("--dataset", metavar="COCO_JSON", type=Path, required=True)
     parser.add_argument("--images", metavar="DIR", type=Path, help="image folder (default: beside the JSON)")
-    parser.add_argument("--flip-test", action="store_true", help="average with horizontally flipped crops")
-    parser.add_argument("--orientation-check", action="store_true",
-                        help="also read each crop turned by 180° and keep the surer reading")
+    add_pipeline_options(parser, default_on=False)
     parser.add_argument("--score-threshold", type=float, default=0.05,
                         help="detector score threshold for AP (default 0.05; the card's is for display)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
@@ -58,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         source = CocoSource(args.dataset, args.images)
-        pipeline = open_pipeline(args.model, args.flip_test, args.score_threshold, args.orientation_check)
+        pipeline = open_pipeline(args.model, score_threshold=args.score_threshold, **pipeline_options(args))
     except (DataSourceError, ModelCardError) as exc:
         raise CliError(str(exc), 2) from exc
     except Exception as exc:  # ONNX Runtime refuses the graph: say which file
@@ -70,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc), 2) from exc
     metrics["model"] = str(args.model)
     metrics["dataset"] = str(args.dataset)
-    metrics["flip_test"] = bool(args.flip_test)
-    metrics["orientation_check"] = bool(args.orientation_check)
+    metrics.update(pipeline_options(args))
     metrics["score_threshold"] = float(args.score_threshold)
     print(_table(metrics))
     print(_diagnosis(metrics))

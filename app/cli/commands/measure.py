@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from app.cli.pipeline_options import add_pipeline_options, pipeline_options
+
 HELP = "Measure garments in a photo (model or given DF2 keypoints) on a calibrated table plane."
 
 
@@ -38,19 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--provider", default="auto", help="ONNX Runtime provider for the model (default auto)"
     )
-    parser.add_argument(
-        "--flip-test",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="average each crop with its mirror image, as the app does (default: on)",
-    )
-    parser.add_argument(
-        "--orientation-check",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also read each crop turned by 180° and keep the surer reading, for garments laid upside down, "
-        "as the app does (default: on)",
-    )
+    add_pipeline_options(parser, default_on=True)
     parser.add_argument(
         "--poms", metavar="POMS.json", help="your POM definitions, merged over the bundled ones"
     )
@@ -103,9 +93,7 @@ def _run_model(args, image) -> list:
             f"the model runtime is not available ({exc}); pass --keypoints DF2.json to measure given points"
         ) from None
     try:
-        pipeline = GarmentPipeline.from_card(
-            args.model, provider=args.provider, flip_test=args.flip_test, orientation_check=args.orientation_check
-        )
+        pipeline = GarmentPipeline.from_card(args.model, provider=args.provider, **pipeline_options(args))
     except (OSError, ValueError, RuntimeError) as exc:
         where = args.model or "the bundled bootstrap model"
         raise CliError(

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from app.cli.pipeline_options import add_pipeline_options, pipeline_options
+
 HELP = "Detect garments and their landmarks in images; write one JSON per image."
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -23,9 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ONNX Runtime execution provider (default: best installed)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="write <stem>.json per image here (default: one JSON document per line on stdout)")
-    parser.add_argument("--flip-test", action="store_true", help="average with the mirrored crop (slower)")
-    parser.add_argument("--orientation-check", action="store_true",
-                        help="also read each crop turned by 180° and keep the surer reading (slower)")
+    add_pipeline_options(parser, default_on=False)
 
 
 def collect_images(inputs: list[Path]) -> list[Path]:
@@ -83,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
     images = collect_images(args.inputs)
     card = args.model if args.model is not None else project_card(args.project)
     try:
-        pipeline = GarmentPipeline.from_card(card, provider=args.provider, flip_test=args.flip_test,
-                                               orientation_check=args.orientation_check)
+        pipeline = GarmentPipeline.from_card(card, provider=args.provider, **pipeline_options(args))
     except (ModelCardError, ProviderError) as exc:
         raise CliError(str(exc), 2) from exc
     if args.out is not None:
