@@ -4,7 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from app.training.synth import SceneConfig, render_scene, render_single_garment
+from shapely.geometry import Point, Polygon
+
+from app.training.synth import SceneConfig, garments_tops, render_scene, render_single_garment
+from app.training.synth.garments_tops import SLEEVES_ALONG_CATEGORIES
 from app.training.synth.scene import _visibility
 from inference.annotation import Visibility
 from inference.schema import deepfashion2
@@ -90,8 +93,9 @@ def test_landmarks_lie_on_the_garment_outline(seed):
         for k in g.keypoints:
             if k.visibility == Visibility.ABSENT:
                 continue
-            to_edge = min(np.hypot(*(pl - [k.x, k.y]).T).min() for pl in scene.edges[i])
-            assert to_edge < 1e-6  # a landmark is a vertex of a drawn edge (silhouette or opening border)
+            paths = scene.edges[i] + scene.inner_edges[i]
+            to_edge = min(np.hypot(*(pl - [k.x, k.y]).T).min() for pl in paths)
+            assert to_edge < 1e-6  # a landmark is a vertex of an edge (silhouette, opening, sleeve overlap)
             total += 1
             near += dist[min(int(round(k.y)), h - 1), min(int(round(k.x)), w - 1)] <= 1.5
     # On the rasterised label boundary too, except apexes of sub-pixel slits (crotch, armpit wedges),
@@ -120,14 +124,20 @@ def test_visibility_marks_points_outside_the_image_absent():
     assert seen_absent > 0  # garments do run off the frame in these seeds
 
 
-def test_occluded_points_are_under_a_later_garment():
-    checked = 0
+def test_occluded_points_are_under_a_later_garment_or_the_own_folded_sleeve():
+    checked = self_covered = 0
     for seed in range(30):
         scene = render_scene(seed, SceneConfig(mode="flatlay", occluders=False, max_garments=4))
         for i, g in enumerate(scene.garments):
             later = [o.astype(np.float32).reshape(-1, 1, 2) for o in scene.outlines[i + 1:]]
+            # Landmarks on a hidden side (under the garment's own sleeve) are exact vertices of it.
+            hidden = scene.inner_edges[i][len(scene.inner_edges[i]) // 2:]  # overlaps first, then hidden
             for k in g.keypoints:
                 if k.visibility == Visibility.ABSENT:
+                    continue
+                if any(np.hypot(*(pl - [k.x, k.y]).T).min() < 1e-6 for pl in hidden):
+                    assert k.visibility == Visibility.OCCLUDED
+                    self_covered += 1
                     continue
                 inside = max((cv2.pointPolygonTest(o, (k.x, k.y), True) for o in later), default=-1e9)
                 if k.visibility == Visibility.OCCLUDED:
@@ -135,7 +145,7 @@ def test_occluded_points_are_under_a_later_garment():
                     checked += 1
                 else:
                     assert inside <= 1.5
-    assert checked > 0
+    assert checked > 0 and self_covered > 0
 
 
 def test_same_seed_same_pixels_and_landmarks():
@@ -184,3 +194,47 @@ def test_bad_config_is_rejected_with_a_clear_message():
         SceneConfig(mode="studio")
     with pytest.raises(ValueError, match="categories"):
         SceneConfig(categories=(14,))
+
+
+@pytest.mark.parametrize("category_id", SLEEVES_ALONG_CATEGORIES)
+def test_sleeves_folded_down_along_the_body(monkeypatch, category_id):
+    monkeypatch.setattr(garments_tops, "SLEEVES_ALONG_PROB", 1.0)
+    cat = deepfashion2().category(category_id)
+    folded_sides = 0
+    for seed in range(8):
+        shape = garments_tops.build_top(np.random.default_rng(seed), category_id)
+        assert not np.isnan(shape.landmarks).any()
+        silhouette = Polygon(shape.outline)
+        assert silhouette.is_valid  # a simple polygon: the folded sleeves lie inside the garment's outline
+        assert len(shape.overlap_edges) == len(shape.hidden_edges) >= 1
+        hidden = {cat.landmarks[i] for i in shape.self_occluded}
+        assert hidden <= {f"{side} {name}" for side in ("left", "right") for name in ("armpit", "side upper", "side waist")}
+        lm = dict(zip(cat.landmarks, shape.landmarks, strict=True))
+        for side, sign in (("left", -1), ("right", 1)):
+            if f"{side} armpit" not in hidden:  # this sleeve's draw had no clean fold: it lies spread
+                continue
+            folded_sides += 1
+            # The armpit lies under the sleeve and the cuff's inner corner over the body, both inside the
+            # silhouette; the outer cuff corner is on the outline, above the hem.
+            assert silhouette.buffer(-0.1).contains(Point(lm[f"{side} armpit"]))
+            assert silhouette.buffer(-0.1).contains(Point(lm[f"{side} cuff inner"]))
+            assert silhouette.exterior.distance(Point(lm[f"{side} cuff outer"])) < 1e-6
+            assert lm[f"{side} cuff outer"][1] < lm[f"{side} hem corner"][1]
+            assert sign * (lm[f"{side} cuff outer"][0] - lm[f"{side} cuff inner"][0]) > 0
+        for name, point in lm.items():
+            paths = shape.edges() + shape.inner_edges()
+            assert min(np.hypot(*(pl - point).T).min() for pl in paths) < 1e-6, name
+    assert folded_sides >= 12  # of 16: the fold mostly succeeds on both sides
+
+
+def test_self_occluded_landmarks_are_marked_occluded_in_the_scene(monkeypatch):
+    monkeypatch.setattr(garments_tops, "SLEEVES_ALONG_PROB", 1.0)
+    cat = deepfashion2().category(2)
+    for seed in range(4):
+        for mirror in (False, True):
+            (g,) = render_single_garment(seed, 2, rotation=0.0, mirror=mirror, **CLEAN).garments
+            for name in ("left armpit", "right armpit"):
+                k = g.keypoints[cat.landmark_index(name)]
+                assert k.visibility in (Visibility.OCCLUDED, Visibility.ABSENT)
+            visible = [k for k in g.keypoints if k.visibility == Visibility.VISIBLE]
+            assert len(visible) >= cat.num_keypoints // 2

@@ -18,6 +18,11 @@ SLEEVES = {1: "short", 2: "long", 3: "short", 4: "long", 5: None, 6: "strap", 10
 DRESSES = {10, 11, 12, 13}
 OUTWEAR = {3, 4}
 TOP_CATEGORIES = tuple(SLEEVES)
+# Long-sleeved tops and outwear are often photographed with both sleeves folded down along the body
+# (real long-sleeve tops laid flat mostly look like that); the rest lie with sleeves spread or hanging.
+SLEEVES_ALONG_CATEGORIES = (2, 4)
+SLEEVES_ALONG_PROB = 0.5
+SIDE_MARKS = ((0.22, "right side upper"), (0.55, "right side waist"))
 
 
 @dataclass
@@ -96,6 +101,72 @@ def _sleeve(rng, kind: str, sw: float, sdrop: float, ah: float, nw: float):
     return S, CO, CI, A, d
 
 
+def _crossing(p0, ctrl, p1, a, b) -> tuple[float, float] | None:
+    """Where the quadratic Bezier p0-ctrl-p1 first crosses the line a→b: (Bezier t, fraction along a→b)."""
+    ts = np.linspace(0.0, 1.0, 801)
+    pts = bezier(p0, ctrl, p1, ts)
+    ab = np.asarray(b, float) - a
+    side = ab[0] * (pts[:, 1] - a[1]) - ab[1] * (pts[:, 0] - a[0])
+    change = np.nonzero(side[:-1] * side[1:] < 0)[0]
+    if len(change) == 0:
+        return None
+    i = int(change[0])
+    t = float(ts[i] + (ts[i + 1] - ts[i]) * side[i] / (side[i] - side[i + 1]))
+    x = bezier(p0, ctrl, p1, np.array([t]))[0]
+    return t, float((x - a) @ ab / (ab @ ab))
+
+
+def _sleeve_along_half(rng, nw: float, sdrop: float, length: float, sw: float | None) -> dict | None:
+    """Right half of a long-sleeved top whose sleeve lies folded down over the body's side (cm).
+
+    The silhouette runs shoulder → sleeve outer edge → cuff → (where the cuff crosses the hidden body
+    side) → hem corner. The sleeve's inner edge, from the cuff up towards the shoulder, is drawn over the
+    body; the armpit and the body side above the cuff lie under the sleeve, so their landmarks are
+    self-occluded. None when the random draw gives no clean crossing (the caller then spreads the sleeve).
+    """
+    ns = np.array([nw, 0.0])
+    for _ in range(8):
+        sw_half = sw if sw is not None else rng.uniform(19, 25)
+        theta = np.radians(rng.uniform(84, 98))
+        d = np.array([np.cos(theta), np.sin(theta)])
+        n = np.array([-np.sin(theta), np.cos(theta)])  # across the sleeve, towards the body centre
+        width, taper = rng.uniform(11, 16), rng.uniform(0.6, 0.9)
+        S = np.array([sw_half, sdrop])
+        T = S + rng.uniform(8, 14) * d + width * n  # top of the sleeve's visible inner edge
+        A = np.array([sw_half - rng.uniform(1.0, 4.0), sdrop + rng.uniform(16, 22)])  # armpit, under the sleeve
+        CO = S + (rng.uniform(0.62, 0.92) * length - sdrop) / np.sin(theta) * d
+        CI = CO + width * taper * n
+        corner = np.array([sw_half + rng.uniform(-3.0, 1.0), length - rng.uniform(0, 2.5)])
+        ctrl = np.array([max(A[0], corner[0]) + rng.uniform(0.0, 2.0), (A[1] + corner[1]) / 2])
+        hit = _crossing(A, ctrl, corner, CO, CI)
+        if hit is None or not (0.1 < hit[0] < 0.9 and 0.05 < hit[1] < 0.95):
+            continue
+        t_x = hit[0]
+        hidden = bezier(A, ctrl, corner, np.linspace(0, t_x, 40))
+        outer = d[0] * (hidden[:, 1] - S[1]) - d[1] * (hidden[:, 0] - S[0])
+        if np.any(outer <= 0.3) or hidden[:, 0].min() < nw + 4:  # the side must stay under the sleeve
+            continue
+        X = bezier(A, ctrl, corner, np.array([t_x]))[0]
+        before = tuple((t / t_x, name) for t, name in SIDE_MARKS if t < t_x)
+        after = tuple(((t - t_x) / (1 - t_x), name) for t, name in SIDE_MARKS if t >= t_x)
+        outer_marks = ((0.25, "right sleeve outer upper"), (0.5, "right elbow outer"), (0.75, "right sleeve outer lower"))
+        inner_marks = ((0.25, "right sleeve inner lower"), (0.5, "right elbow inner"), (0.75, "right sleeve inner upper"))
+        segs = [
+            Seg(S, bowed(ns, S, rng.uniform(-0.8, 0.3)), "right shoulder point"),
+            Seg(CO, bowed(S, CO, rng.uniform(-1.0, 0.5)), "right cuff outer", outer_marks),
+            Seg(X),  # along the cuff to where it crosses the body side
+            Seg(corner, ctrl + (corner - ctrl) * t_x, "right hem corner", after),  # the side's visible rest
+        ]
+        return dict(
+            sw=sw_half, segs=segs, S=S, A=A, corner=corner, seam=[], cuff=[np.array([CO, CI]) - 1.8 * d],
+            overlaps=[(X, [Seg(CI, None, "right cuff inner"),
+                           Seg(T, bowed(CI, T, rng.uniform(-0.5, 0.8)), None, inner_marks)])],
+            hidden=[(T, [Seg(A, None, "right armpit"), Seg(X, A + (ctrl - A) * t_x, None, before)])],
+            hidden_names=["right armpit"] + [name for _, name in before],
+        )
+    return None
+
+
 def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
     b = _Builder(category_id)
     sleeve = SLEEVES[category_id]
@@ -110,9 +181,16 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
     else:
         length = rng.uniform(55, 76)
 
+    along = category_id in SLEEVES_ALONG_CATEGORIES and rng.random() < SLEEVES_ALONG_PROB
+
     halves = []
     for side in (0, 1):  # each half gets its own small asymmetry: cloth is never laid perfectly
         jitter = lambda v, j=0.04: v * rng.uniform(1 - j, 1 + j)  # noqa: E731
+        if along:
+            half = _sleeve_along_half(rng, nw, sdrop, length, jitter(halves[0]["sw"]) if halves else None)
+            if half is not None:
+                halves.append(half)
+                continue
         segs: list[Seg] = []
         ns = np.array([nw, 0.0])
         if sleeve in ("short", "long"):
@@ -167,8 +245,7 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
             hw = cw_eff * rng.uniform(0.88, 1.15)
             corner = np.array([hw, length - rng.uniform(0, 2.5)])
             waist_ctrl = np.array([min(cw_eff, hw) * rng.uniform(0.9, 1.0), (A[1] + corner[1]) / 2])
-            marks = ((0.22, "right side upper"), (0.55, "right side waist"))
-            segs.append(Seg(corner, waist_ctrl, "right hem corner", marks))
+            segs.append(Seg(corner, waist_ctrl, "right hem corner", SIDE_MARKS))
         halves.append(dict(sw=sw_out, segs=segs, S=S, A=A, corner=corner, seam=seam, cuff=cuff_stitch))
 
     gap = 0.0
@@ -252,6 +329,19 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
             x0, y0, pw, ph = nw + rng.uniform(1, 4), rng.uniform(14, 20), rng.uniform(9, 13), rng.uniform(10, 14)
             seams.append(np.array([[x0, y0], [x0, y0 + ph], [x0 + pw, y0 + ph], [x0 + pw, y0], [x0, y0]]))
 
+    # Folded-down sleeves: their inner edges drawn over the body, the body sides hidden beneath them.
+    overlap_edges, hidden_edges, self_occluded = [], [], []
+    for h, mirrored in ((halves[0], False), (halves[1], True)):
+        for key, edges in (("overlaps", overlap_edges), ("hidden", hidden_edges)):
+            for start, chain in h.get(key, ()):
+                start_lm = None
+                if mirrored:  # the mirrored chain starts at the original's last landmark
+                    start_lm = b.idx(_mirror_name(chain[-1].name))
+                    start, chain = _mirror_chain(start, chain)
+                edges.append(b.run(CurveBuilder(b.landmarks, start, start_lm), chain).array())
+        self_occluded += [b.idx(_mirror_name(n) if mirrored else n) for n in h.get("hidden_names", ())]
+    folds += overlap_edges  # the sleeve's edge lies on the body: a small ridge in the shading
+
     for h, sgn in ((halves[0], 1.0), (halves[1], -1.0)):
         flip = np.array([sgn, 1.0])
         seams += [s * flip for s in h["seam"]] + [c * flip for c in h["cuff"]]
@@ -276,4 +366,7 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         bands=bands,
         placket=placket,
         patches=patches,
+        overlap_edges=overlap_edges,
+        hidden_edges=hidden_edges,
+        self_occluded=tuple(i for i in self_occluded if i is not None),
     )

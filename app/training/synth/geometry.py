@@ -76,6 +76,11 @@ class GarmentShape:
     bands: list[tuple[np.ndarray, float]] = field(default_factory=list)  # (polyline, width cm): rib/waistband
     placket: np.ndarray | None = None  # closed-front line (zip/button), drawn over the fabric
     patches: list[np.ndarray] = field(default_factory=list)  # same-fabric pieces on top: collar leaves
+    # Edges inside the silhouette: drawn where one layer lies on another (a sleeve folded down over the
+    # body), or hidden under it; landmarks may sit on either.
+    overlap_edges: list[np.ndarray] = field(default_factory=list)
+    hidden_edges: list[np.ndarray] = field(default_factory=list)
+    self_occluded: tuple[int, ...] = ()  # landmark indices covered by the garment's own upper layer
 
     def map(self, fn) -> GarmentShape:
         """Apply a point function (N,2)->(N,2) to every geometric part."""
@@ -90,6 +95,9 @@ class GarmentShape:
             bands=[(fn(p), w) for p, w in self.bands],
             placket=None if self.placket is None else fn(self.placket),
             patches=[fn(p) for p in self.patches],
+            overlap_edges=[fn(p) for p in self.overlap_edges],
+            hidden_edges=[fn(p) for p in self.hidden_edges],
+            self_occluded=self.self_occluded,
         )
 
     def edges(self) -> list[np.ndarray]:
@@ -97,6 +105,10 @@ class GarmentShape:
         closed = [np.vstack([self.outline, self.outline[:1]])]
         closed += [np.vstack([p, p[:1]]) for p in self.openings]
         return closed
+
+    def inner_edges(self) -> list[np.ndarray]:
+        """Open polylines inside the silhouette that landmarks may sit on (drawn overlaps, hidden sides)."""
+        return list(self.overlap_edges) + list(self.hidden_edges)
 
 
 class DeformField:

@@ -62,6 +62,7 @@ class SynthScene:
     board_homography: np.ndarray | None = None  # board image pixel -> image pixel, when drawn
     outlines: list[np.ndarray] = field(default_factory=list)  # per garment silhouette (image px)
     edges: list[list[np.ndarray]] = field(default_factory=list)  # per garment: silhouette + opening borders
+    inner_edges: list[list[np.ndarray]] = field(default_factory=list)  # per garment: overlaps, hidden sides
     seed: int = 0
 
 
@@ -222,7 +223,7 @@ def _compose(seed: int, cfg: SceneConfig, single_cat: int | None = None, rotatio
             target = p.shape.outline[rng.integers(len(p.shape.outline))] * 0.7 + p.shape.outline.mean(0) * 0.3
             occluders |= draw_object(rng, canvas, target, mean_ppc)
 
-    garments, outlines, edges = [], [], []
+    garments, outlines, edges, inner_edges = [], [], [], []
     for i, (p, m) in enumerate(zip(placed, masks, strict=True)):
         if m is None:
             continue
@@ -233,6 +234,9 @@ def _compose(seed: int, cfg: SceneConfig, single_cat: int | None = None, rotatio
                 sub = cover[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]]
                 np.maximum(sub, crop, out=sub)
         vis = _visibility(p.shape.landmarks, w, h, cover)
+        for i_hidden in p.shape.self_occluded:  # under the garment's own folded-down sleeve
+            if vis[i_hidden] == Visibility.VISIBLE:
+                vis[i_hidden] = Visibility.OCCLUDED
         kps = tuple(
             Keypoint.absent() if v == Visibility.ABSENT else Keypoint(float(x), float(y), v)
             for (x, y), v in zip(p.shape.landmarks, vis, strict=True)
@@ -242,9 +246,10 @@ def _compose(seed: int, cfg: SceneConfig, single_cat: int | None = None, rotatio
         garments.append(Garment(p.shape.category_id, (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])), kps))
         outlines.append(p.shape.outline)
         edges.append(p.shape.edges())
+        inner_edges.append(p.shape.inner_edges())
 
     image = photograph(rng, canvas, cfg.camera_effects)
-    scene = SynthScene(image, garments, mode, mm_per_px, img_to_mm, board_h, outlines, edges, seed)
+    scene = SynthScene(image, garments, mode, mm_per_px, img_to_mm, board_h, outlines, edges, inner_edges, seed)
     return mirror_scene(scene) if cfg.mirror else scene
 
 
@@ -275,6 +280,7 @@ def mirror_scene(scene: SynthScene) -> SynthScene:
         board_homography=board_h,
         outlines=[flip_pts(o) for o in scene.outlines],
         edges=[[flip_pts(e) for e in es] for es in scene.edges],
+        inner_edges=[[flip_pts(e) for e in es] for es in scene.inner_edges],
         seed=scene.seed,
     )
 
