@@ -23,6 +23,8 @@ TOP_CATEGORIES = tuple(SLEEVES)
 SLEEVES_ALONG_CATEGORIES = (2, 4)
 SLEEVES_ALONG_PROB = 0.5
 SIDE_MARKS = ((0.22, "right side upper"), (0.55, "right side waist"))
+LONG_OUTER_MARKS = ((0.25, "right sleeve outer upper"), (0.5, "right elbow outer"), (0.75, "right sleeve outer lower"))
+LONG_INNER_MARKS = ((0.25, "right sleeve inner lower"), (0.5, "right elbow inner"), (0.75, "right sleeve inner upper"))
 
 
 @dataclass
@@ -149,20 +151,17 @@ def _sleeve_along_half(rng, nw: float, sdrop: float, length: float, sw: float | 
         X = bezier(A, ctrl, corner, np.array([t_x]))[0]
         before = tuple((t / t_x, name) for t, name in SIDE_MARKS if t < t_x)
         after = tuple(((t - t_x) / (1 - t_x), name) for t, name in SIDE_MARKS if t >= t_x)
-        outer_marks = ((0.25, "right sleeve outer upper"), (0.5, "right elbow outer"), (0.75, "right sleeve outer lower"))
-        inner_marks = ((0.25, "right sleeve inner lower"), (0.5, "right elbow inner"), (0.75, "right sleeve inner upper"))
         segs = [
             Seg(S, bowed(ns, S, rng.uniform(-0.8, 0.3)), "right shoulder point"),
-            Seg(CO, bowed(S, CO, rng.uniform(-1.0, 0.5)), "right cuff outer", outer_marks),
+            Seg(CO, bowed(S, CO, rng.uniform(-1.0, 0.5)), "right cuff outer", LONG_OUTER_MARKS),
             Seg(X),  # along the cuff to where it crosses the body side
             Seg(corner, ctrl + (corner - ctrl) * t_x, "right hem corner", after),  # the side's visible rest
         ]
         return dict(
             sw=sw_half, segs=segs, S=S, A=A, corner=corner, seam=[], cuff=[np.array([CO, CI]) - 1.8 * d],
             overlaps=[(X, [Seg(CI, None, "right cuff inner"),
-                           Seg(T, bowed(CI, T, rng.uniform(-0.5, 0.8)), None, inner_marks)])],
+                           Seg(T, bowed(CI, T, rng.uniform(-0.5, 0.8)), None, LONG_INNER_MARKS)])],
             hidden=[(T, [Seg(A, None, "right armpit"), Seg(X, A + (ctrl - A) * t_x, None, before)])],
-            hidden_names=["right armpit"] + [name for _, name in before],
         )
     return None
 
@@ -200,8 +199,7 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
             if sleeve == "short":
                 outer_marks, inner_marks = ((0.5, "right sleeve outer"),), ((0.5, "right sleeve inner"),)
             else:
-                outer_marks = ((0.25, "right sleeve outer upper"), (0.5, "right elbow outer"), (0.75, "right sleeve outer lower"))
-                inner_marks = ((0.25, "right sleeve inner lower"), (0.5, "right elbow inner"), (0.75, "right sleeve inner upper"))
+                outer_marks, inner_marks = LONG_OUTER_MARKS, LONG_INNER_MARKS
             segs.append(Seg(CO, bowed(S, CO, rng.uniform(-1.0, 0.5)), "right cuff outer", outer_marks))
             segs.append(Seg(CI, None, "right cuff inner"))
             segs.append(Seg(A, bowed(CI, A, rng.uniform(-0.5, 1.0)), "right armpit", inner_marks))
@@ -339,7 +337,9 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
                     start_lm = b.idx(_mirror_name(chain[-1].name))
                     start, chain = _mirror_chain(start, chain)
                 edges.append(b.run(CurveBuilder(b.landmarks, start, start_lm), chain).array())
-        self_occluded += [b.idx(_mirror_name(n) if mirrored else n) for n in h.get("hidden_names", ())]
+                if key == "hidden":  # every landmark on a hidden edge lies under the sleeve
+                    self_occluded += [b.idx(seg.name) for seg in chain]
+                    self_occluded += [b.idx(name) for seg in chain for _, name in seg.marks]
     folds += overlap_edges  # the sleeve's edge lies on the body: a small ridge in the shading
 
     for h, sgn in ((halves[0], 1.0), (halves[1], -1.0)):

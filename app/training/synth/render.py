@@ -127,7 +127,7 @@ def paint_garment(
     for b in shape.buttons:
         cv2.circle(garment, tuple(_fp(b, origin)[0, 0]), int(max(1.0, 0.6 * px_per_cm) * ONE), button_colour,
                    -1, cv2.LINE_AA, SHIFT)
-    for edge_line in shape.overlap_edges:  # a sleeve lying on the body: its edge and a faint shadow beside it
+    for edge_line in shape.overlap_edges:  # a sleeve lying on the body: a dark band (its shadow) with the edge's crease in it
         pts = _fp(edge_line, origin)
         cv2.polylines(garment, [pts], False, (base * 0.55).tolist(), max(2, int(0.5 * px_per_cm)), cv2.LINE_AA, SHIFT)
         cv2.polylines(garment, [pts], False, (base * 0.75).tolist(), 1, cv2.LINE_AA, SHIFT)
