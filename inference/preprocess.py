@@ -96,15 +96,24 @@ def decode_simcc(
 ) -> tuple[np.ndarray, np.ndarray]:
     """SimCC logits (B,K,Wx), (B,K,Wy) → crop coordinates (B,K,2) and scores (B,K) in [0,1].
 
-    Score = mean of the two softmax peak probabilities.
+    Position: the vertex of the parabola through the peak bin's logit and its two neighbours (at most half a
+    bin from the peak; a peak on the first or last bin stays there), so landmarks are not snapped to the
+    1/split-pixel bin grid. Score = mean of the two softmax peak probabilities.
     """
-    def softmax_peak(logits):
+    def peak_and_position(logits):
         # argmax of the logits is the softmax's argmax; the peak probability is 1 / sum(exp(l - max)).
         index = logits.argmax(axis=-1)
         peak = np.take_along_axis(logits, index[..., None], axis=-1)
-        return index, 1.0 / np.exp(logits - peak).sum(axis=-1)
+        probability = 1.0 / np.exp(logits - peak).sum(axis=-1)
+        bins = logits.shape[-1]
+        before = np.take_along_axis(logits, np.maximum(index - 1, 0)[..., None], axis=-1)[..., 0]
+        after = np.take_along_axis(logits, np.minimum(index + 1, bins - 1)[..., None], axis=-1)[..., 0]
+        curvature = before - 2.0 * peak[..., 0] + after
+        inside = (index > 0) & (index < bins - 1) & (curvature < 0)
+        offset = np.where(inside, 0.5 * (before - after) / np.where(inside, curvature, -1.0), 0.0)
+        return index + np.clip(offset, -0.5, 0.5), probability
 
-    ix, px = softmax_peak(np.asarray(simcc_x, dtype=np.float32))
-    iy, py = softmax_peak(np.asarray(simcc_y, dtype=np.float32))
-    coords = np.stack([ix, iy], axis=-1).astype(np.float64) / split_ratio
-    return coords, (px + py) / 2.0
+    x, px = peak_and_position(np.asarray(simcc_x, dtype=np.float64))
+    y, py = peak_and_position(np.asarray(simcc_y, dtype=np.float64))
+    coords = np.stack([x, y], axis=-1) / split_ratio
+    return coords, ((px + py) / 2.0).astype(np.float32)

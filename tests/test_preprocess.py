@@ -46,6 +46,17 @@ def test_letterbox_scale_maps_back_to_image():
     assert (boxed[240:, :] == 114).all()
 
 
+def test_decode_simcc_keeps_the_sub_bin_position_of_a_peak():
+    # Logits shaped like the training target (a Gaussian of 4 bins, sharpened ×10), centred between bins.
+    bins = np.arange(256, dtype=np.float64)
+    centres = np.array([100.3, 37.75, 0.0, 255.0, 128.5])
+    logits = 10.0 * np.exp(-((bins[None] - centres[:, None]) ** 2) / (2 * 4.0**2))
+    coords, _ = decode_simcc(logits[None], logits[None], 2.0)
+    assert np.abs(coords[0, :, 0] * 2.0 - centres).max() < 0.05  # argmax alone would be up to 0.5 bin off
+    assert coords[0, 2, 0] == 0.0 and coords[0, 3, 0] == 127.5  # a peak on the last bin is not pulled inward
+    assert np.allclose(coords[0, :, 0], coords[0, :, 1])
+
+
 def test_decode_simcc_finds_peaks_and_scales_by_split():
     sx = np.full((1, 2, 384), -10.0, np.float32)
     sy = np.full((1, 2, 512), -10.0, np.float32)

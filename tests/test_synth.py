@@ -238,3 +238,70 @@ def test_self_occluded_landmarks_are_marked_occluded_in_the_scene(monkeypatch):
                 assert k.visibility in (Visibility.OCCLUDED, Visibility.ABSENT)
             visible = [k for k in g.keypoints if k.visibility == Visibility.VISIBLE]
             assert len(visible) >= cat.num_keypoints // 2
+
+
+def _on_some_edge(shape, point) -> bool:
+    return min(np.hypot(*(pl - point).T).min() for pl in shape.edges() + shape.inner_edges()) < 1e-6
+
+
+@pytest.mark.parametrize("category_id", (2, 4))
+def test_hood_rises_above_the_neck_and_shows_its_lining(monkeypatch, category_id):
+    monkeypatch.setitem(garments_tops.HOOD_PROB, category_id, 1.0)
+    cat = deepfashion2().category(category_id)
+    for seed in range(6):
+        shape = garments_tops.build_top(np.random.default_rng(seed), category_id)
+        lm = dict(zip(cat.landmarks, shape.landmarks, strict=True))
+        assert Polygon(shape.outline).is_valid
+        neck_y = lm["right neck-shoulder point"][1]
+        assert shape.outline[:, 1].min() < neck_y - 8.0  # the hood is part of the silhouette (and the box)
+        # The back neck centre is no longer on the silhouette but on the hood's inside, a drawn opening.
+        assert Polygon(shape.outline).exterior.distance(Point(lm["back neck centre"])) > 1.0
+        assert any(np.hypot(*(o - lm["back neck centre"]).T).min() < 1e-6 for o in shape.openings)
+        assert not shape.self_occluded or category_id in SLEEVES_ALONG_CATEGORIES
+        for name, point in lm.items():
+            assert _on_some_edge(shape, point), name
+
+
+def test_turtleneck_covers_the_back_neckline(monkeypatch):
+    monkeypatch.setitem(garments_tops.HOOD_PROB, 2, 0.0)
+    monkeypatch.setitem(garments_tops.TURTLENECK_PROB, 2, 1.0)
+    cat = deepfashion2().category(2)
+    back = cat.landmark_index("back neck centre")
+    for seed in range(6):
+        shape = garments_tops.build_top(np.random.default_rng(seed), 2)
+        (tube,) = shape.top_patches
+        lm = dict(zip(cat.landmarks, shape.landmarks, strict=True))
+        assert back in shape.self_occluded
+        assert Polygon(tube).buffer(1e-6).contains(Point(lm["back neck centre"]))  # under the tube
+        for name in ("front neck centre", "left front neckline", "right front neckline"):
+            assert np.hypot(*(tube - lm[name]).T).min() < 1e-6, name  # the tube's lower edge
+        assert shape.outline[:, 1].min() < lm["left neck-shoulder point"][1] - 3.0
+        for name, point in lm.items():
+            assert _on_some_edge(shape, point), name
+    for seed in range(3):
+        (g,) = render_single_garment(seed, 2, rotation=0.0, **CLEAN).garments
+        assert g.keypoints[back].visibility in (Visibility.OCCLUDED, Visibility.ABSENT)
+
+
+def test_zip_is_drawn_along_its_line_only():
+    from app.training.synth.render import _draw_zip
+
+    canvas = np.full((200, 120, 3), 0.5, np.float32)
+    line = np.array([[60.0, 20.0], [60.0, 180.0]])
+    _draw_zip(np.random.default_rng(0), canvas, line, np.zeros(2), px_per_cm=8.0)
+    changed = np.abs(canvas - 0.5).max(axis=2) > 1e-3
+    ys, xs = np.nonzero(changed)
+    assert np.abs(xs - 60).max() <= 6  # tape 0.9 cm, teeth 0.6 cm, pull 0.8 cm wide at 8 px/cm
+    assert ys.min() <= 21 and ys.max() >= 179  # the whole length
+    assert changed[20:180, 60].mean() > 0.95
+
+
+def test_fabric_kind_is_respected_and_checked():
+    from app.training.synth.textures import fabric
+
+    v, u = np.mgrid[0:120, 0:60].astype(np.float32) * 0.25  # cm
+    quilted = fabric(np.random.default_rng(1), u, v, 4.0, "quilted")
+    rows = quilted.mean(axis=(1, 2))
+    assert rows.max() - rows.min() > 0.1  # padded channels: light and dark across the stitching
+    with pytest.raises(ValueError, match="unknown fabric"):
+        fabric(np.random.default_rng(1), u, v, 4.0, "velvet")

@@ -25,6 +25,13 @@ SLEEVES_ALONG_PROB = 0.5
 SIDE_MARKS = ((0.22, "right side upper"), (0.55, "right side waist"))
 LONG_OUTER_MARKS = ((0.25, "right sleeve outer upper"), (0.5, "right elbow outer"), (0.75, "right sleeve outer lower"))
 LONG_INNER_MARKS = ((0.25, "right sleeve inner lower"), (0.5, "right elbow inner"), (0.75, "right sleeve inner upper"))
+# What rises above the neckline, as real ones are photographed: hoods on jackets and hoodies, turtlenecks on
+# jumpers. Outwear is often zipped, and puffer jackets are quilted; jumpers often have a ribbed hem band.
+HOOD_PROB = {3: 0.4, 4: 0.4, 2: 0.12}
+TURTLENECK_PROB = {2: 0.25, 11: 0.12}
+ZIP_PROB = 0.6  # of closed-front outwear
+QUILTED_PROB = 0.35  # of outwear
+RIB_HEM_PROB = 0.4  # of long-sleeve tops without a placket
 
 
 @dataclass
@@ -166,6 +173,55 @@ def _sleeve_along_half(rng, nw: float, sdrop: float, length: float, sw: float | 
     return None
 
 
+def _neck_piece(rng, category_id: int) -> str | None:
+    draw = rng.random()
+    hood = HOOD_PROB.get(category_id, 0.0)
+    if draw < hood:
+        return "hood"
+    if draw < hood + TURTLENECK_PROB.get(category_id, 0.0):
+        return "turtleneck"
+    return None
+
+
+def _hood(rng, nw: float, bnd: float) -> tuple[list, np.ndarray]:
+    """Hood lying flat above the neck: its outline chain (left to right, ending at the right neck-shoulder
+    point) and its face opening (showing the lining) closed along the back neckline."""
+    height = rng.uniform(22, 34) if rng.random() < 0.7 else rng.uniform(9, 18)  # spread out or folded back
+    half = nw + rng.uniform(2.5, 8.0)
+    ns_l, ns_r = np.array([-nw, 0.0]), np.array([nw, 0.0])
+    side_y = -height * rng.uniform(0.35, 0.55)
+    chain = [
+        (np.array([-half, side_y]), bowed(ns_l, [-half, side_y], rng.uniform(0.5, 2.0))),
+        (np.array([0.0, -height]), np.array([-half * rng.uniform(0.8, 1.0), -height])),
+        (np.array([half, side_y]), np.array([half * rng.uniform(0.8, 1.0), -height])),
+        (ns_r, bowed([half, side_y], ns_r, rng.uniform(0.5, 2.0))),
+    ]
+    depth = height * rng.uniform(0.45, 0.85)  # how much of the inside shows
+    inner = CurveBuilder(np.zeros((0, 2)), ns_l)
+    inner.to([0.0, -depth], [-nw * rng.uniform(0.9, 1.3), -depth]).to(ns_r, [nw * rng.uniform(0.9, 1.3), -depth])
+    back = CurveBuilder(np.zeros((0, 2)), ns_r).to([0.0, bnd], [nw * 0.45, bnd]).to(ns_l, [-nw * 0.45, bnd])
+    return chain, np.vstack([inner.array(), back.array()[1:-1]])
+
+
+def _turtleneck(rng, nw: float, front_line: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
+    """Collar tube standing above the neck: outline chain (left to right), the tube piece (drawn over the
+    neck opening, its lower edge the front neckline) and its turn-down fold line."""
+    rise = rng.uniform(4, 12)
+    half = nw * rng.uniform(0.8, 1.0)
+    ns_l, ns_r = np.array([-nw, 0.0]), np.array([nw, 0.0])
+    chain = [
+        (np.array([-half, -rise]), None),
+        (np.array([half, -rise]), np.array([0.0, -rise - rng.uniform(0.0, 1.5)])),
+        (ns_r, None),
+    ]
+    top = bezier([-half, -rise], [0.0, -rise - 0.5], [half, -rise], np.linspace(0, 1, 12))
+    tube = np.vstack([[ns_l], top, front_line[:-1]])  # front_line runs right neck-shoulder → left
+    fold_y = -rise * rng.uniform(0.35, 0.6)
+    fold = bezier([-half - 0.3, fold_y], [0.0, fold_y + rng.uniform(-0.5, 1.0)], [half + 0.3, fold_y],
+                  np.linspace(0, 1, 12))
+    return chain, tube, fold
+
+
 def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
     b = _Builder(category_id)
     sleeve = SLEEVES[category_id]
@@ -181,6 +237,7 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         length = rng.uniform(55, 76)
 
     along = category_id in SLEEVES_ALONG_CATEGORIES and rng.random() < SLEEVES_ALONG_PROB
+    neck = _neck_piece(rng, category_id)
 
     halves = []
     for side in (0, 1):  # each half gets its own small asymmetry: cloth is never laid perfectly
@@ -260,8 +317,24 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
     # Silhouette: back neckline (left NS -> 1 -> right NS), right half down, left half up.
     back_ctrl = np.array([nw * 0.45, bnd])
     curve = CurveBuilder(b.landmarks, ns_r * [-1, 1], b.idx("left neck-shoulder point"))
-    curve.to([0.0, bnd], back_ctrl * [-1, 1], b.idx("back neck centre"))
-    curve.to(ns_r, back_ctrl, b.idx("right neck-shoulder point"))
+    top_patches, hidden_edges, self_occluded, zipped = [], [], [], False
+    fnd = rng.uniform(3.5, 6.0)  # a turtleneck's front neckline: high, under the tube
+    if neck == "hood":
+        chain, hood_inside = _hood(rng, nw, bnd)
+    elif neck == "turtleneck":
+        tube_neckline = CurveBuilder(b.landmarks, ns_r)
+        ctrl = np.array([nw * 0.9, fnd * 0.95])
+        tube_neckline.to([0.0, fnd], ctrl, b.idx("front neck centre"), ((0.5, b.idx("right front neckline")),))
+        tube_neckline.to(ns_r * [-1, 1], ctrl * [-1, 1], None, ((0.5, b.idx("left front neckline")),))
+        chain, tube, tube_fold = _turtleneck(rng, nw, tube_neckline.array())
+    if neck is None:
+        curve.to([0.0, bnd], back_ctrl * [-1, 1], b.idx("back neck centre"))
+        curve.to(ns_r, back_ctrl, b.idx("right neck-shoulder point"))
+    else:
+        for end, ctrl in chain[:-1]:
+            curve.to(end, ctrl)
+        curve.to(chain[-1][0], chain[-1][1], b.idx("right neck-shoulder point"))
+        b.landmarks[b.idx("back neck centre")] = [0.0, bnd]  # on the back neckline, inside the hood or tube
     b.run(curve, halves[0]["segs"])
     left_start, left_segs = _mirror_chain(ns_r, halves[1]["segs"])
     if outwear:
@@ -294,6 +367,7 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         bands.append((right_front[: max(2, len(right_front) // 3)], collar_w))
         bands.append((left.array()[-max(2, len(right_front) // 3):], collar_w))
         placket = right_front if gap < 0.5 else None
+        zipped = placket is not None and rng.random() < ZIP_PROB
         if rng.random() < 0.5:  # welt pockets at the hips
             py = length - rng.uniform(15, 25)
             for sgn in (-1.0, 1.0):
@@ -302,6 +376,13 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         if rng.random() < 0.5:  # buttons down the closing edge
             ys = np.arange(lapel_y + 3, length - 4, rng.uniform(7, 11))
             buttons += [np.array([[-gap / 2 - 1.5, y]]) for y in ys]
+    elif neck == "turtleneck":  # the tube covers the neck opening and the back neckline
+        top_patches.append(tube)
+        seams.append(tube_fold)
+        bands.append((tube_neckline.array(), rng.uniform(0.8, 1.5)))
+        hidden_edges.append(back.array()[1:-1])  # its ends, the neck-shoulder points, stay in sight
+        self_occluded.append(b.idx("back neck centre"))
+        placket = None
     else:
         style = rng.choice(["crew", "scoop", "vee"], p=[0.5, 0.3, 0.2])
         if category_id in (6, 13):
@@ -327,8 +408,14 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
             x0, y0, pw, ph = nw + rng.uniform(1, 4), rng.uniform(14, 20), rng.uniform(9, 13), rng.uniform(10, 14)
             seams.append(np.array([[x0, y0], [x0, y0 + ph], [x0 + pw, y0 + ph], [x0 + pw, y0], [x0, y0]]))
 
+    if neck == "hood":
+        shape_openings.append(hood_inside)
+        if category_id == 2 and rng.random() < 0.6:  # a hoodie's kangaroo pocket
+            py, ph, pw = length - rng.uniform(8, 14), rng.uniform(16, 22), rng.uniform(14, 19)
+            seams.append(np.array([[-pw, py], [-pw + 4, py - ph], [pw - 4, py - ph], [pw, py], [-pw, py]]))
+
     # Folded-down sleeves: their inner edges drawn over the body, the body sides hidden beneath them.
-    overlap_edges, hidden_edges, self_occluded = [], [], []
+    overlap_edges = []
     for h, mirrored in ((halves[0], False), (halves[1], True)):
         for key, edges in (("overlaps", overlap_edges), ("hidden", hidden_edges)):
             for start, chain in h.get(key, ()):
@@ -348,7 +435,12 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
     hem_pts = outline[(outline[:, 1] > length - 4) & (np.abs(outline[:, 0]) < halves[0]["corner"][0] - 1)]
     if len(hem_pts) > 3:
         hem_pts = hem_pts[np.argsort(hem_pts[:, 0])]
-        seams.append(hem_pts - [0, rng.uniform(1.2, 2.5)])
+        if category_id == 2 and placket is None and rng.random() < RIB_HEM_PROB:  # a jumper's rib band
+            width = rng.uniform(3.0, 6.0)
+            bands.append((hem_pts - [0, width / 2], width))
+            seams.append(hem_pts - [0, width])
+        else:
+            seams.append(hem_pts - [0, rng.uniform(1.2, 2.5)])
     for _ in range(rng.integers(0, 4)):  # loose creases across the body
         y0 = rng.uniform(15, length - 5)
         x0 = rng.uniform(-15, 15)
@@ -369,4 +461,7 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         overlap_edges=overlap_edges,
         hidden_edges=hidden_edges,
         self_occluded=tuple(i for i in self_occluded if i is not None),
+        top_patches=top_patches,
+        zipped=zipped,
+        fabric="quilted" if outwear and rng.random() < QUILTED_PROB else None,
     )

@@ -81,6 +81,11 @@ class GarmentShape:
     overlap_edges: list[np.ndarray] = field(default_factory=list)
     hidden_edges: list[np.ndarray] = field(default_factory=list)
     self_occluded: tuple[int, ...] = ()  # landmark indices covered by the garment's own upper layer
+    # Pieces drawn after the openings (a turtleneck's tube lies over the neck opening), a zip along the
+    # placket instead of a plain line, and a fabric kind the garment asks for (None: any).
+    top_patches: list[np.ndarray] = field(default_factory=list)
+    zipped: bool = False
+    fabric: str | None = None
 
     def map(self, fn) -> GarmentShape:
         """Apply a point function (N,2)->(N,2) to every geometric part."""
@@ -98,12 +103,15 @@ class GarmentShape:
             overlap_edges=[fn(p) for p in self.overlap_edges],
             hidden_edges=[fn(p) for p in self.hidden_edges],
             self_occluded=self.self_occluded,
+            top_patches=[fn(p) for p in self.top_patches],
+            zipped=self.zipped,
+            fabric=self.fabric,
         )
 
     def edges(self) -> list[np.ndarray]:
-        """Every drawn edge a landmark may sit on: the silhouette (closed) and the opening borders."""
+        """Every drawn edge a landmark may sit on: the silhouette (closed), opening and top-piece borders."""
         closed = [np.vstack([self.outline, self.outline[:1]])]
-        closed += [np.vstack([p, p[:1]]) for p in self.openings]
+        closed += [np.vstack([p, p[:1]]) for p in self.openings + self.top_patches]
         return closed
 
     def inner_edges(self) -> list[np.ndarray]:

@@ -53,6 +53,30 @@ def _shading(rng, shape: GarmentShape, origin: np.ndarray, ppc: float, th: int, 
     return light
 
 
+def _draw_zip(rng, garment: np.ndarray, line: np.ndarray, origin: np.ndarray, px_per_cm: float) -> None:
+    """Zip along a polyline: a tape, a row of teeth across it and a pull near its top."""
+    tape = rng.uniform(0.05, 0.3, 3) if rng.random() < 0.7 else rng.uniform(0.5, 0.8, 3)
+    metal = np.full(3, rng.uniform(0.45, 0.85)) if rng.random() < 0.6 else tape * 0.6
+    pts = _fp(line, origin)
+    cv2.polylines(garment, [pts], False, tape.tolist(), max(1, int(0.9 * px_per_cm)), cv2.LINE_AA, SHIFT)
+    step = max(0.35 * px_per_cm, 1.5)  # teeth every ~3.5 mm, coarser when the image is too small for them
+    seg = np.diff(line, axis=0)
+    lengths = np.hypot(*seg.T)
+    dist = np.concatenate([[0.0], np.cumsum(lengths)])
+    if dist[-1] <= step:
+        return
+    at = np.arange(step, dist[-1], step)
+    xy = np.column_stack([np.interp(at, dist, line[:, 0]), np.interp(at, dist, line[:, 1])])
+    k = np.clip(np.searchsorted(dist, at) - 1, 0, len(seg) - 1)
+    normal = np.column_stack([-seg[k, 1], seg[k, 0]]) / np.maximum(lengths[k], 1e-9)[:, None]
+    half = 0.3 * px_per_cm
+    ticks = np.stack([xy - normal * half, xy + normal * half], axis=1)
+    cv2.polylines(garment, [_fp(t, origin) for t in ticks], False, metal.tolist(), 1, cv2.LINE_AA, SHIFT)
+    top = line[0] if line[0][1] < line[-1][1] else line[-1]
+    pull = np.array([[-0.4, 0.0], [0.4, 0.0], [0.4, 2.8], [-0.4, 2.8]]) * px_per_cm + top + [0, 0.6 * px_per_cm]
+    cv2.fillPoly(garment, [_fp(pull, origin)], metal.tolist(), cv2.LINE_AA, SHIFT)
+
+
 def paint_garment(
     rng: np.random.Generator,
     canvas: np.ndarray,
@@ -85,7 +109,7 @@ def paint_garment(
     th, tw = max(2, int(ch * TEXTURE_SCALE)), max(2, int(cw * TEXTURE_SCALE))
     u, v = coord_map(lambda p: image_to_cm(p / TEXTURE_SCALE + [x0, y0]), 0, 0, tw, th, step=6)
     ppc = px_per_cm * TEXTURE_SCALE
-    cloth = fabric(rng, u, v, ppc)
+    cloth = fabric(rng, u, v, ppc, shape.fabric)
     light = _shading(rng, shape, origin, ppc, th, tw)
     small_mask = cv2.resize(mask, (tw, th), interpolation=cv2.INTER_AREA)
     edge = cv2.GaussianBlur(small_mask, (0, 0), max(1.0, 0.5 * ppc)).astype(np.float32) / 255.0
@@ -116,11 +140,19 @@ def paint_garment(
         garment[sub] = garment[sub] * (1 - a) + lining * a
         cv2.polylines(garment, [_fp(o, origin) for o in shape.openings], True, (base * 0.5).tolist(),
                       1, cv2.LINE_AA, SHIFT)
+    for piece in shape.top_patches:  # a turtleneck's tube over the neck opening: the same cloth, shaded
+        piece_mask = np.zeros((ch, cw), np.uint8)
+        cv2.fillPoly(piece_mask, [_fp(piece, origin)], 255, cv2.LINE_AA, SHIFT)
+        a = (piece_mask.astype(np.float32) / 255.0)[..., None]
+        garment = garment * (1 - a) + cloth * float(rng.uniform(0.8, 1.1)) * a
+        cv2.polylines(garment, [_fp(piece, origin)], True, (base * 0.6).tolist(), 1, cv2.LINE_AA, SHIFT)
     stitch = (base * rng.uniform(0.55, 0.8)).tolist() if rng.random() < 0.9 else (np.clip(base + 0.3, 0, 1)).tolist()
     thick = 1 if px_per_cm < 6 else 2
     for seam in shape.seams:
         cv2.polylines(garment, [_fp(seam, origin)], False, stitch, thick, cv2.LINE_AA, SHIFT)
-    if shape.placket is not None:
+    if shape.placket is not None and shape.zipped:
+        _draw_zip(rng, garment, shape.placket, origin, px_per_cm)
+    elif shape.placket is not None:
         cv2.polylines(garment, [_fp(shape.placket, origin)], False, (base * 0.5).tolist(), max(1, int(0.25 * px_per_cm)),
                       cv2.LINE_AA, SHIFT)
     button_colour = rng.uniform(0.1, 0.9, 3).tolist()

@@ -137,7 +137,7 @@ def _place_garments(rng, cfg: SceneConfig, w: int, h: int, table_to_img, single_
                 px_per_cm = 10.0 / local_mm_per_px(inv, *pixel)
             else:
                 fill = rng.uniform(0.6, 0.95) if n == 1 else rng.uniform(0.3, 0.65)
-                fill *= 1.0 if rng.random() < 0.85 else rng.uniform(1.0, 1.3)  # sometimes cropped by the frame
+                fill *= 1.0 if rng.random() < 0.75 else rng.uniform(1.0, 1.3)  # sometimes cropped, as close-ups are
                 centre = np.array([rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h])
                 if n > 1:
                     centre = np.array([rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h])

@@ -47,13 +47,37 @@ def _hash(ix: np.ndarray, iy: np.ndarray, salt: float) -> np.ndarray:
     return v - np.floor(v)
 
 
-def fabric(rng: np.random.Generator, u: np.ndarray, v: np.ndarray, px_per_cm: float) -> np.ndarray:
-    """A random fabric on garment coordinates u, v (cm)."""
+FABRICS = ("solid", "stripes", "checks", "print", "denim", "heather", "knit", "quilted")
+FABRIC_WEIGHTS = (0.27, 0.14, 0.11, 0.13, 0.12, 0.11, 0.12, 0.0)  # quilted only when a garment asks for it
+
+
+def fabric(rng: np.random.Generator, u: np.ndarray, v: np.ndarray, px_per_cm: float, kind: str | None = None) -> np.ndarray:
+    """A fabric on garment coordinates u, v (cm): ``kind`` from FABRICS, or None for a random one."""
     h, w = u.shape
-    kind = rng.choice(["solid", "stripes", "checks", "print", "denim", "heather"], p=[0.3, 0.15, 0.12, 0.15, 0.13, 0.15])
+    if kind is None:
+        kind = rng.choice(FABRICS, p=np.asarray(FABRIC_WEIGHTS) / sum(FABRIC_WEIGHTS))
+    elif kind not in FABRICS:
+        raise ValueError(f"unknown fabric {kind!r}; expected one of {FABRICS}")
     c1, c2 = random_colour(rng), random_colour(rng)
     min_period = 3.0 / max(px_per_cm, 1e-3)  # keep patterns above the pixel grid (no moire soup)
-    if kind == "stripes":
+    if kind == "quilted":  # puffer: padded channels (sometimes diamonds) sewn through, glossy on the puffs
+        if rng.random() < 0.6:
+            c1 = np.clip(c1 * rng.uniform(0.25, 0.7), 0.02, 1).astype(np.float32)  # mostly dark nylon
+        period = rng.uniform(5.0, 12.0)
+        phase = (v / period) % 1.0
+        if rng.random() < 0.25:
+            a, b = ((u + v) / period) % 1.0, ((u - v) / period) % 1.0
+            puff = np.sqrt(np.sin(np.pi * a) * np.sin(np.pi * b))
+        else:
+            puff = np.sin(np.pi * phase) ** 0.6
+        gloss = rng.uniform(0.05, 0.3) * np.clip(np.sin(np.pi * phase - 0.6), 0, 1) ** 6
+        img = c1[None, None] * (0.55 + 0.5 * puff)[..., None] + gloss[..., None]
+    elif kind == "knit":  # jumper: fine vertical ribs and flecked yarn
+        period = max(rng.uniform(0.3, 0.8), min_period)
+        rib = 0.5 + 0.5 * np.sin(2 * np.pi * u / period)
+        speck = pixel_noise(rng, h, w, (1, 2))
+        img = c1[None, None] * (0.86 + 0.14 * rib + 0.12 * speck)[..., None]
+    elif kind == "stripes":
         period = max(rng.uniform(0.4, 4.0), min_period)
         axis = u if rng.random() < 0.3 else v
         duty = rng.uniform(0.2, 0.6)
@@ -93,7 +117,7 @@ def fabric(rng: np.random.Generator, u: np.ndarray, v: np.ndarray, px_per_cm: fl
         img = c1[None, None] * (1 + 0.25 * speck[..., None])
     else:
         img = np.broadcast_to(c1, (h, w, 3)).copy()
-    if kind not in ("denim", "heather"):
+    if kind not in ("denim", "heather", "knit"):
         img = img * (1 + 0.06 * pixel_noise(rng, h, w)[..., None])  # weave grain
     return np.clip(img, 0, 1).astype(np.float32)
 
