@@ -3,7 +3,6 @@
 import cv2
 import numpy as np
 import pytest
-
 from shapely.geometry import Point, Polygon
 
 from app.training.synth import SceneConfig, garments_tops, render_scene, render_single_garment
