@@ -30,7 +30,9 @@ def test_desktop_entry_names_the_command_and_icon():
         assert result.returncode == 0 and not result.stdout.strip(), result.stdout
 
 
-def test_icon_png_is_the_rendered_svg(tmp_path):
+def test_icon_png_is_the_rendered_svg(tmp_path, qapp):
+    # qapp: render_icon would otherwise create a bare QGuiApplication, and any widget test after this one in
+    # the same process would then abort (a QWidget needs a QApplication).
     import cv2
 
     spec = importlib.util.spec_from_file_location("render_icon", PACKAGING / "render_icon.py")
