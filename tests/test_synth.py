@@ -195,6 +195,10 @@ def test_bad_config_is_rejected_with_a_clear_message():
         SceneConfig(categories=(14,))
 
 
+def _on_some_edge(shape, point) -> bool:
+    return min(np.hypot(*(pl - point).T).min() for pl in shape.edges() + shape.inner_edges()) < 1e-6
+
+
 @pytest.mark.parametrize("category_id", SLEEVES_ALONG_CATEGORIES)
 def test_sleeves_folded_down_along_the_body(monkeypatch, category_id):
     monkeypatch.setattr(garments_tops, "SLEEVES_ALONG_PROB", 1.0)
@@ -221,8 +225,7 @@ def test_sleeves_folded_down_along_the_body(monkeypatch, category_id):
             assert lm[f"{side} cuff outer"][1] < lm[f"{side} hem corner"][1]
             assert sign * (lm[f"{side} cuff outer"][0] - lm[f"{side} cuff inner"][0]) > 0
         for name, point in lm.items():
-            paths = shape.edges() + shape.inner_edges()
-            assert min(np.hypot(*(pl - point).T).min() for pl in paths) < 1e-6, name
+            assert _on_some_edge(shape, point), name
     assert folded_sides >= 12  # of 16: the fold mostly succeeds on both sides
 
 
@@ -237,10 +240,6 @@ def test_self_occluded_landmarks_are_marked_occluded_in_the_scene(monkeypatch):
                 assert k.visibility in (Visibility.OCCLUDED, Visibility.ABSENT)
             visible = [k for k in g.keypoints if k.visibility == Visibility.VISIBLE]
             assert len(visible) >= cat.num_keypoints // 2
-
-
-def _on_some_edge(shape, point) -> bool:
-    return min(np.hypot(*(pl - point).T).min() for pl in shape.edges() + shape.inner_edges()) < 1e-6
 
 
 @pytest.mark.parametrize("category_id", (2, 4))

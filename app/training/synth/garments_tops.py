@@ -183,9 +183,18 @@ def _neck_piece(rng, category_id: int) -> str | None:
     return None
 
 
-def _hood(rng, nw: float, bnd: float) -> tuple[list, np.ndarray]:
+def _front_neckline(b: _Builder, start: np.ndarray, depth: float, ctrl: np.ndarray) -> np.ndarray:
+    """Front neckline from the right neck-shoulder point ``start`` down to the front neck centre at ``depth``
+    and up to the left one, placing the front neckline landmarks on it."""
+    curve = CurveBuilder(b.landmarks, start)
+    curve.to([0.0, depth], ctrl, b.idx("front neck centre"), ((0.5, b.idx("right front neckline")),))
+    curve.to(start * [-1, 1], ctrl * [-1, 1], None, ((0.5, b.idx("left front neckline")),))
+    return curve.array()
+
+
+def _hood(rng, nw: float, back_neckline: np.ndarray) -> tuple[list, np.ndarray]:
     """Hood lying flat above the neck: its outline chain (left to right, ending at the right neck-shoulder
-    point) and its face opening (showing the lining) closed along the back neckline."""
+    point) and its face opening (showing the lining), closed along ``back_neckline`` (left to right)."""
     height = rng.uniform(22, 34) if rng.random() < 0.7 else rng.uniform(9, 18)  # spread out or folded back
     half = nw + rng.uniform(2.5, 8.0)
     ns_l, ns_r = np.array([-nw, 0.0]), np.array([nw, 0.0])
@@ -199,8 +208,7 @@ def _hood(rng, nw: float, bnd: float) -> tuple[list, np.ndarray]:
     depth = height * rng.uniform(0.45, 0.85)  # how much of the inside shows
     inner = CurveBuilder(np.zeros((0, 2)), ns_l)
     inner.to([0.0, -depth], [-nw * rng.uniform(0.9, 1.3), -depth]).to(ns_r, [nw * rng.uniform(0.9, 1.3), -depth])
-    back = CurveBuilder(np.zeros((0, 2)), ns_r).to([0.0, bnd], [nw * 0.45, bnd]).to(ns_l, [-nw * 0.45, bnd])
-    return chain, np.vstack([inner.array(), back.array()[1:-1]])
+    return chain, np.vstack([inner.array(), back_neckline[::-1][1:-1]])
 
 
 def _turtleneck(rng, nw: float, front_line: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
@@ -316,17 +324,15 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
 
     # Silhouette: back neckline (left NS -> 1 -> right NS), right half down, left half up.
     back_ctrl = np.array([nw * 0.45, bnd])
+    back = CurveBuilder(b.landmarks, ns_r * [-1, 1]).to([0.0, bnd], back_ctrl * [-1, 1]).to(ns_r, back_ctrl).array()
     curve = CurveBuilder(b.landmarks, ns_r * [-1, 1], b.idx("left neck-shoulder point"))
     top_patches, hidden_edges, self_occluded, zipped = [], [], [], False
-    fnd = rng.uniform(3.5, 6.0)  # a turtleneck's front neckline: high, under the tube
+    tube_depth = rng.uniform(3.5, 6.0)  # a turtleneck's front neckline: high, under the tube
     if neck == "hood":
-        chain, hood_inside = _hood(rng, nw, bnd)
+        chain, hood_inside = _hood(rng, nw, back)
     elif neck == "turtleneck":
-        tube_neckline = CurveBuilder(b.landmarks, ns_r)
-        ctrl = np.array([nw * 0.9, fnd * 0.95])
-        tube_neckline.to([0.0, fnd], ctrl, b.idx("front neck centre"), ((0.5, b.idx("right front neckline")),))
-        tube_neckline.to(ns_r * [-1, 1], ctrl * [-1, 1], None, ((0.5, b.idx("left front neckline")),))
-        chain, tube, tube_fold = _turtleneck(rng, nw, tube_neckline.array())
+        tube_neckline = _front_neckline(b, ns_r, tube_depth, np.array([nw * 0.9, tube_depth * 0.95]))
+        chain, tube, tube_fold = _turtleneck(rng, nw, tube_neckline)
     if neck is None:
         curve.to([0.0, bnd], back_ctrl * [-1, 1], b.idx("back neck centre"))
         curve.to(ns_r, back_ctrl, b.idx("right neck-shoulder point"))
@@ -345,8 +351,6 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
     outline = curve.array()[:-1]  # the chain ends back on the left neck-shoulder point
 
     # Front neckline / front opening (an opening shows the inside of the back panel).
-    back = CurveBuilder(b.landmarks, ns_r * [-1, 1])
-    back.to([0.0, bnd], back_ctrl * [-1, 1]).to(ns_r, back_ctrl)
     front = CurveBuilder(b.landmarks, ns_r)
     if outwear:
         lapel = np.array([gap / 2, lapel_y])
@@ -361,7 +365,7 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
                 ((1 / 3, b.idx("left placket lower")), (2 / 3, b.idx("left placket upper"))))
         left.to(ns_r * [-1, 1], bowed(lapel_l, ns_r * [-1, 1], rng.uniform(-1.0, 1.5)), None,
                 ((0.5, b.idx("left front neckline")),))
-        opening = np.vstack([back.array()[:-1], right_front, left.array()[:-1]])
+        opening = np.vstack([back[:-1], right_front, left.array()[:-1]])
         shape_openings.append(opening)
         collar_w = rng.uniform(1.0, 3.0)
         bands.append((right_front[: max(2, len(right_front) // 3)], collar_w))
@@ -379,8 +383,8 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
     elif neck == "turtleneck":  # the tube covers the neck opening and the back neckline
         top_patches.append(tube)
         seams.append(tube_fold)
-        bands.append((tube_neckline.array(), rng.uniform(0.8, 1.5)))
-        hidden_edges.append(back.array()[1:-1])  # its ends, the neck-shoulder points, stay in sight
+        bands.append((tube_neckline, rng.uniform(0.8, 1.5)))
+        hidden_edges.append(back[1:-1])  # its ends, the neck-shoulder points, stay in sight
         self_occluded.append(b.idx("back neck centre"))
         placket = None
     else:
@@ -388,12 +392,9 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         if category_id in (6, 13):
             style = rng.choice(["scoop", "vee"])
         fnd = {"crew": rng.uniform(6, 9.5), "scoop": rng.uniform(10, 16), "vee": rng.uniform(12, 22)}[style]
-        centre = np.array([0.0, fnd])
         ctrl = np.array([nw * 0.9, fnd * 0.95]) if style != "vee" else np.array([nw * 0.45, fnd * 0.45])
-        front.to(centre, ctrl, b.idx("front neck centre"), ((0.5, b.idx("right front neckline")),))
-        front.to(ns_r * [-1, 1], ctrl * [-1, 1], None, ((0.5, b.idx("left front neckline")),))
-        front_line = front.array()
-        shape_openings.append(np.vstack([back.array()[:-1], front_line[::-1][1:-1]]))
+        front_line = _front_neckline(b, ns_r, fnd, ctrl)
+        shape_openings.append(np.vstack([back[:-1], front_line[::-1][1:-1]]))
         if style == "crew" and category_id not in (6, 13):
             bands.append((front_line, rng.uniform(1.2, 2.5)))
         placket = None
