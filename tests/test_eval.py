@@ -120,3 +120,20 @@ def test_oks_diagnosis_counts_gross_landmarks_and_splits_overlapping_garments():
     right_oks = (labelled - 1) / labelled  # the far landmark adds ~0 to the mean
     assert d["mean_oks_overlapping"] == pytest.approx((1.0 + right_oks) / 2, abs=1e-6)
     assert d["mean_oks"] == pytest.approx((2.0 + right_oks) / 3, abs=1e-6)
+
+
+def test_a_dataset_with_its_images_in_an_images_folder_needs_no_images_flag(tmp_path):
+    # The synth command (and the exporters) put images in images/ beside annotations.json; eval, train and
+    # category tuning find them there, as the importer does.
+    from app.training.sources import CocoSource
+    from app.training.synth import SceneConfig
+    from app.training.synth.dataset import write_dataset
+
+    write_dataset(tmp_path, 2, 5, SceneConfig(mode="flatlay"))
+    source = CocoSource(tmp_path / "annotations.json")
+    image, garments, info = source.load(1)
+    assert source.image_path(1) == tmp_path / "images" / info["file_name"]
+    assert image.shape[:2] == (info["height"], info["width"]) and garments
+    explicit = CocoSource(tmp_path / "annotations.json", tmp_path / "elsewhere")
+    with pytest.raises(ValueError, match="elsewhere"):  # a given folder is used as given, and named
+        explicit.load(0)

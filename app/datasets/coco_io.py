@@ -28,7 +28,8 @@ from .common import (
 )
 
 
-def _image_path(json_path: Path, file_name: str) -> Path | None:
+def find_listed_image(json_path: Path, file_name: str) -> Path | None:
+    """An image a COCO file lists: beside the file, or in an images/ (image/) folder beside it or its folder."""
     name = Path(file_name)
     if name.is_absolute():
         return name if name.is_file() else None
@@ -71,7 +72,7 @@ def import_coco(store, path: Path, status: GarmentStatus = GarmentStatus.VERIFIE
         if not isinstance(image, dict) or "file_name" not in image:
             report.errors.append(f"{path}: image entry {image!r} has no file_name")
             continue
-        found = _image_path(path, str(image["file_name"]))
+        found = find_listed_image(path, str(image["file_name"]))
         if found is None:
             report.errors.append(f"{path} image {image.get('id')!r}: {image['file_name']} not found")
             continue

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="model card (or its folder)")
     parser.add_argument("--scenes", type=int, default=150, help="synthetic tuning scenes (default 150)")
     parser.add_argument("--data", type=Path, help="tune on this COCO DF2-294 file instead of renders")
-    parser.add_argument("--images", type=Path, help="image folder for --data (default: beside it)")
+    parser.add_argument("--images", type=Path, help="image folder for --data (default: beside it or in images/ there)")
     parser.add_argument("--weights", default=",".join(str(w) for w in DEFAULT_WEIGHTS))
     parser.add_argument("--write", action="store_true", help="store the best weight in the card")
     args = parser.parse_args(argv)

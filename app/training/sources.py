@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from app.datasets.coco import CocoFormatError, decode_annotation
+from app.datasets.coco_io import find_listed_image
 from inference.annotation import Garment
 
 
@@ -32,7 +33,7 @@ class CocoSource:
             raise DataSourceError(f"{self.json_path} is not a readable COCO JSON file: {exc}") from exc
         if not isinstance(doc, dict) or "images" not in doc or "annotations" not in doc:
             raise DataSourceError(f"{self.json_path} has no 'images'/'annotations' lists: not a COCO file")
-        self.images_dir = Path(images_dir) if images_dir else self.json_path.parent
+        self.images_dir = Path(images_dir) if images_dir else None  # None: where the importer looks
         self.images = list(doc["images"])
         self.garments: dict[int, list[Garment]] = {int(im["id"]): [] for im in self.images}
         self.annotation_ids: dict[int, list[int]] = {int(im["id"]): [] for im in self.images}
@@ -52,7 +53,10 @@ class CocoSource:
         return len(self.images)
 
     def image_path(self, i: int) -> Path:
-        return self.images_dir / self.images[i]["file_name"]
+        name = str(self.images[i]["file_name"])
+        if self.images_dir is not None:
+            return self.images_dir / name
+        return find_listed_image(self.json_path, name) or self.json_path.parent / name
 
     def load(self, i: int) -> tuple[np.ndarray, list[Garment], dict]:
         info = self.images[i]

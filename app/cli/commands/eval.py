@@ -15,7 +15,7 @@ HELP = "Evaluate a model card on a COCO DF2-294 dataset: keypoint AP, box AP, PC
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="CARD", type=Path, required=True, help="model_card.json or its folder")
     parser.add_argument("--dataset", metavar="COCO_JSON", type=Path, required=True)
-    parser.add_argument("--images", metavar="DIR", type=Path, help="image folder (default: beside the JSON)")
+    parser.add_argument("--images", metavar="DIR", type=Path, help="image folder (default: beside the JSON or in images/ there)")
     add_pipeline_options(parser, default_on=False)
     parser.add_argument("--score-threshold", type=float, default=0.05,
                         help="detector score threshold for AP (default 0.05; the card's is for display)")

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="fine-tune the project's model on its corrected/verified garments and register the result")
     src.add_argument("--data", metavar="COCO_JSON", type=Path, help="COCO keypoints file in the DF2 294 layout")
     src.add_argument("--synthetic", metavar="N", type=int, help="render N new synthetic scenes per epoch")
-    parser.add_argument("--images", metavar="DIR", type=Path, help="image folder for --data (default: beside it)")
+    parser.add_argument("--images", metavar="DIR", type=Path, help="image folder for --data (default: beside it or in images/ there)")
     parser.add_argument("--out", metavar="DIR", type=Path,
                         help="output model folder (with --project: where version folders go, default: models/ "
                         "beside the project file)")
