@@ -281,6 +281,42 @@ def test_turtleneck_covers_the_back_neckline(monkeypatch):
         assert g.keypoints[back].visibility in (Visibility.OCCLUDED, Visibility.ABSENT)
 
 
+def test_zipped_up_jacket_with_stand_collar(monkeypatch):
+    monkeypatch.setattr(garments_tops, "CLOSED_OUTWEAR_PROB", 1.0)
+    monkeypatch.setattr(garments_tops, "ZIPPED_UP_PROB", 1.0)
+    monkeypatch.setattr(garments_tops, "STAND_COLLAR_PROB", 1.0)
+    monkeypatch.setitem(garments_tops.HOOD_PROB, 4, 0.0)
+    cat = deepfashion2().category(4)
+    back = cat.landmark_index("back neck centre")
+    for seed in range(6):
+        shape = garments_tops.build_top(np.random.default_rng(seed), 4)
+        lm = dict(zip(cat.landmarks, shape.landmarks, strict=True))
+        (collar,) = shape.top_patches
+        assert Polygon(shape.outline).is_valid and shape.zipped
+        assert back in shape.self_occluded  # behind the collar
+        neck_y = lm["right neck-shoulder point"][1]
+        assert lm["right lapel bottom"][1] - neck_y < 8.0  # zipped up: only a small V at the top
+        np.testing.assert_allclose(lm["right lapel bottom"], lm["left lapel bottom"])  # the fronts meet
+        # The zip runs up the centre line from the hem to the collar's top edge.
+        assert np.allclose(shape.placket[:, 0], 0.0)
+        assert shape.placket[:, 1].min() == pytest.approx(collar[:, 1].min())
+        assert shape.placket[:, 1].max() == pytest.approx(lm["right front hem"][1])
+        for name in ("right front neckline", "left front neckline", "right lapel bottom"):
+            assert np.hypot(*(collar - lm[name]).T).min() < 1e-6, name  # the collar's lower edge
+        for name, point in lm.items():
+            assert _on_some_edge(shape, point), name
+
+
+def test_outwear_is_mostly_closed():
+    rng = np.random.default_rng(0)
+    fronts = [garments_tops._outwear_front(rng) for _ in range(2000)]
+    closed = np.mean([gap == 0.0 for gap, _, _ in fronts])
+    zipped_up = np.mean([up for _, _, up in fronts])
+    assert closed == pytest.approx(garments_tops.CLOSED_OUTWEAR_PROB, abs=0.03)
+    assert zipped_up == pytest.approx(garments_tops.CLOSED_OUTWEAR_PROB * garments_tops.ZIPPED_UP_PROB, abs=0.03)
+    assert all(gap == 0.0 and depth < 8.0 for gap, depth, up in fronts if up)
+
+
 def test_zip_is_drawn_along_its_line_only():
     from app.training.synth.render import _draw_zip
 

@@ -26,10 +26,14 @@ SIDE_MARKS = ((0.22, "right side upper"), (0.55, "right side waist"))
 LONG_OUTER_MARKS = ((0.25, "right sleeve outer upper"), (0.5, "right elbow outer"), (0.75, "right sleeve outer lower"))
 LONG_INNER_MARKS = ((0.25, "right sleeve inner lower"), (0.5, "right elbow inner"), (0.75, "right sleeve inner upper"))
 # What rises above the neckline, as real ones are photographed: hoods on jackets and hoodies, turtlenecks on
-# jumpers. Outwear is often zipped, and puffer jackets are quilted; jumpers often have a ribbed hem band.
+# jumpers. Outwear is mostly photographed closed, often zipped up to a stand collar; puffer jackets are
+# quilted; jumpers often have a ribbed hem band.
 HOOD_PROB = {3: 0.4, 4: 0.4, 2: 0.12}
 TURTLENECK_PROB = {2: 0.25, 11: 0.12}
-ZIP_PROB = 0.6  # of closed-front outwear
+CLOSED_OUTWEAR_PROB = 0.7  # fronts meeting at the centre line; the rest lie open by 1-10 cm
+ZIPPED_UP_PROB = 0.6  # of closed outwear: zipped up to the neck, only a small V left at the top
+STAND_COLLAR_PROB = 0.5  # of zipped-up outwear without a hood
+ZIP_PROB = 0.6  # of closed outwear that is not zipped up: zipped below an open collar, else buttoned
 QUILTED_PROB = 0.35  # of outwear
 RIB_HEM_PROB = 0.4  # of long-sleeve tops without a placket
 
@@ -173,14 +177,26 @@ def _sleeve_along_half(rng, nw: float, sdrop: float, length: float, sw: float | 
     return None
 
 
-def _neck_piece(rng, category_id: int) -> str | None:
+def _neck_piece(rng, category_id: int, zipped_up: bool) -> str | None:
     draw = rng.random()
     hood = HOOD_PROB.get(category_id, 0.0)
     if draw < hood:
         return "hood"
     if draw < hood + TURTLENECK_PROB.get(category_id, 0.0):
         return "turtleneck"
+    if zipped_up and rng.random() < STAND_COLLAR_PROB:
+        return "stand collar"
     return None
+
+
+def _outwear_front(rng) -> tuple[float, float, bool]:
+    """How a jacket's fronts lie: the gap between them at the hem (cm), how far down the collar opens
+    (the lapel bottom's depth below the neck, cm) and whether it is zipped up to the top."""
+    if rng.random() >= CLOSED_OUTWEAR_PROB:
+        return rng.uniform(1.0, 10.0), rng.uniform(8, 30), False
+    if rng.random() < ZIPPED_UP_PROB:
+        return 0.0, rng.uniform(3.0, 7.0), True
+    return 0.0, rng.uniform(8, 30), False
 
 
 def _front_neckline(b: _Builder, start: np.ndarray, depth: float, ctrl: np.ndarray) -> np.ndarray:
@@ -211,10 +227,9 @@ def _hood(rng, nw: float, back_neckline: np.ndarray) -> tuple[list, np.ndarray]:
     return chain, np.vstack([inner.array(), back_neckline[::-1][1:-1]])
 
 
-def _turtleneck(rng, nw: float, front_line: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
-    """Collar tube standing above the neck: outline chain (left to right), the tube piece (drawn over the
-    neck opening, its lower edge the front neckline) and its turn-down fold line."""
-    rise = rng.uniform(4, 12)
+def _turtleneck(rng, nw: float, front_line: np.ndarray, rise: float) -> tuple[list, np.ndarray, np.ndarray]:
+    """Collar tube standing ``rise`` cm above the neck: outline chain (left to right), the tube piece (drawn
+    over the neck opening, its lower edge the front neckline) and its turn-down fold line."""
     half = nw * rng.uniform(0.8, 1.0)
     ns_l, ns_r = np.array([-nw, 0.0]), np.array([nw, 0.0])
     chain = [
@@ -245,7 +260,8 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         length = rng.uniform(55, 76)
 
     along = category_id in SLEEVES_ALONG_CATEGORIES and rng.random() < SLEEVES_ALONG_PROB
-    neck = _neck_piece(rng, category_id)
+    gap, lapel_y, zipped_up = _outwear_front(rng) if outwear else (0.0, 0.0, False)
+    neck = _neck_piece(rng, category_id, zipped_up)
 
     halves = []
     for side in (0, 1):  # each half gets its own small asymmetry: cloth is never laid perfectly
@@ -311,10 +327,6 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
             segs.append(Seg(corner, waist_ctrl, "right hem corner", SIDE_MARKS))
         halves.append(dict(sw=sw_out, segs=segs, S=S, A=A, corner=corner, seam=seam, cuff=cuff_stitch))
 
-    gap = 0.0
-    if outwear:
-        gap = 0.0 if rng.random() < 0.4 else rng.uniform(1.0, 10.0)
-        lapel_y = rng.uniform(8, 30)
     shape_openings, seams, buttons, bands, folds, patches = [], [], [], [], [], []
     ns_r = np.array([nw, 0.0])
     hem_end = np.array([gap / 2, length + rng.uniform(-0.5, 2.5)])  # front hem (outwear) or hem centre
@@ -332,7 +344,11 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         chain, hood_inside = _hood(rng, nw, back)
     elif neck == "turtleneck":
         tube_neckline = _front_neckline(b, ns_r, tube_depth, np.array([nw * 0.9, tube_depth * 0.95]))
-        chain, tube, tube_fold = _turtleneck(rng, nw, tube_neckline)
+        chain, tube, tube_fold = _turtleneck(rng, nw, tube_neckline, rng.uniform(4, 12))
+    elif neck == "stand collar":  # its lower edge is the jacket's front neckline down to the zip's top
+        neck_ctrl = np.array([nw * 0.6, lapel_y * 0.9])
+        collar_neckline = _front_neckline(b, ns_r, lapel_y, neck_ctrl)
+        chain, tube, _ = _turtleneck(rng, nw, collar_neckline, rng.uniform(2.5, 6.0))
     if neck is None:
         curve.to([0.0, bnd], back_ctrl * [-1, 1], b.idx("back neck centre"))
         curve.to(ns_r, back_ctrl, b.idx("right neck-shoulder point"))
@@ -354,7 +370,8 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
     front = CurveBuilder(b.landmarks, ns_r)
     if outwear:
         lapel = np.array([gap / 2, lapel_y])
-        front.to(lapel, bowed(ns_r, lapel, rng.uniform(-1.5, 1.0)), b.idx("right lapel bottom"),
+        right_ctrl = neck_ctrl if neck == "stand collar" else bowed(ns_r, lapel, rng.uniform(-1.5, 1.0))
+        front.to(lapel, right_ctrl, b.idx("right lapel bottom"),
                  ((0.5, b.idx("right front neckline")),))
         front.to(b.landmarks[b.idx("right front hem")], None, None,
                  ((1 / 3, b.idx("right placket upper")), (2 / 3, b.idx("right placket lower"))))
@@ -363,7 +380,8 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         lapel_l = lapel * [-1, 1]
         left.to(lapel_l, None, b.idx("left lapel bottom"),
                 ((1 / 3, b.idx("left placket lower")), (2 / 3, b.idx("left placket upper"))))
-        left.to(ns_r * [-1, 1], bowed(lapel_l, ns_r * [-1, 1], rng.uniform(-1.0, 1.5)), None,
+        left_ctrl = neck_ctrl * [-1, 1] if neck == "stand collar" else bowed(lapel_l, ns_r * [-1, 1], rng.uniform(-1.0, 1.5))
+        left.to(ns_r * [-1, 1], left_ctrl, None,
                 ((0.5, b.idx("left front neckline")),))
         opening = np.vstack([back[:-1], right_front, left.array()[:-1]])
         shape_openings.append(opening)
@@ -371,13 +389,20 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         bands.append((right_front[: max(2, len(right_front) // 3)], collar_w))
         bands.append((left.array()[-max(2, len(right_front) // 3):], collar_w))
         placket = right_front if gap < 0.5 else None
-        zipped = placket is not None and rng.random() < ZIP_PROB
+        zipped = zipped_up or (placket is not None and rng.random() < ZIP_PROB)
+        if zipped:  # the zip runs up the centre line, to the collar's top when it stands
+            top = tube[:, 1].min() if neck == "stand collar" else lapel_y
+            placket = np.array([[0.0, top], [0.0, lapel_y], b.landmarks[b.idx("right front hem")]])
+        if neck == "stand collar":
+            top_patches.append(tube)
+            hidden_edges.append(back[1:-1])
+            self_occluded.append(b.idx("back neck centre"))
         if rng.random() < 0.5:  # welt pockets at the hips
             py = length - rng.uniform(15, 25)
             for sgn in (-1.0, 1.0):
                 px = sgn * rng.uniform(8, 16) + sgn * gap / 2
                 seams.append(np.array([[px - sgn * 1.0, py], [px + sgn * 12.0, py - rng.uniform(0, 3)]]))
-        if rng.random() < 0.5:  # buttons down the closing edge
+        if not zipped and rng.random() < 0.5:  # buttons down the closing edge
             ys = np.arange(lapel_y + 3, length - 4, rng.uniform(7, 11))
             buttons += [np.array([[-gap / 2 - 1.5, y]]) for y in ys]
     elif neck == "turtleneck":  # the tube covers the neck opening and the back neckline
