@@ -393,10 +393,6 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         if zipped:  # the zip runs up the centre line, to the collar's top when it stands
             top = tube[:, 1].min() if neck == "stand collar" else lapel_y
             placket = np.array([[0.0, top], [0.0, lapel_y], b.landmarks[b.idx("right front hem")]])
-        if neck == "stand collar":
-            top_patches.append(tube)
-            hidden_edges.append(back[1:-1])
-            self_occluded.append(b.idx("back neck centre"))
         if rng.random() < 0.5:  # welt pockets at the hips
             py = length - rng.uniform(15, 25)
             for sgn in (-1.0, 1.0):
@@ -405,12 +401,9 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
         if not zipped and rng.random() < 0.5:  # buttons down the closing edge
             ys = np.arange(lapel_y + 3, length - 4, rng.uniform(7, 11))
             buttons += [np.array([[-gap / 2 - 1.5, y]]) for y in ys]
-    elif neck == "turtleneck":  # the tube covers the neck opening and the back neckline
-        top_patches.append(tube)
+    elif neck == "turtleneck":
         seams.append(tube_fold)
         bands.append((tube_neckline, rng.uniform(0.8, 1.5)))
-        hidden_edges.append(back[1:-1])  # its ends, the neck-shoulder points, stay in sight
-        self_occluded.append(b.idx("back neck centre"))
         placket = None
     else:
         style = rng.choice(["crew", "scoop", "vee"], p=[0.5, 0.3, 0.2])
@@ -434,6 +427,10 @@ def build_top(rng: np.random.Generator, category_id: int) -> GarmentShape:
             x0, y0, pw, ph = nw + rng.uniform(1, 4), rng.uniform(14, 20), rng.uniform(9, 13), rng.uniform(10, 14)
             seams.append(np.array([[x0, y0], [x0, y0 + ph], [x0 + pw, y0 + ph], [x0 + pw, y0], [x0, y0]]))
 
+    if neck in ("turtleneck", "stand collar"):  # the tube covers the neck opening and the back neckline
+        top_patches.append(tube)
+        hidden_edges.append(back[1:-1])  # its ends, the neck-shoulder points, stay in sight
+        self_occluded.append(b.idx("back neck centre"))
     if neck == "hood":
         shape_openings.append(hood_inside)
         if category_id == 2 and rng.random() < 0.6:  # a hoodie's kangaroo pocket
