@@ -12,3 +12,14 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def box_around(points: Sequence[Sequence[float]], width: float, height: float) -> tuple[float, ...] | None:
+    """The tightest (x1, y1, x2, y2) box around (x, y) points, clipped to a width × height image; None when
+    fewer than two points or the box is under a pixel on either side."""
+    if len(points) < 2:
+        return None
+    xs = [min(max(float(p[0]), 0.0), float(width)) for p in points]
+    ys = [min(max(float(p[1]), 0.0), float(height)) for p in points]
+    box = (min(xs), min(ys), max(xs), max(ys))
+    return box if box[2] - box[0] >= 1.0 and box[3] - box[1] >= 1.0 else None

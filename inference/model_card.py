@@ -61,6 +61,10 @@ class PoseSpec:
     # Categories whose garments the orientation check may read sideways (90°/270°, square crops only), as
     # tuned by app.training.orientation_eval (ADR 0006); every category may be read upside down (180°).
     sideways_categories: tuple[int, ...] = ()
+    # A turned reading that names another category than the plain reading must be surer than it by this
+    # much (mean landmark score) to be kept: real photos are mostly upright, and a top read upside down
+    # tends to come back as a skirt. 0 = the surest reading wins (cards before 0.9.0). ADR 0006.
+    turned_category_margin: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,7 @@ def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
                 category_detector_weight=float(pose.get("category_detector_weight", 0.0)),
                 keypoint_score_reference=float(pose.get("keypoint_score_reference", 1.0)),
                 sideways_categories=tuple(int(c) for c in pose.get("sideways_categories", ())),
+                turned_category_margin=float(pose.get("turned_category_margin", 0.0)),
             ),
             path=path,
             parent=doc.get("parent"),
@@ -172,6 +177,9 @@ def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
     if any(not 1 <= c <= card.detector.num_classes for c in card.pose.sideways_categories):
         raise ModelCardError(f"{path}: sideways_categories must be category ids 1..{card.detector.num_classes}, "
                              f"got {list(card.pose.sideways_categories)}")
+    if not 0.0 <= card.pose.turned_category_margin <= 1.0:
+        raise ModelCardError(f"{path}: turned_category_margin must be between 0 and 1, "
+                             f"got {card.pose.turned_category_margin}")
     if card.pose.category_detector_weight < 0.0:
         raise ModelCardError(f"{path}: category_detector_weight must be ≥ 0, got {card.pose.category_detector_weight}")
     if not 0.0 <= card.score_alpha <= 1.0:

@@ -56,6 +56,19 @@ def test_shifted_prediction_gives_the_hand_computed_oks():
     assert m["NE"] == pytest.approx(d / INFO["height"])
 
 
+def test_box_ap_scores_the_output_box_and_box_ap_detector_the_detectors_own_box():
+    acc = Accumulator(alpha=0.8)
+    gt = skirt_garment(100, 30, 40, 70, 150)
+    x1, y1, x2, y2 = gt.bbox
+    loose = (x1 - 0.6 * (x2 - x1), y1, x2, y2)  # IoU 1/1.6 < 0.75: right at AP50, wrong at stricter IoUs
+    pred = _with_extra(gt)
+    pred = replace(pred, extra={**pred.extra, "detector_box": list(loose)})
+    acc.add(INFO, [gt], [pred], None)
+    m = acc.summary()
+    assert m["box_AP"] == pytest.approx(1.0)
+    assert m["box_AP_detector"] == pytest.approx(0.3)  # 3 of the 10 IoU thresholds (0.5, 0.55, 0.6)
+
+
 def test_eval_command_runs_the_onnx_models_and_writes_json(tmp_path, capsys):
     from test_export import _tiny_models
 

@@ -83,3 +83,15 @@ def test_sideways_categories_round_trip_and_are_range_checked(card_path):
     rewrite(card_path, lambda d: d["pose"].update(sideways_categories=[0, 14]))
     with pytest.raises(ModelCardError, match="sideways_categories must be category ids 1..13"):
         load_card(card_path)
+
+
+def test_turned_category_margin_round_trips_and_is_range_checked(card_path):
+    assert load_card(card_path).pose.turned_category_margin == 0.0  # cards written before the field existed
+    rewrite(card_path, lambda d: d["pose"].update(turned_category_margin=0.05))
+    card = load_card(card_path)
+    assert card.pose.turned_category_margin == 0.05
+    card.save()
+    assert load_card(card_path).pose.turned_category_margin == 0.05
+    rewrite(card_path, lambda d: d["pose"].update(turned_category_margin=-0.1))
+    with pytest.raises(ModelCardError, match="turned_category_margin must be between 0 and 1"):
+        load_card(card_path)

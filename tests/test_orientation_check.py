@@ -207,3 +207,54 @@ def test_a_garment_not_allowed_sideways_cannot_come_back_sideways_as_another_cat
     readings[0] = reading(0.3, 9)
     _, detections, extras = pipeline._pick_orientation(readings, [0, 90, 180, 270])
     assert extras[0]["orientation"] == 90 and detections[0].category_id == 9
+
+
+def test_a_turned_reading_that_changes_the_category_must_beat_the_plain_one_by_the_cards_margin(tmp_path):
+    from dataclasses import replace
+
+    from inference.pose_decode import Detection
+
+    card = write_contract_model(tmp_path, pose_size=(128, 128), sideways_categories=(1, 9))
+    pipeline = GarmentPipeline.from_card(card, provider="cpu", orientation_check=True)
+    pipeline.card = replace(pipeline.card, pose=replace(pipeline.card.pose, turned_category_margin=0.1))
+
+    def reading(score: float, category: int):
+        return [(np.zeros((2, 2)), np.full(2, score))], [Detection((0, 0, 9, 9), 0.9, category)], [{}]
+
+    def pick(readings):
+        _, detections, extras = pipeline._pick_orientation(readings, [0, 90, 180, 270])
+        return extras[0]["orientation"], detections[0].category_id
+
+    # Plain: a top (1) at 0.40. Upside down it reads as a skirt (9), surer by 0.08 < 0.1: the top stays.
+    assert pick([reading(0.40, 1), reading(0.1, 1), reading(0.48, 9), reading(0.1, 1)]) == (0, 1)
+    # Surer by 0.12 > 0.1: the turned skirt wins, and its recorded score is its own, not lowered.
+    _, _, extras = pipeline._pick_orientation(
+        [reading(0.40, 1), reading(0.1, 1), reading(0.52, 9), reading(0.1, 1)], [0, 90, 180, 270])
+    assert extras[0]["orientation"] == 180 and extras[0]["orientation_scores"]["180"] == pytest.approx(0.52)
+    # A turned reading that keeps the category needs no margin.
+    assert pick([reading(0.40, 1), reading(0.45, 1), reading(0.1, 1), reading(0.1, 1)]) == (90, 1)
+
+
+def test_the_margin_with_the_best_keypoint_ap_is_chosen_and_a_tie_goes_to_the_smaller():
+    from app.training.orientation_eval import choose_margin
+
+    per_margin = {0.0: {"keypoint_AP": 0.71}, 0.05: {"keypoint_AP": 0.716}, 0.1: {"keypoint_AP": 0.719},
+                  0.2: {"keypoint_AP": 0.719}}
+    assert choose_margin(per_margin) == 0.1
+    assert choose_margin({0.0: {"keypoint_AP": 0.7}, 0.1: {"keypoint_AP": 0.7}}) == 0.0
+
+
+def test_margin_tuning_runs_the_whole_pipeline_and_records_its_choice_in_the_card(tmp_path):
+    from app.training.orientation_eval import record_margin, tune_margin
+    from inference.model_card import load_card
+
+    card = write_contract_model(tmp_path, pose_size=(128, 128), sideways_categories=(9,))
+    tuned = tune_margin(card, scenes=2, margins=(0.0, 0.1), progress=None)
+    assert set(tuned["per_margin"]) == {0.0, 0.1} and tuned["best"] in (0.0, 0.1)
+    assert all(0.0 <= v["keypoint_AP"] <= 1.0 for v in tuned["per_margin"].values())
+    record_margin(card, {**tuned, "best": 0.1}, val_scenes=2, progress=None)
+    recorded = load_card(card)
+    assert recorded.pose.turned_category_margin == 0.1
+    assert recorded.training["turned_category_margin_tuning"]["best"] == 0.1
+    assert recorded.metrics["synthetic_val_app"]["images"] == 2
+    assert recorded.pose.sideways_categories == (9,)  # the rest of the card is kept

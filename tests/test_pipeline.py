@@ -5,9 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from inference.annotation import Garment, Visibility
+from inference.annotation import Garment, Keypoint, Visibility
 from inference.contract_models import MARKER_BGR, draw_marker, garment_colour, write_contract_model
-from inference.pipeline import GarmentPipeline, PipelineResult
+from inference.pipeline import GarmentPipeline, PipelineResult, with_landmark_box
 from inference.pose_decode import DEFAULT_VISIBLE_THRESHOLD, CropView, decode_landmarks
 from inference.preprocess import box_to_center_scale, crop_affine, invert_affine
 from inference.schema import deepfashion2
@@ -209,3 +209,14 @@ def test_keypoint_scores_are_relative_to_the_cards_reference_peak(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="keypoint_score_reference"):
         GarmentPipeline.from_card(path, provider="cpu")
+
+
+def test_landmark_box_is_the_landmarks_extent_clipped_to_the_image_and_keeps_the_detectors_box():
+    detector_box = (10.0, 20.0, 300.0, 400.0)
+    points = [Keypoint(50.25, 60.5), Keypoint(250.75, 90.0, Visibility.OCCLUDED), Keypoint(120.0, 330.125),
+              Keypoint(-4.0, 200.0), Keypoint.absent()]  # one landmark off the left edge; absent ones ignored
+    g = with_landmark_box(Garment(1, detector_box, tuple(points), 0.9), width=640, height=480)
+    assert g.bbox == (0.0, 60.5, 250.75, 330.125)
+    assert g.extra["detector_box"] == list(detector_box) and g.keypoints == tuple(points)
+    collapsed = Garment(1, detector_box, (Keypoint(60.0, 150.0), Keypoint(60.4, 150.2)), 0.9)
+    assert with_landmark_box(collapsed, 640, 480) is collapsed  # under a pixel wide: the detector's box stays

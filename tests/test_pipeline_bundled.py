@@ -26,7 +26,8 @@ def check_garment(g, image_shape, pose, box=None):
     x1, y1, x2, y2 = g.bbox
     assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
     # SimCC can only answer inside the crop region, so every landmark must map back into it.
-    center, scale = box_to_center_scale(g.bbox if box is None else box, pose.preprocess.input_size, pose.bbox_padding)
+    crop_box = box if box is not None else g.extra["detector_box"]  # the box the crop was cut from
+    center, scale = box_to_center_scale(crop_box, pose.preprocess.input_size, pose.bbox_padding)
     pts = np.array([(k.x, k.y) for k in g.keypoints])
     assert np.isfinite(pts).all()
     assert (np.abs(pts - center) <= scale / 2 + 1.0).all()
@@ -41,6 +42,10 @@ def test_bundled_model_runs_end_to_end_on_cpu(pipeline):
     for g in result:
         check_garment(g, image.shape, pipeline.card.pose)
         assert g.model_version == f"{pipeline.card.name}@{pipeline.card.version}"
+        # The box is redrawn around the landmarks (KGDet); the detector's own box is kept beside it.
+        pts = np.array([(k.x, k.y) for k in g.keypoints])
+        assert g.bbox == pytest.approx((*pts.min(0), *pts.max(0)))
+        assert g.extra["detector_box"] != pytest.approx(g.bbox)
 
 
 def test_bundled_model_inside_a_drawn_box(pipeline):
@@ -48,6 +53,7 @@ def test_bundled_model_inside_a_drawn_box(pipeline):
     (box, category), = truth
     (g,) = pipeline.predict_boxes(image, [(box, category)])
     assert g.category_id == category
+    assert g.bbox == tuple(box) and "detector_box" not in g.extra  # a drawn box is the person's: kept as drawn
     check_garment(g, image.shape, pipeline.card.pose, box)
 
 

@@ -119,6 +119,10 @@ def test_weights_recovered_from_onnx_reproduce_the_shipped_graphs(tmp_path):
 
 def test_retrain_registers_a_version_and_the_cli_switches_to_it(tmp_path, capsys):
     base = tiny_base_card(tmp_path / "base")
+    tuned = json.loads(base.read_text())  # what was tuned on the parent (no ONNX bytes change: hashes hold)
+    tuned["detector"]["score_threshold"] = 0.33
+    tuned["pose"].update(sideways_categories=[9], turned_category_margin=0.1)
+    base.write_text(json.dumps(tuned))
     project = skirt_project(tmp_path / "shop.db", 6)
     args = ["train", "--project", str(project), "--base", str(base), "--epochs", "1", "--holdout", "0.3",
             "--workers", "0", "--threads", "1"]
@@ -130,6 +134,8 @@ def test_retrain_registers_a_version_and_the_cli_switches_to_it(tmp_path, capsys
     card = load_card(result["card"])  # hashes verified
     assert card.path.parent.parent == tmp_path / "models"  # default: models/ beside the project
     assert card.parent == "tiny 1.0.0" and card.version == "1.0.0+r1"
+    assert card.detector.score_threshold == 0.33  # the parent's tuning is kept
+    assert card.pose.sideways_categories == (9,) and card.pose.turned_category_margin == 0.1
     assert card.training["data_snapshot_sha256"] == result["data_snapshot_sha256"]
     assert "--project" in card.training["command"]
     held = card.metrics["project_held_out"]

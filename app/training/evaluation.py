@@ -106,6 +106,7 @@ class Accumulator:
         self.gt_anns: list[dict] = []
         self.kp_results: list[dict] = []
         self.box_results: list[dict] = []
+        self.detector_box_results: list[dict] = []  # the detector's own boxes, before ADR 0007's redraw
         self.gt_box_kp_results: list[dict] = []  # pose on GT boxes (a perfect detector), for diagnosis
         self.pck: dict[int, list[np.ndarray]] = {}  # category → normalised distances
         self.ne: dict[int, list[np.ndarray]] = {}
@@ -138,6 +139,9 @@ class Accumulator:
             self.kp_results.append({k: ann[k] for k in ("image_id", "category_id", "keypoints", "score")})
             self.box_results.append({"image_id": image_id, "category_id": ann["category_id"],
                                      "bbox": [x, y, bw, bh], "score": ann["score"]})
+            dx1, dy1, dx2, dy2 = pred.extra.get("detector_box", pred.bbox)
+            self.detector_box_results.append({"image_id": image_id, "category_id": ann["category_id"],
+                                              "bbox": [dx1, dy1, dx2 - dx1, dy2 - dy1], "score": ann["score"]})
         for index, (g, p) in enumerate(
             zip(gt, on_gt_boxes if on_gt_boxes is not None else [], strict=on_gt_boxes is not None)
         ):
@@ -158,6 +162,7 @@ class Accumulator:
         gt_doc = build_document(self.images, self.gt_anns)
         kp = _coco_eval(gt_doc, self.kp_results, "keypoints")
         box = _coco_eval(gt_doc, self.box_results, "bbox")
+        detector_box = _coco_eval(gt_doc, self.detector_box_results, "bbox")
         agnostic_doc = build_document(self.images, [{**a, "category_id": 1} for a in self.gt_anns])
         box_agnostic = _coco_eval(agnostic_doc, [{**r, "category_id": 1} for r in self.box_results], "bbox")
         hits = [h for v in self.category_hits.values() for h in v]
@@ -189,6 +194,7 @@ class Accumulator:
             "garments": len(self.gt_anns),
             "keypoint_AP": kp["AP"], "keypoint_AP50": kp["AP50"], "keypoint_AP75": kp["AP75"],
             "box_AP": box["AP"], "box_AP50": box["AP50"],
+            "box_AP_detector": detector_box["AP"],  # boxes as the detector drew them (ADR 0007)
             "box_AP_class_agnostic": box_agnostic["AP"], "box_AP50_class_agnostic": box_agnostic["AP50"],
             "category_accuracy": float(np.mean(hits)) if hits else 0.0,
             "detection_recall": len(hits) / max(len(hits) + self.unmatched, 1),

@@ -2,6 +2,7 @@
 
     python -m app.training.orientation_eval --model CARD [--scenes 150] [--flip-test]
     python -m app.training.orientation_eval --model CARD --tune [--scenes 200] [--record]
+    python -m app.training.orientation_eval --model CARD --tune-margin [--scenes 150] [--record]
 
 Each synthetic validation scene is measured as rendered (garments roughly upright, within ±46°) and turned
 as a whole by 90°, 180° and 270° clockwise (exact: the pixels and every landmark and box move together).
@@ -14,6 +15,12 @@ tuning scenes disjoint from training and validation: a category is allowed when 
 its mean OKS on sideways scenes and cost its upright garments at most ``UPRIGHT_TOLERANCE`` (garments lie
 roughly upright most of the time; the check must not make the usual case worse). ``--record`` writes the
 list into the card (``pose.sideways_categories``) and re-measures ``metrics.synthetic_val_app``.
+
+``--tune-margin`` picks the card's ``pose.turned_category_margin``: how much surer than the plain reading a
+turned reading must be when it names another category. Each candidate runs the whole pipeline (detector,
+category decided by the crop classifier, flip test, orientation check) on tuning scenes, and the one with
+the best keypoint AP wins; a tie goes to the smaller margin. ``--record`` writes it into the card and
+re-measures ``metrics.synthetic_val_app``.
 """
 
 from __future__ import annotations
@@ -139,23 +146,78 @@ def decide_sideways(gains: dict[int, dict[str, list[float]]], tolerance: float =
     return {"upright_tolerance": tolerance, "per_category": per_category, "sideways_categories": allowed}
 
 
+MARGINS = (0.0, 0.025, 0.05, 0.1, 0.15, 0.2)
+
+
+def choose_margin(per_margin: dict[float, dict]) -> float:
+    """The margin with the best keypoint AP; ties go to the smaller margin (the plainer rule)."""
+    return max(sorted(per_margin), key=lambda m: (round(per_margin[m]["keypoint_AP"], 6), -m))
+
+
+def tune_margin(card_path, scenes: int, margins=MARGINS, progress=print) -> dict:
+    """Keypoint AP and category accuracy of the full pipeline, as the app runs it, per candidate margin."""
+    from app.training.evaluation import evaluate_source, open_pipeline
+    from app.training.seeds import TUNE_SEED
+    from app.training.sources import SynthSource
+
+    pipeline = open_pipeline(card_path, flip_test=True, orientation_check=True)
+    card = pipeline.card
+    source = SynthSource(scenes, base_seed=TUNE_SEED)
+    per_margin = {}
+    for margin in margins:
+        pipeline.card = replace(card, pose=replace(card.pose, turned_category_margin=float(margin)))
+        m = evaluate_source(pipeline, source, card.score_alpha)
+        per_margin[float(margin)] = {"keypoint_AP": m["keypoint_AP"], "category_accuracy": m["category_accuracy"]}
+        if progress:
+            progress(f"margin {margin}: keypoint AP {m['keypoint_AP']:.4f}, category accuracy "
+                     f"{m['category_accuracy']:.1%}")
+    return {"scenes": scenes, "seed": TUNE_SEED, "per_margin": per_margin, "best": choose_margin(per_margin)}
+
+
+def record_margin(card_path, tuned: dict, val_scenes: int = 150, progress=print) -> dict:
+    from inference.model_card import load_card
+
+    card = load_card(card_path)
+    card = replace(card, pose=replace(card.pose, turned_category_margin=float(tuned["best"])))
+    return _remeasure_app(card, "turned_category_margin_tuning", tuned, val_scenes, progress)
+
+
 def record_sideways(card_path, tuned: dict, val_scenes: int = 150, progress=print) -> dict:
     """Write the tuned list into the card, then re-measure the app's way of running it on validation."""
-    from app.training.evaluation import evaluate_source, open_pipeline
-    from app.training.seeds import VAL_SEED
-    from app.training.sources import SynthSource
     from inference.model_card import load_card
 
     card = load_card(card_path)
     card = replace(card, pose=replace(card.pose, sideways_categories=tuple(tuned["sideways_categories"])))
+    return _remeasure_app(card, "orientation_tuning", {k: v for k, v in tuned.items() if k != "per_category"},
+                          val_scenes, progress)
+
+
+def _remeasure_app(card, training_key: str, tuned: dict, val_scenes: int, progress) -> dict:
+    """Save the card, re-measure ``metrics.synthetic_val_app`` with it and record the tuning beside it."""
+    from app.training.evaluation import evaluate_source, open_pipeline
+    from app.training.seeds import VAL_SEED
+    from app.training.sources import SynthSource
+
     card.save()
     pipeline = open_pipeline(card.path, flip_test=True, orientation_check=True)
     metrics = evaluate_source(pipeline, SynthSource(val_scenes, base_seed=VAL_SEED), card.score_alpha,
                               progress=progress)
     metrics["dataset"] = card.metrics.get("synthetic_val_app", {}).get("dataset", f"{val_scenes} synthetic val scenes")
-    training = {**card.training, "orientation_tuning": {k: v for k, v in tuned.items() if k != "per_category"}}
+    training = {**card.training, training_key: tuned}
     replace(card, metrics={**card.metrics, "synthetic_val_app": metrics}, training=training).save()
     return metrics
+
+
+def _save_tuning(args, tuned: dict, record) -> int:
+    """--json writes the tuning; --record writes the decision into the card and re-measures the app's way."""
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(tuned, f, indent=1)
+    if args.record:
+        metrics = record(args.model, tuned)
+        print("synthetic_val_app", json.dumps({k: round(metrics[k], 4) for k in (
+            "keypoint_AP", "keypoint_AP_on_gt_boxes", "category_accuracy", "PCK@0.2")}))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,23 +227,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flip-test", action="store_true", help="flip test on in both runs, as the app runs")
     parser.add_argument("--json", help="also write the summary here")
     parser.add_argument("--tune", action="store_true", help="decide which categories may be read sideways")
-    parser.add_argument("--record", action="store_true", help="with --tune: write the decision into the card "
-                        "and re-measure metrics.synthetic_val_app")
+    parser.add_argument("--tune-margin", action="store_true",
+                        help="pick the card's turned_category_margin on tuning scenes (whole pipeline)")
+    parser.add_argument("--record", action="store_true", help="with --tune or --tune-margin: write the decision "
+                        "into the card and re-measure metrics.synthetic_val_app")
     args = parser.parse_args(argv)
+    if args.tune_margin:
+        tuned = tune_margin(args.model, args.scenes)
+        print("turned_category_margin", tuned["best"])
+        return _save_tuning(args, tuned, record_margin)
     if args.tune:
         tuned = tune_sideways(args.model, args.scenes)
         for cat, v in tuned["per_category"].items():
             print(f"category {cat:2d}: {v['garments']:3d} garments, mean OKS gain upright {v['upright_gain']:+.4f}, "
                   f"sideways {v['sideways_gain']:+.4f} → {'allowed' if v['allowed'] else 'not allowed'}")
         print("sideways_categories", tuned["sideways_categories"])
-        if args.json:
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump(tuned, f, indent=1)
-        if args.record:
-            metrics = record_sideways(args.model, tuned)
-            print("synthetic_val_app", json.dumps({k: round(metrics[k], 4) for k in (
-                "keypoint_AP", "keypoint_AP_on_gt_boxes", "category_accuracy", "PCK@0.2")}))
-        return 0
+        return _save_tuning(args, tuned, record_sideways)
     summary = evaluate(args.model, args.scenes, args.flip_test)
     for s in summary.values():
         print(f"scene turned {s['scene_turned_deg']:3d}°, check {'on ' if s['check'] else 'off'}: garments "

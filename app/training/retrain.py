@@ -212,7 +212,7 @@ def _run(opts: RetrainOptions, store: ProjectStore, log) -> dict:
                 "category_detector_weight": base.pose.category_detector_weight,
                 "keypoint_score_reference": base.pose.keypoint_score_reference}
     card_path = write_card(*args, {}, parent=parent, **category)
-    _keep_display_threshold(card_path, base)
+    _keep_parent_tuning(card_path, base)
     after = None
     if held:
         log("stage: evaluate-after")
@@ -222,7 +222,7 @@ def _run(opts: RetrainOptions, store: ProjectStore, log) -> dict:
     if before is not None:
         metrics["project_held_out"]["per_category"] = {"before": before["per_category"], "after": after["per_category"]}
     write_card(*args, metrics, parent=parent, **category)
-    _keep_display_threshold(card_path, base)
+    _keep_parent_tuning(card_path, base)
 
     better = beats(after, before)
     activate = opts.activate or (opts.activate_if_better and better)
@@ -245,8 +245,12 @@ def _run(opts: RetrainOptions, store: ProjectStore, log) -> dict:
     return result
 
 
-def _keep_display_threshold(card_path: Path, base: ModelCard) -> None:
-    """write_card sets the default display threshold; a retrained model keeps its parent's tuned one."""
+def _keep_parent_tuning(card_path: Path, base: ModelCard) -> None:
+    """write_card sets defaults; a retrained model keeps what was tuned on its parent: the display threshold
+    and the orientation check's sideways categories and category margin (ADR 0006). A fine-tune moves the
+    weights a little, so the parent's tuning is a better start than none; re-run the tuning to refresh it."""
     doc = json.loads(card_path.read_text(encoding="utf-8"))
     doc["detector"]["score_threshold"] = base.detector.score_threshold
+    doc["pose"]["sideways_categories"] = list(base.pose.sideways_categories)
+    doc["pose"]["turned_category_margin"] = base.pose.turned_category_margin
     card_path.write_text(json.dumps(doc, indent=2), encoding="utf-8")

@@ -37,7 +37,9 @@ def _diagnosis(metrics: dict) -> str:
     """Where the AP is lost: categories, detection, or the pose network itself (pose on the true boxes)."""
     d = metrics.get("oks_on_gt_boxes") or {}
     lines = [f"category accuracy {metrics['category_accuracy']:.1%}, detection recall {metrics['detection_recall']:.1%}, "
-             f"class-agnostic box AP {metrics['box_AP_class_agnostic']:.3f}"]
+             f"class-agnostic box AP {metrics['box_AP_class_agnostic']:.3f}, "
+             f"box AP of the detector's own boxes {metrics['box_AP_detector']:.3f} (boxes redrawn around the "
+             f"landmarks: {metrics['box_AP']:.3f})"]
     if d:
         split = ""
         if d["mean_oks_overlapping"] is not None and d["mean_oks_alone"] is not None:
