@@ -35,6 +35,7 @@ from inference.schema import NUM_AGG_KEYPOINTS, deepfashion2
 from inference.timing import StageTimings
 
 BUNDLED_CARD = ("models", "bootstrap", "model_card.json")
+FALLBACK_THRESHOLD = 0.05  # the weakest box still offered as a photo's best guess
 
 
 class PipelineResult(list):
@@ -158,12 +159,19 @@ class GarmentPipeline:
             model.warm_up({"crops": np.zeros((1, 3, ph, pw), np.float32)})
 
     # -- public API ------------------------------------------------------------------------------------
-    def __call__(self, image: np.ndarray) -> PipelineResult:
-        """Detect every garment in a BGR image and estimate its landmarks."""
+    def __call__(self, image: np.ndarray, at_least_one: bool = False) -> PipelineResult:
+        """Detect every garment in a BGR image and estimate its landmarks.
+
+        ``at_least_one`` is for photos given to be annotated: when no box passes the card's threshold, the
+        best box above ``FALLBACK_THRESHOLD`` is kept, marked ``extra["weak_detection"]`` (see
+        ``detect_with_fallback``). A live camera frame of an empty table must stay empty, so it is off by
+        default.
+        """
         timings = StageTimings()
         with timings.measure("pre"):
             image = as_bgr(image)
-        return self.estimate(image, self.detect(image, timings), timings)
+        detections, weak = self._photo_detections(image, timings, at_least_one)
+        return _mark_weak(self.estimate(image, detections, timings), weak)
 
     def predict_boxes(
         self, image: np.ndarray, boxes: Sequence[tuple[Sequence[float], int]], score: float = 1.0
@@ -184,7 +192,7 @@ class GarmentPipeline:
         return self.estimate(image, detections, timings, landmark_boxes=False)  # a given box stays as given
 
     def predict_known_category(
-        self, image: np.ndarray, category_id: int, fallback_threshold: float = 0.05
+        self, image: np.ndarray, category_id: int, fallback_threshold: float = FALLBACK_THRESHOLD
     ) -> PipelineResult:
         """QC mode: the style under test fixes the category, so keep the detector's boxes, not its labels.
 
@@ -194,19 +202,38 @@ class GarmentPipeline:
         timings = StageTimings()
         with timings.measure("pre"):
             image = as_bgr(image)
-        detections = self.detect_known_category(image, category_id, timings, fallback_threshold)
-        return self.estimate(image, detections, timings)
+        deepfashion2().category(int(category_id))  # clear error for an unknown category
+        detections, weak = self.detect_with_fallback(image, timings, fallback_threshold)
+        relabelled = [Detection(d.bbox, d.score, int(category_id), category_fixed=True) for d in detections]
+        return _mark_weak(self.estimate(image, relabelled, timings), weak)
 
     def detect_known_category(
         self, image: np.ndarray, category_id: int, timings: StageTimings | None = None,
-        fallback_threshold: float = 0.05,
+        fallback_threshold: float = FALLBACK_THRESHOLD,
     ) -> list[Detection]:
         """QC mode's boxes for a BGR uint8 image: see ``predict_known_category``."""
         deepfashion2().category(int(category_id))  # clear error for an unknown category
+        detections, _ = self.detect_with_fallback(image, timings, fallback_threshold)
+        return [Detection(d.bbox, d.score, int(category_id), category_fixed=True) for d in detections]
+
+    def _photo_detections(self, image, timings: StageTimings, at_least_one: bool):
+        """(detections, whether they are a fallback) for ``__call__`` and ``predict_many``."""
+        if at_least_one:
+            return self.detect_with_fallback(image, timings)
+        return self.detect(image, timings), False
+
+    def detect_with_fallback(
+        self,
+        image: np.ndarray,
+        timings: StageTimings | None = None,
+        fallback_threshold: float = FALLBACK_THRESHOLD,
+    ) -> tuple[list[Detection], bool]:
+        """(detections above the card's threshold, False) or, when there are none, (the single best one above
+        ``fallback_threshold``, True): a photo someone asks to annotate or measure shows a garment, and a
+        weak best guess to correct is more use than an empty photo. Real photos score lower than renders."""
         candidates = self.detect(image, timings, score_threshold=fallback_threshold)
         confident = [d for d in candidates if d.score >= self.card.detector.score_threshold]
-        chosen = confident or candidates[:1]
-        return [Detection(d.bbox, d.score, int(category_id), category_fixed=True) for d in chosen]
+        return (confident, False) if confident else (candidates[:1], bool(candidates))
 
     def estimate(
         self,
@@ -225,19 +252,23 @@ class GarmentPipeline:
         garments = self._estimate([(image, list(detections))], timings, batch, landmark_boxes)[0]
         return PipelineResult(garments, timings, self.provider)
 
-    def predict_many(self, images: Sequence[np.ndarray], pose_batch: int = 16) -> list[PipelineResult]:
+    def predict_many(
+        self, images: Sequence[np.ndarray], pose_batch: int = 16, at_least_one: bool = False
+    ) -> list[PipelineResult]:
         """Auto-annotation: detect per image, then pose for the crops of all images in batches.
 
         Each result's timings hold its own pre/detect time and a share of the pooled pose/post time
-        proportional to its number of garments.
+        proportional to its number of garments. ``at_least_one`` as for ``__call__``.
         """
-        per_image = []
+        per_image, weak = [], []
         pooled = StageTimings()
         for i, img in enumerate(images):
             own = StageTimings()
             with own.measure("pre"):
                 img = as_bgr(img, f"image {i}")
-            per_image.append((img, self.detect(img, own), own))
+            detections, fell_back = self._photo_detections(img, own, at_least_one)
+            per_image.append((img, detections, own))
+            weak.append(fell_back)
         batch = max(1, min(pose_batch, self.max_pose_batch))
         garment_lists = self._estimate([(img, dets) for img, dets, _ in per_image], pooled, batch)
         total = max(1, sum(len(d) for _, d, _ in per_image))
@@ -247,7 +278,7 @@ class GarmentPipeline:
             own.pre += share.pre
             own.pose, own.post = share.pose, share.post
             results.append(PipelineResult(garments, own, self.provider))
-        return results
+        return [_mark_weak(r, w) for r, w in zip(results, weak, strict=True)]
 
     # -- stages ----------------------------------------------------------------------------------------
     def detect(
@@ -447,15 +478,26 @@ class GarmentPipeline:
 MERGE_IOU = 0.6
 
 
+def _mark_weak(result: PipelineResult, weak: bool) -> PipelineResult:
+    """Flag the garments of a fallback detection, where nothing passed the card's threshold (the inspector
+    says so)."""
+    if weak:
+        for g in result:
+            g.extra["weak_detection"] = True
+    return result
+
+
 def with_landmark_box(garment: Garment, width: int, height: int) -> Garment:
     """The garment with its box redrawn around its landmarks (clipped to the image), as KGDet derives boxes
     from keypoints: the landmarks lie on the outline, so their extent fits the garment better than the
     detector's stride-8 box (box AP 0.57 → 0.68 on 150 validation scenes, bootstrap 0.8.0). The detector's
     box is kept in ``extra["detector_box"]``."""
-    box = box_around([(k.x, k.y) for k in garment.keypoints if k.visibility != Visibility.ABSENT], width, height)
+    placed = [(k.x, k.y) for k in garment.keypoints if k.visibility != Visibility.ABSENT]
+    box = box_around(placed, width, height)
     if box is None:
         return garment
-    return replace(garment, bbox=box, extra={**garment.extra, "detector_box": [float(v) for v in garment.bbox]})
+    detector_box = [float(v) for v in garment.bbox]
+    return replace(garment, bbox=box, extra={**garment.extra, "detector_box": detector_box})
 
 
 def _invert(matrix: np.ndarray) -> np.ndarray:

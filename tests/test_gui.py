@@ -240,6 +240,10 @@ def test_inspector_says_how_sure_the_model_was_of_a_predicted_category(window, p
     assert "41% sure; the detector said shorts" in category_note(unsure) and "check the category" in category_note(unsure)
     assert category_note(replace(unsure, status=GarmentStatus.CORRECTED)) == ""  # a person has decided
     assert category_note(skirt_garment()) == ""  # an older model without a category head
+    weak = replace(skirt_garment(), extra={"weak_detection": True})  # QC mode's fallback box: no category head
+    assert "best guess" in category_note(weak) and "check it is a garment" in category_note(weak)
+    both = category_note(replace(sure, extra={**sure.extra, "weak_detection": True}))
+    assert both.index("best guess") < both.index("model 93% sure")
     turned = replace(skirt_garment(), extra={**sure.extra, "orientation": 180})
     assert category_note(turned) == "model 93% sure; read upside down"
     assert category_note(replace(turned, extra={**sure.extra, "orientation": 90})) == "model 93% sure; read sideways"

@@ -113,6 +113,29 @@ def test_auto_annotate_job_predicts_all_new_images_and_keeps_corrections(qtbot, 
     assert "ms/image" in window.model_label.toolTip()
 
 
+def test_auto_annotation_keeps_a_photos_best_weak_box_and_the_inspector_flags_it(qtbot, window, project):
+    from dataclasses import replace
+
+    pipeline = window.model.pipeline
+    card = pipeline.card
+    # Real photos score lower than renders: here no box passes the card's threshold.
+    pipeline.card = replace(card, detector=replace(card.detector, score_threshold=0.999))
+    try:
+        with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+            window.annotate_current()
+    finally:
+        pipeline.card = card
+    store = ProjectStore.open(project)
+    try:
+        image_id = store.list_images()[0].id
+        ((gid, garment),) = store.garments(image_id)
+    finally:
+        store.close()
+    assert garment.extra["weak_detection"] and garment.category_id == 1
+    window.canvas.select_garment(gid)
+    assert "best guess" in window.inspector.category_note.text()
+
+
 def test_cancelled_job_stops_early_and_keeps_finished_images(qtbot, window, project):
     from app.gui.model_service import annotate_job
 

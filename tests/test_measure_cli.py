@@ -217,3 +217,18 @@ def test_measure_keeps_photo_labels_calibration_and_measurements_in_a_project(
         assert len(store.list_images()) == 1 and len(store.measurements()) == len(stored)
     assert main([*argv[:-1], str(tmp_path)]) == 2  # a folder is not a project file
     assert str(tmp_path) in capsys.readouterr().err
+
+
+def test_measurements_of_a_weak_best_guess_carry_a_warning():
+    from app.cli.commands.measure import _garment_report
+    from inference.annotation import Garment, Keypoint
+    from measure.poms import load_catalog
+
+    keypoints = tuple(Keypoint(float(x), float(y)) for x, y in SHORT_SLEEVE_TOP_MM)
+    garment = Garment(1, (0.0, 10.0, 500.0, 610.0), keypoints, 0.1)
+    args = (Calibration.from_scale(0.5), load_catalog(), None, None, None)
+    assert _garment_report(garment, *args)["warnings"] == []
+    weak = Garment(1, garment.bbox, keypoints, 0.1, extra={"weak_detection": True})
+    report = _garment_report(weak, *args)
+    assert "best guess" in report["warnings"][0]
+    assert report["measurements"]["hem_width"]["cm"] == pytest.approx(12.0)  # measured all the same

@@ -220,3 +220,21 @@ def test_landmark_box_is_the_landmarks_extent_clipped_to_the_image_and_keeps_the
     assert g.extra["detector_box"] == list(detector_box) and g.keypoints == tuple(points)
     collapsed = Garment(1, detector_box, (Keypoint(60.0, 150.0), Keypoint(60.4, 150.2)), 0.9)
     assert with_landmark_box(collapsed, 640, 480) is collapsed  # under a pixel wide: the detector's box stays
+
+
+def test_a_photo_to_annotate_gets_its_best_weak_box_flagged_when_nothing_passes_the_threshold(card_path):
+    strict = GarmentPipeline.from_card(card_path, provider="cpu", warm_up=False)
+    img = scene([(9, (400, 200, 500, 400), (450, 330))])
+    (best,) = strict(img)
+    assert "weak_detection" not in best.extra
+    assert "weak_detection" not in strict(img, at_least_one=True)[0].extra  # it passes: nothing to flag
+    threshold = best.extra["detection_score"] + 0.01  # nothing passes the card's threshold any more
+    strict.card = replace(strict.card, detector=replace(strict.card.detector, score_threshold=threshold))
+    assert list(strict(img)) == []  # the live camera's rule: an empty table stays empty
+    (weak,) = strict(img, at_least_one=True)
+    assert weak.extra["weak_detection"] and weak.category_id == 9 and weak.bbox == pytest.approx(best.bbox)
+    many = strict.predict_many([img, np.full_like(img, 20)], at_least_one=True)
+    assert [len(r) for r in many] == [1, 0]  # a blank frame has no box at all, not even a weak one
+    assert many[0][0].extra["weak_detection"]
+    (qc,) = strict.predict_known_category(img, 9)
+    assert qc.extra["weak_detection"]

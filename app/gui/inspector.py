@@ -118,11 +118,24 @@ class InspectorPanel(QWidget):
 UNSURE_CATEGORY = 0.6  # below this the note asks the annotator to check the category
 
 
+WARN = "<span style='color:#e0a030'>⚠ {}</span>"
+WEAK_DETECTION = "a best guess: nothing in the photo passed the detector's threshold — check it is a garment"
+
+
 def category_note(garment: Garment) -> str:
-    """For a model prediction from a pose graph with a category head: how sure it was, and whether the
-    detector disagreed (the two look-alikes to choose between); empty otherwise."""
+    """For a model prediction: a warning when it is only the photo's best guess (``weak_detection``), and,
+    from a pose graph with a category head, how sure it was of the category and whether the detector
+    disagreed (the two look-alikes to choose between); empty otherwise."""
+    if garment.status != GarmentStatus.PREDICTED:
+        return ""
+    weak = WARN.format(WEAK_DETECTION) if garment.extra.get("weak_detection") else ""
+    note = _category_sureness(garment)
+    return "<br>".join(part for part in (weak, note) if part)
+
+
+def _category_sureness(garment: Garment) -> str:
     probability = garment.extra.get("category_probability")
-    if probability is None or garment.status != GarmentStatus.PREDICTED:
+    if probability is None:
         return ""
     text = f"model {float(probability):.0%} sure"
     detector = garment.extra.get("category_detector_id")
@@ -132,5 +145,5 @@ def category_note(garment: Garment) -> str:
     if turn:  # the orientation check (ADR 0006) read it turned: worth a glance at waist and hem
         text += "; read upside down" if int(turn) == 180 else "; read sideways"
     if float(probability) < UNSURE_CATEGORY:
-        return f"<span style='color:#e0a030'>⚠ {text} — check the category</span>"
+        return WARN.format(f"{text} — check the category")
     return text

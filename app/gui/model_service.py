@@ -131,7 +131,7 @@ def annotate_job(ctx: JobContext, project_path: str, pipeline, image_ids: list[i
                 break
             chunk = image_ids[start : start + ANNOTATE_CHUNK]
             images = [read_bgr(store.resolve_path(store.image(i).path)) for i in chunk]
-            results = pipeline.predict_many(images)
+            results = pipeline.predict_many(images, at_least_one=True)  # a photo shows a garment
             for image_id, result in zip(chunk, results, strict=True):
                 store.store_predictions(image_id, list(result), pipeline.model_version)
                 garments += len(result)

@@ -100,7 +100,7 @@ def _run_model(args, image) -> list:
             f"cannot load {where}: {exc}; pass --keypoints DF2.json to measure given points"
         ) from None
     if args.category is None:
-        return list(pipeline(image))
+        return list(pipeline(image, at_least_one=True))  # a measuring photo shows a garment
     from inference.schema import SchemaError, deepfashion2
 
     try:
@@ -177,6 +177,9 @@ def _garment_report(garment, calibration, catalog, only, sheet, size) -> dict:
     present = keypoints[keypoints[:, 2] > 0, :2]
     warning = calibration.extrapolation_warning(present)
     report["warnings"] = [warning] if warning else []
+    if garment.extra.get("weak_detection"):
+        report["warnings"].insert(0, "no garment passed the detector's threshold: these are the measurements "
+                                     "of its best guess; check the landmarks before trusting them")
     return report
 
 
