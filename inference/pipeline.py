@@ -327,8 +327,7 @@ class GarmentPipeline:
         groups: dict[str, list[tuple[int, int, Detection]]] = {}
         for j, (_, dets) in enumerate(jobs):
             for n, d in enumerate(dets):
-                file = self.pose_for_category.get(d.category_id, self.card.pose.file)
-                groups.setdefault(file, []).append((j, n, d))
+                groups.setdefault(self._first_graph(d), []).append((j, n, d))
         for (j, n), g in self._run_groups(groups, jobs, timings, batch):
             results[j][n] = g
         # The classifier may have moved a garment to a category with its own fine-tuned graph: run it there.
@@ -350,6 +349,15 @@ class GarmentPipeline:
                     h, w = image.shape[:2]
                     results[j] = [with_landmark_box(g, w, h) for g in results[j]]
         return [list(r) for r in results]
+
+    def _first_graph(self, detection: Detection) -> str:
+        """The pose graph that reads a crop first. A category still to be decided is decided by the main
+        graph's classifier, which was trained on every category; a per-category graph's head was fine-tuned
+        on its own category alone and would claim every crop for it. The second pass in ``_estimate`` then
+        moves the garment to its category's graph."""
+        if self.card.pose.category_output is not None and not detection.category_fixed:
+            return self.card.pose.file
+        return self.pose_for_category.get(detection.category_id, self.card.pose.file)
 
     def _run_groups(self, groups, jobs, timings: StageTimings, batch: int):
         """Yield ((job, index), garment) for {pose file: [(job, index, detection)]}, ``batch`` crops per call."""

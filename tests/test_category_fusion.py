@@ -45,6 +45,8 @@ def models(tmp_path_factory):
                                          category_detector_weight=1.5),
         "variant": write_contract_model(root / "variant", pose_size=(128, 128), category_head=True,
                                         per_category={TAGGED: "pose_trousers.onnx"}),
+        "detected_variant": write_contract_model(root / "detected_variant", pose_size=(128, 128), category_head=True,
+                                                 per_category={DETECTED: "pose_detected.onnx"}),
         "none": write_contract_model(root / "none", pose_size=(128, 128)),
     }
 
@@ -86,6 +88,20 @@ def test_reclassified_garment_runs_through_its_category_graph(models):
     assert g.category_id == TAGGED and calls == [1]
     assert g.extra["category_detector_id"] == DETECTED  # the decision's record survives the second pass
     assert g.extra["detection_score"] == pytest.approx(g.extra["detector_score"] * g.extra["category_probability"])
+
+
+def test_the_main_graph_decides_the_category_before_a_per_category_graph_reads_the_crop(models):
+    """The detector's class has its own graph, whose head was fine-tuned on that class alone: it must not be
+    the one deciding. The main graph reads the crop, decides the tagged category (no graph of its own), done."""
+    pipe = GarmentPipeline.from_card(models["detected_variant"], provider="cpu")
+    calls = []
+    variant = pipe.pose_models["pose_detected.onnx"]
+    original_run = variant.run
+    variant.run = lambda feeds: calls.append(len(feeds["crops"])) or original_run(feeds)
+    (g,) = pipe(scene())
+    assert g.category_id == TAGGED and calls == []
+    (qc,) = pipe.predict_known_category(scene(), DETECTED)  # a fixed category goes straight to its graph
+    assert qc.category_id == DETECTED and calls == [1]
 
 
 def test_model_without_a_head_keeps_the_detector_class(models):
