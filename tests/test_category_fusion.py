@@ -78,12 +78,18 @@ def test_a_category_fixed_by_the_user_is_never_changed(models):
     assert qc.category_id == 7 and len(qc.keypoints) == deepfashion2().category(7).num_keypoints
 
 
+def count_crops_run_by(pipe, file: str) -> list[int]:
+    """The real session still runs; each call's crop count is recorded, to see which graph read what."""
+    calls: list[int] = []
+    graph = pipe.pose_models[file]
+    original_run = graph.run
+    graph.run = lambda feeds: calls.append(len(feeds["crops"])) or original_run(feeds)
+    return calls
+
+
 def test_reclassified_garment_runs_through_its_category_graph(models):
     pipe = GarmentPipeline.from_card(models["variant"], provider="cpu")
-    calls = []
-    variant = pipe.pose_models["pose_trousers.onnx"]
-    original_run = variant.run
-    variant.run = lambda feeds: calls.append(len(feeds["crops"])) or original_run(feeds)
+    calls = count_crops_run_by(pipe, "pose_trousers.onnx")
     (g,) = pipe(scene())
     assert g.category_id == TAGGED and calls == [1]
     assert g.extra["category_detector_id"] == DETECTED  # the decision's record survives the second pass
@@ -94,10 +100,7 @@ def test_the_main_graph_decides_the_category_before_a_per_category_graph_reads_t
     """The detector's class has its own graph, whose head was fine-tuned on that class alone: it must not be
     the one deciding. The main graph reads the crop, decides the tagged category (no graph of its own), done."""
     pipe = GarmentPipeline.from_card(models["detected_variant"], provider="cpu")
-    calls = []
-    variant = pipe.pose_models["pose_detected.onnx"]
-    original_run = variant.run
-    variant.run = lambda feeds: calls.append(len(feeds["crops"])) or original_run(feeds)
+    calls = count_crops_run_by(pipe, "pose_detected.onnx")
     (g,) = pipe(scene())
     assert g.category_id == TAGGED and calls == []
     (qc,) = pipe.predict_known_category(scene(), DETECTED)  # a fixed category goes straight to its graph
