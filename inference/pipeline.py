@@ -202,19 +202,21 @@ class GarmentPipeline:
         timings = StageTimings()
         with timings.measure("pre"):
             image = as_bgr(image)
-        deepfashion2().category(int(category_id))  # clear error for an unknown category
-        detections, weak = self.detect_with_fallback(image, timings, fallback_threshold)
-        relabelled = [Detection(d.bbox, d.score, int(category_id), category_fixed=True) for d in detections]
-        return _mark_weak(self.estimate(image, relabelled, timings), weak)
+        detections, weak = self._known_category_detections(image, category_id, timings, fallback_threshold)
+        return _mark_weak(self.estimate(image, detections, timings), weak)
 
     def detect_known_category(
         self, image: np.ndarray, category_id: int, timings: StageTimings | None = None,
         fallback_threshold: float = FALLBACK_THRESHOLD,
     ) -> list[Detection]:
         """QC mode's boxes for a BGR uint8 image: see ``predict_known_category``."""
+        return self._known_category_detections(image, category_id, timings, fallback_threshold)[0]
+
+    def _known_category_detections(self, image, category_id: int, timings, fallback_threshold: float):
+        """(``detect_with_fallback``'s boxes relabelled with the fixed category, whether they are a fallback)."""
         deepfashion2().category(int(category_id))  # clear error for an unknown category
-        detections, _ = self.detect_with_fallback(image, timings, fallback_threshold)
-        return [Detection(d.bbox, d.score, int(category_id), category_fixed=True) for d in detections]
+        detections, weak = self.detect_with_fallback(image, timings, fallback_threshold)
+        return [Detection(d.bbox, d.score, int(category_id), category_fixed=True) for d in detections], weak
 
     def _photo_detections(self, image, timings: StageTimings, at_least_one: bool):
         """(detections, whether they are a fallback) for ``__call__`` and ``predict_many``."""
@@ -498,7 +500,7 @@ def _mark_weak(result: PipelineResult, weak: bool) -> PipelineResult:
 def with_landmark_box(garment: Garment, width: int, height: int) -> Garment:
     """The garment with its box redrawn around its landmarks (clipped to the image), as KGDet derives boxes
     from keypoints: the landmarks lie on the outline, so their extent fits the garment better than the
-    detector's stride-8 box (box AP 0.57 → 0.68 on 150 validation scenes, bootstrap 0.8.0). The detector's
+    detector's stride-8 box (box AP 0.57 → 0.72 on 150 validation scenes, bootstrap 0.8.0, ADR 0007). The detector's
     box is kept in ``extra["detector_box"]``."""
     placed = [(k.x, k.y) for k in garment.keypoints if k.visibility != Visibility.ABSENT]
     box = box_around(placed, width, height)
