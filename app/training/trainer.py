@@ -39,6 +39,14 @@ def distributed_context() -> tuple[int, int, int]:
     return rank, int(os.environ.get("LOCAL_RANK", "0")), world
 
 
+def _any_rank_empty(empty: bool, world: int, device: torch.device) -> bool:
+    if world == 1:
+        return empty
+    flag = torch.tensor([1.0 if empty else 0.0], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
 def resolve_device(name: str, local_rank: int) -> torch.device:
     if name == "cuda":
         if not torch.cuda.is_available():
@@ -110,7 +118,11 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(it)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            if batch[next(iter(batch))].shape[0] == 0:
+            if _any_rank_empty(batch[next(iter(batch))].shape[0] == 0, world, device):
+                # A pose batch of images without a usable garment. Under DDP every rank must skip together:
+                # one rank stepping alone waits forever for the others' gradients.
+                if rank == 0:
+                    log(f"[{tag}] epoch {epoch + 1} iter {i + 1}: skipped, a batch had no usable garment")
                 continue
             loss, parts = loss_fn(wrapped, batch)
             optimizer.zero_grad(set_to_none=True)
