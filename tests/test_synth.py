@@ -193,6 +193,24 @@ def test_bad_config_is_rejected_with_a_clear_message():
         SceneConfig(mode="studio")
     with pytest.raises(ValueError, match="categories"):
         SceneConfig(categories=(14,))
+    with pytest.raises(ValueError, match="closeups"):
+        SceneConfig(closeups=1.5)
+
+
+def test_closeups_fill_the_frame_with_one_garment_and_leave_other_configs_seeds_alone():
+    def largest_span(scene):
+        h, w = scene.image.shape[:2]
+        return max(max((g.bbox[2] - g.bbox[0]) / w, (g.bbox[3] - g.bbox[1]) / h) for g in scene.garments)
+
+    close = [render_scene(seed, SceneConfig(mode="flatlay", closeups=1.0)) for seed in range(12)]
+    plain = [render_scene(seed, SceneConfig(mode="flatlay")) for seed in range(12)]
+    assert all(len(s.garments) == 1 for s in close)
+    assert min(largest_span(s) for s in close) > 0.75  # the garment spans most of the frame on one axis
+    assert np.mean([largest_span(s) for s in close]) > np.mean([largest_span(s) for s in plain]) + 0.15
+    # Workstation scenes are never close-ups, and drawing the close-up choice only when asked keeps
+    # the pixels of every existing pool's seeds.
+    work = SceneConfig(mode="workstation", closeups=1.0)
+    assert np.array_equal(render_scene(3, work).image, render_scene(3, SceneConfig(mode="workstation")).image)
 
 
 def _on_some_edge(shape, point) -> bool:

@@ -62,3 +62,24 @@ def test_train_adds_a_category_head_to_a_trained_pose_model(tmp_path, capsys):
     card = load_card(out / "model_card.json")
     assert card.pose.category_output == "category_logits" and card.pose.category_detector_weight == 0.35
     assert main([*common, "--pose-only", "--init-pose", str(tmp_path / "nope.pt")]) == 2
+
+
+def test_train_starts_a_detector_from_a_checkpoint_and_checks_the_closeup_share(tmp_path, capsys):
+    dataset = write_coco(tmp_path, 3)
+    out = tmp_path / "model"
+    common = ["train", "--data", str(dataset), "--val-synthetic", "0", "--workers", "0", "--batch", "3",
+              "--pose-batch", "3", "--pose-input", "64", "--epochs", "1", "--detector-only"]
+    assert main([*common, "--out", str(out), "--detector-input", "96"]) == 0
+    first = torch.load(out / "checkpoints" / "detector.pt", weights_only=False)
+    second = tmp_path / "second"
+    # The architecture comes from the checkpoint: the default input (320) would not match its weights' use.
+    assert main([*common, "--out", str(second), "--init-detector", str(out / "checkpoints" / "detector.pt")]) == 0
+    log = capsys.readouterr().out
+    total = len(first["model"])
+    assert f"initialised {total}/{total} tensors from" in log
+    started = torch.load(second / "checkpoints" / "detector.pt", weights_only=False)
+    assert tuple(started["config"]["input_size"]) == tuple(first["config"]["input_size"]) == (96, 96)
+    assert started["epoch"] == 0  # a fresh schedule, not a resumed one
+
+    assert main(["train", "--synthetic", "4", "--out", str(tmp_path / "m"), "--closeups", "1.5"]) == 2
+    assert "--closeups" in capsys.readouterr().err

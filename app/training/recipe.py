@@ -41,6 +41,7 @@ class Recipe:
     workers: int = 1
     resume: Path | None = None
     pose_init: Path | None = None  # start pose training from these weights (new parts, e.g. a head, start fresh)
+    detector_init: Path | None = None  # start detector training from these weights (and their architecture)
     stages: tuple[str, ...] = ("detector", "pose")
     per_category: tuple[int, ...] = ()
     finetune_epochs: int = 3
@@ -119,7 +120,12 @@ def run_recipe(r: Recipe) -> dict:
                                             r.detector_cfg)
     if "pose" not in r.stages or resume_tag == "pose":
         r.pose_cfg = _checkpoint_config(r.resume if resume_tag == "pose" else pose_ckpt, PoseConfig, r.pose_cfg)
+    init_detector = r.detector_init is not None and "detector" in r.stages and resume_tag != "detector"
+    if init_detector:
+        r.detector_cfg = _checkpoint_config(r.detector_init, DetectorConfig, r.detector_cfg)
     detector = CenterNetDetector(r.detector_cfg)
+    if init_detector:
+        init_from_weights(detector, r.detector_init, log)
     pose = RTFPose(r.pose_cfg)
     if r.pose_init is not None and "pose" in r.stages and resume_tag != "pose":
         init_from_weights(pose, r.pose_init, log)

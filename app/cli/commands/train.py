@@ -61,6 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-pose", metavar="CKPT", type=Path,
                         help="start pose training from this checkpoint's weights with a fresh schedule (parts the "
                         "checkpoint lacks, e.g. a new category head, start untrained)")
+    parser.add_argument("--init-detector", metavar="CKPT", type=Path,
+                        help="start detector training from this checkpoint's weights and architecture with a fresh "
+                        "schedule")
+    parser.add_argument("--closeups", metavar="F", type=float, default=0.0,
+                        help="with --synthetic: share of flat-lay scenes rendered as one garment filling the frame, "
+                        "as photos of a single garment are (scenes already in a --pool keep how they were rendered)")
     parser.add_argument("--seed", type=int, default=0, help="first training scene seed (synthetic)")
     parser.add_argument("--name", default="garment-studio")
     parser.add_argument("--version", help="default 0.1.0 (with --project: the parent's version + rN)")
@@ -107,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--detector-input must be a multiple of 32 and --pose-input a multiple of 16", 2)
     if args.category_detector_weight < 0:
         raise CliError("--category-detector-weight must be ≥ 0", 2)
-    for ckpt in (args.resume, args.init_pose):
+    if not 0.0 <= args.closeups <= 1.0:
+        raise CliError(f"--closeups is a share of scenes between 0 and 1, got {args.closeups}", 2)
+    for ckpt in (args.resume, args.init_pose, args.init_detector):
         if ckpt is not None and not ckpt.is_file():
             raise CliError(f"checkpoint not found: {ckpt}", 2)
     try:
@@ -117,9 +125,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             if args.synthetic <= 0:
                 raise CliError("--synthetic needs a positive number of scenes", 2)
-            train_source = SynthSource(args.synthetic, base_seed=args.seed, pool_dir=args.pool)
+            from app.training.synth import SceneConfig
+
+            scenes = SceneConfig(random_aspect=True, closeups=args.closeups)
+            train_source = SynthSource(args.synthetic, base_seed=args.seed, config=scenes, pool_dir=args.pool)
+            closeups = f", closeups={args.closeups:g}" if args.closeups else ""
             description = (
-                f"synthetic renders (SceneConfig(random_aspect=True)), seeds from {args.seed}: "
+                f"synthetic renders (SceneConfig(random_aspect=True{closeups})), seeds from {args.seed}: "
                 + (f"a fixed pool of {args.synthetic} scenes" if args.pool else f"{args.synthetic} new scenes per epoch")
             )
         val_source, val_description = None, ""
@@ -140,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
     recipe = Recipe(
         out=args.out, train_source=train_source, data_description=description, epochs=args.epochs,
         pose_epochs=args.pose_epochs, det_batch=args.batch, pose_batch_images=args.pose_batch, lr=args.lr,
-        device=args.device, workers=args.workers, resume=args.resume, pose_init=args.init_pose, stages=stages, per_category=per_category,
+        device=args.device, workers=args.workers, resume=args.resume, pose_init=args.init_pose,
+        detector_init=args.init_detector, stages=stages, per_category=per_category,
         finetune_epochs=args.finetune_epochs, val_source=val_source, val_description=val_description,
         name=args.name, version=args.version, log=lambda m: print(m, flush=True),
         command=getattr(args, "invocation", ""), category_detector_weight=args.category_detector_weight,

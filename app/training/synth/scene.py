@@ -37,6 +37,9 @@ class SceneConfig:
     occluders: bool = True  # hands, objects, hangers
     camera_effects: bool = True  # light, colour cast, blur, noise, JPEG
     mirror: bool = False  # flip the finished image left-right (landmarks follow the schema flip index)
+    # Share of flat-lay scenes that are one garment photographed close, filling most of the frame and sometimes
+    # cut by its edges, as people photograph a single garment on a bed or floor. 0 keeps older pools' seeds.
+    closeups: float = 0.0
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -47,6 +50,8 @@ class SceneConfig:
             raise ValueError(f"categories must be DF2 ids 1-13, got {self.categories!r}")
         if self.max_garments < 1:
             raise ValueError("max_garments must be at least 1")
+        if not 0.0 <= self.closeups <= 1.0:
+            raise ValueError(f"closeups is a share of scenes (0..1), got {self.closeups!r}")
         w, h = self.image_size
         if w < 32 or h < 32:
             raise ValueError(f"image_size too small: {self.image_size}")
@@ -113,10 +118,10 @@ def _visible_fraction(poly: Polygon, covers: list[Polygon], frame: Polygon) -> f
 
 
 def _place_garments(rng, cfg: SceneConfig, w: int, h: int, table_to_img, single_cat, rotation,
-                    keep_clear: Polygon | None = None):
+                    keep_clear: Polygon | None = None, closeup: bool = False):
     cats = cfg.categories or ALL_CATEGORIES
     frame = box(0, 0, w - 1, h - 1)
-    n = 1 if single_cat is not None else int(rng.integers(1, cfg.max_garments + 1))
+    n = 1 if single_cat is not None or closeup else int(rng.integers(1, cfg.max_garments + 1))
     placed: list[_Placed] = []
     polys: list[Polygon] = []
     for _ in range(n):
@@ -139,6 +144,9 @@ def _place_garments(rng, cfg: SceneConfig, w: int, h: int, table_to_img, single_
                 fill = rng.uniform(0.6, 0.95) if n == 1 else rng.uniform(0.3, 0.65)
                 fill *= 1.0 if rng.random() < 0.75 else rng.uniform(1.0, 1.3)  # sometimes cropped, as close-ups are
                 centre = np.array([rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h])
+                if closeup:
+                    fill = rng.uniform(0.85, 1.2)
+                    centre = np.array([rng.uniform(0.42, 0.58) * w, rng.uniform(0.42, 0.58) * h])
                 if n > 1:
                     centre = np.array([rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h])
                 to_image, px_per_cm = _pose(rng, warped, centre, fill, (w, h), rotation)
@@ -199,7 +207,9 @@ def _compose(seed: int, cfg: SceneConfig, single_cat: int | None = None, rotatio
         bh, bw = charuco_board_image().shape[:2]
         board_poly = Polygon(apply_homography(board_h, np.array([[0, 0], [bw, 0], [bw, bh], [0, bh]], float)))
 
-    placed = _place_garments(rng, cfg, w, h, table_to_img, single_cat, rotation, board_poly)
+    # Drawn only when asked for, so scenes of configs without close-ups keep their seeds' pixels.
+    closeup = cfg.closeups > 0 and mode == "flatlay" and single_cat is None and rng.random() < cfg.closeups
+    placed = _place_garments(rng, cfg, w, h, table_to_img, single_cat, rotation, board_poly, closeup)
     masks = []
     for p in placed:
         masks.append(paint_garment(rng, canvas, p.shape, _image_to_cm(p), p.px_per_cm))
