@@ -4,6 +4,7 @@ retrain that registers a version the CLI then switches to (models --activate / -
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -122,6 +123,10 @@ def test_retrain_registers_a_version_and_the_cli_switches_to_it(tmp_path, capsys
     tuned = json.loads(base.read_text())  # what was tuned on the parent (no ONNX bytes change: hashes hold)
     tuned["detector"]["score_threshold"] = 0.33
     tuned["pose"].update(sideways_categories=[9], turned_category_margin=0.1)
+    # A per-category graph trained on synthetic skirts only: the project's skirt corrections would never reach it.
+    shutil.copy(base.parent / tuned["pose"]["file"], base.parent / "pose_cat9.onnx")
+    tuned["pose"]["per_category"] = {"9": "pose_cat9.onnx"}
+    tuned["sha256"]["pose_cat9.onnx"] = tuned["sha256"][tuned["pose"]["file"]]
     base.write_text(json.dumps(tuned))
     project = skirt_project(tmp_path / "shop.db", 6)
     args = ["train", "--project", str(project), "--base", str(base), "--epochs", "1", "--holdout", "0.3",
@@ -136,6 +141,8 @@ def test_retrain_registers_a_version_and_the_cli_switches_to_it(tmp_path, capsys
     assert card.parent == "tiny 1.0.0" and card.version == "1.0.0+r1"
     assert card.detector.score_threshold == 0.33  # the parent's tuning is kept
     assert card.pose.sideways_categories == (9,) and card.pose.turned_category_margin == 0.1
+    assert card.pose.per_category == {} and card.training["parent_per_category_left_out"] == {"9": "pose_cat9.onnx"}
+    assert "per-category pose graphs (categories 9) are left out" in out
     assert card.training["data_snapshot_sha256"] == result["data_snapshot_sha256"]
     assert "--project" in card.training["command"]
     held = card.metrics["project_held_out"]

@@ -144,6 +144,11 @@ def _run(opts: RetrainOptions, store: ProjectStore, log) -> dict:
     device = resolve_device(opts.device)
     log(f"stage: data — {len(train)} training images ({len(det_train)} fully reviewed for the detector), "
         f"{len(held)} held out; base: {base.name} {base.version} ({base_why}); device {device}")
+    left_out = sorted(base.pose.per_category, key=int)
+    if left_out:
+        log(f"note: the parent's per-category pose graphs (categories {', '.join(left_out)}) are left out: they "
+            "were not trained on this project's corrections, which would then never reach those categories. "
+            "The fine-tuned main graph reads every category.")
     detector, pose, weights_from = load_base_models(base, log)
     freeze_batchnorm(detector)
     freeze_batchnorm(pose)
@@ -202,6 +207,8 @@ def _run(opts: RetrainOptions, store: ProjectStore, log) -> dict:
         "detector_config": detector.cfg.to_json(), "pose_config": pose.cfg.to_json(),
         "onnx_parity_max_abs_diff": parity,
     }
+    if left_out:
+        training["parent_per_category_left_out"] = {c: base.pose.per_category[c] for c in left_out}
     for key in ("score_alpha", "architecture", "loss"):
         if key in base.training:
             training.setdefault(key, base.training[key])
