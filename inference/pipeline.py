@@ -262,25 +262,24 @@ class GarmentPipeline:
         Each result's timings hold its own pre/detect time and a share of the pooled pose/post time
         proportional to its number of garments. ``at_least_one`` as for ``__call__``.
         """
-        per_image, weak = [], []
+        per_image = []
         pooled = StageTimings()
         for i, img in enumerate(images):
             own = StageTimings()
             with own.measure("pre"):
                 img = as_bgr(img, f"image {i}")
-            detections, fell_back = self._photo_detections(img, own, at_least_one)
-            per_image.append((img, detections, own))
-            weak.append(fell_back)
+            detections, weak = self._photo_detections(img, own, at_least_one)
+            per_image.append((img, detections, own, weak))
         batch = max(1, min(pose_batch, self.max_pose_batch))
-        garment_lists = self._estimate([(img, dets) for img, dets, _ in per_image], pooled, batch)
-        total = max(1, sum(len(d) for _, d, _ in per_image))
+        garment_lists = self._estimate([(img, dets) for img, dets, _, _ in per_image], pooled, batch)
+        total = max(1, sum(len(d) for _, d, _, _ in per_image))
         results = []
-        for (_, dets, own), garments in zip(per_image, garment_lists, strict=True):
+        for (_, dets, own, weak), garments in zip(per_image, garment_lists, strict=True):
             share = pooled.scaled(len(dets) / total)
             own.pre += share.pre
             own.pose, own.post = share.pose, share.post
-            results.append(PipelineResult(garments, own, self.provider))
-        return [_mark_weak(r, w) for r, w in zip(results, weak, strict=True)]
+            results.append(_mark_weak(PipelineResult(garments, own, self.provider), weak))
+        return results
 
     # -- stages ----------------------------------------------------------------------------------------
     def detect(
