@@ -170,6 +170,36 @@ def test_init_from_weights_keeps_the_trained_network_and_adds_a_fresh_head(tmp_p
         init_from_weights(headed, tmp_path / "other.pt")
 
 
+def test_weights_resampled_to_a_larger_input_keep_each_bin_at_its_place_in_the_garment():
+    from app.training.rtfpose import resample_to_input_size
+
+    small = PoseConfig(**{**TINY_POSE.to_json(), "input_size": (64, 64)})
+    large = PoseConfig(**{**TINY_POSE.to_json(), "input_size": (96, 96)})
+    weights = RTFPose(small).state_dict()
+    bins = int(64 * small.simcc_split_ratio)
+    # Hidden unit 0 votes for a bump at 30 % of the crop's width: after resampling it must still be at 30 %.
+    bump = torch.exp(-0.5 * ((torch.arange(bins) - 0.3 * bins) / 3.0) ** 2)
+    weights["cls_x.weight"] = torch.zeros_like(weights["cls_x.weight"])
+    weights["cls_x.weight"][:, 0] = bump
+    resampled = resample_to_input_size(weights, small, large)
+    model = RTFPose(large)
+    model.load_state_dict(resampled)  # strict: every tensor has the larger network's shape
+    new_bins = int(96 * large.simcc_split_ratio)
+    peak = int(resampled["cls_x.weight"][:, 0].argmax())
+    assert abs(peak / new_bins - 0.3) <= 1.0 / new_bins
+    assert resampled["cls_y.weight"].shape == (new_bins, large.hidden)
+    # A keypoint map that is the same everywhere gives the same token on both sizes (within bilinear's edges).
+    old_token, new_token = RTFPose(small), model
+    old_token.load_state_dict(weights)
+    flat_old = torch.ones(1, 1, (64 // 16) ** 2)
+    flat_new = torch.ones(1, 1, (96 // 16) ** 2)
+    with torch.no_grad():
+        a, b = old_token.token(flat_old), new_token.token(flat_new)
+    assert torch.allclose(a, b, rtol=0.05, atol=0.05 * float(a.abs().mean()))
+    assert torch.equal(resampled["final_conv.weight"], weights["final_conv.weight"])  # convolutions carry over
+    assert resample_to_input_size(weights, small, small).keys() == weights.keys()
+
+
 def test_keypoint_score_reference_is_the_peak_of_the_training_target():
     from app.training.samples import simcc_peak_reference, simcc_targets
 

@@ -39,23 +39,30 @@ def test_train_names_a_missing_dataset(tmp_path, capsys):
     assert "missing.json" in capsys.readouterr().err
 
 
-def test_train_adds_a_category_head_to_a_trained_pose_model(tmp_path, capsys):
+def test_train_adds_a_category_head_to_a_trained_pose_model_at_a_larger_input(tmp_path, capsys):
     dataset = write_coco(tmp_path, 3)
     out = tmp_path / "model"
     common = ["train", "--data", str(dataset), "--out", str(out), "--val-synthetic", "0", "--workers", "0",
               "--batch", "3", "--pose-batch", "3", "--detector-input", "96", "--pose-input", "64", "--epochs", "1"]
     assert main(common) == 0
     plain = torch.load(out / "checkpoints" / "pose.pt", weights_only=False)
-    assert main([*common, "--pose-only", "--category-head", "--init-pose", str(out / "checkpoints" / "pose.pt")]) == 0
-    assert "new: category" in capsys.readouterr().out
+    # The 64-pixel network's weights start a 96-pixel one: resampled (rtfpose.resample_to_input_size), not dropped.
+    larger = [*common]
+    larger[common.index("--pose-input") + 1] = "96"
+    assert main([*larger, "--pose-only", "--category-head", "--init-pose", str(out / "checkpoints" / "pose.pt")]) == 0
+    log = capsys.readouterr().out
+    assert "new: category" in log and "resampled from a 64×64 to a 96×96 input" in log
+    assert f"initialised {len(plain['model'])}/" in log  # every tensor of the plain network carried over
     headed = torch.load(out / "checkpoints" / "pose.pt", weights_only=False)
     assert headed["config"]["num_categories"] == 13 and "category.0.weight" in headed["model"]
+    assert tuple(headed["config"]["input_size"]) == (96, 96) and headed["model"]["cls_x.weight"].shape[0] == 192
     assert plain["config"]["num_categories"] == 0
     card = load_card(out / "model_card.json")
     assert card.pose.category_output == "category_logits"
     from app.training.samples import simcc_peak_reference
 
-    assert card.pose.keypoint_score_reference == pytest.approx(simcc_peak_reference(3.0, 128), abs=1e-6)
+    assert card.pose.keypoint_score_reference == pytest.approx(simcc_peak_reference(3.0, 192), abs=1e-6)
+    assert tuple(card.pose.preprocess.input_size) == (96, 96)
     # Exporting again rebuilds the pose network from its checkpoint's architecture, head included.
     assert main(["train", "--data", str(dataset), "--out", str(out), "--val-synthetic", "0", "--export-only",
                  "--detector-input", "96", "--pose-input", "64", "--category-detector-weight", "0.35"]) == 0
@@ -83,3 +90,10 @@ def test_train_starts_a_detector_from_a_checkpoint_and_checks_the_closeup_share(
 
     assert main(["train", "--synthetic", "4", "--out", str(tmp_path / "m"), "--closeups", "1.5"]) == 2
     assert "--closeups" in capsys.readouterr().err
+
+
+
+def test_train_refuses_a_pose_input_the_fusion_cannot_divide(tmp_path, capsys):
+    # 80 is a multiple of 16 but not of 32: the cross-scale fusion could not meet its maps (it used to crash).
+    assert main(["train", "--synthetic", "4", "--out", str(tmp_path / "m"), "--pose-input", "80"]) == 2
+    assert "multiples of 32" in capsys.readouterr().err

@@ -17,7 +17,7 @@ import torch
 from app.training.data import DetectionDataset, PoseDataset, collate_pose
 from app.training.detector import CenterNetDetector, DetectorConfig
 from app.training.export import CATEGORY_OUTPUT, SCORE_ALPHA, export_detector, export_pose, write_card
-from app.training.rtfpose import PoseConfig, RTFPose
+from app.training.rtfpose import PoseConfig, RTFPose, resample_to_input_size
 from app.training.samples import simcc_peak_reference
 from app.training.seeds import VAL_SEED  # noqa: F401  (re-exported: the train command imports it from here)
 from app.training.sources import SynthSource
@@ -95,10 +95,13 @@ def _checkpoint_config(path: Path, cls, default):
     return cls.from_json(doc) if doc else default
 
 
-def init_from_weights(model: torch.nn.Module, path: Path, log=print) -> None:
-    """Copy every tensor whose name and shape match; the rest (e.g. a new category head) keeps its init."""
+def init_from_weights(model: torch.nn.Module, path: Path, log=print, adapt=None) -> None:
+    """Copy every tensor whose name and shape match; the rest (e.g. a new category head) keeps its init.
+    ``adapt(weights, checkpoint_config_json)`` may first reshape the checkpoint's weights to this model."""
     state = torch.load(path, map_location="cpu", weights_only=False)
     weights = state.get("model", state)
+    if adapt is not None:
+        weights = adapt(weights, state.get("config"))
     own = model.state_dict()
     usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
     if not usable:
@@ -106,6 +109,16 @@ def init_from_weights(model: torch.nn.Module, path: Path, log=print) -> None:
     model.load_state_dict(usable, strict=False)
     fresh = sorted({k.split(".")[0] for k in own if k not in usable})
     log(f"initialised {len(usable)}/{len(own)} tensors from {path}" + (f"; new: {', '.join(fresh)}" if fresh else ""))
+
+
+def _pose_weights_for(weights: dict, config_doc: dict | None, cfg: PoseConfig, log=print) -> dict:
+    """A pose checkpoint trained at another input size starts the new size from its resampled weights."""
+    old = PoseConfig.from_json(config_doc) if config_doc else None
+    if old is None or old.input_size == cfg.input_size:
+        return weights
+    log(f"pose weights resampled from a {old.input_size[0]}×{old.input_size[1]} to a "
+        f"{cfg.input_size[0]}×{cfg.input_size[1]} input (token map and SimCC bins)")
+    return resample_to_input_size(weights, old, cfg)
 
 
 def run_recipe(r: Recipe) -> dict:
@@ -128,7 +141,7 @@ def run_recipe(r: Recipe) -> dict:
         init_from_weights(detector, r.detector_init, log)
     pose = RTFPose(r.pose_cfg)
     if r.pose_init is not None and "pose" in r.stages and resume_tag != "pose":
-        init_from_weights(pose, r.pose_init, log)
+        init_from_weights(pose, r.pose_init, log, adapt=lambda w, doc: _pose_weights_for(w, doc, r.pose_cfg, log))
     summary: dict = {"out": str(r.out)}
     commands: dict[str, str] = {}
 

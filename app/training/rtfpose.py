@@ -159,8 +159,8 @@ class RTFPose(nn.Module):
         super().__init__()
         self.cfg = cfg
         w, h = cfg.input_size
-        if w % 16 or h % 16:
-            raise ValueError(f"pose input size must be a multiple of 16, got {cfg.input_size}")
+        if w % 32 or h % 32:  # CSFF meets the stride-8, -16 and -32 maps at stride 16: all must divide evenly
+            raise ValueError(f"pose input size must be a multiple of 32, got {cfg.input_size}")
         self.backbone = CSPNeXt(cfg.widths, cfg.stem, cfg.blocks)
         c3, c4, c5 = self.backbone.out_channels
         self.mecs = MECS(c5)
@@ -190,6 +190,34 @@ class RTFPose(nn.Module):
         flat = fused.flatten(2)
         pooled = torch.cat([flat.mean(-1), flat.amax(-1)], dim=1)
         return self.cls_x(tokens), self.cls_y(tokens), self.category(pooled)
+
+
+def resample_to_input_size(weights: dict[str, torch.Tensor], old: PoseConfig, new: PoseConfig) -> dict:
+    """A checkpoint's weights for a network of another input size: the convolutions carry over as they are;
+    the parts tied to the input's size are resampled so the new network starts where the old one was.
+
+    - ``token.1.weight`` reads the flattened stride-16 keypoint maps: its (h/16)·(w/16) inputs are resized
+      bilinearly as the maps they read, and scaled so a map's response keeps its size (ScaleNorm before it
+      keeps each input element's magnitude, the Linear sums more of them).
+    - ``cls_x.weight`` and ``cls_y.weight`` have one row per SimCC bin: bin j of the new crop sits at the
+      same place in the garment as bin j·old/new of the old crop, so rows are interpolated along the bins.
+    Weights of the same shape in both networks are returned unchanged.
+    """
+    if old.input_size == new.input_size:
+        return dict(weights)
+    (ow, oh), (nw, nh) = old.input_size, new.input_size
+    out = dict(weights)
+    token = weights.get("token.1.weight")
+    if token is not None:
+        grid = token.reshape(token.shape[0], 1, oh // 16, ow // 16)
+        resized = F.interpolate(grid, size=(nh // 16, nw // 16), mode="bilinear", align_corners=False)
+        out["token.1.weight"] = resized.flatten(1) * ((oh // 16) * (ow // 16) / ((nh // 16) * (nw // 16)))
+    for name, bins in (("cls_x.weight", int(nw * new.simcc_split_ratio)),
+                       ("cls_y.weight", int(nh * new.simcc_split_ratio))):
+        rows = weights.get(name)
+        if rows is not None:  # (bins, hidden) → interpolate along the bins
+            out[name] = F.interpolate(rows.T[None], size=bins, mode="linear", align_corners=False)[0].T.contiguous()
+    return out
 
 
 def simcc_kl_loss(

@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector-input", metavar="PX", type=int, default=320,
                         help="square detector input size (multiple of 32)")
     parser.add_argument("--pose-input", metavar="PX", type=int, default=128,
-                        help="square pose crop size (multiple of 16)")
+                        help="square pose crop size (multiple of 32); --init-pose weights of another size are resampled")
     parser.add_argument("--category-head", action="store_true",
                         help="give the pose model a garment-category classifier (the runtime then combines it "
                         "with the detector's class)")
@@ -109,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
         per_category = tuple(int(v) for v in args.per_category.split(",") if v.strip())
     except ValueError:
         raise CliError(f"--per-category expects ids like 1,2,8, got {args.per_category!r}", 2) from None
-    if args.detector_input <= 0 or args.detector_input % 32 or args.pose_input <= 0 or args.pose_input % 16:
-        raise CliError("--detector-input must be a multiple of 32 and --pose-input a multiple of 16", 2)
+    if args.detector_input <= 0 or args.detector_input % 32 or args.pose_input <= 0 or args.pose_input % 32:
+        raise CliError("--detector-input and --pose-input must be multiples of 32", 2)
     if args.category_detector_weight < 0:
         raise CliError("--category-detector-weight must be ≥ 0", 2)
     if not 0.0 <= args.closeups <= 1.0:
