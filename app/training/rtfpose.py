@@ -52,6 +52,15 @@ class PoseConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in doc.items()})
 
 
+FUSED_STRIDE = 16  # CSFF's output, which the head's keypoint maps and the category head read
+
+
+def token_grid(input_size: tuple[int, int]) -> tuple[int, int]:
+    """(rows, columns) of the fused keypoint maps the head flattens, for a (w, h) input."""
+    w, h = input_size
+    return h // FUSED_STRIDE, w // FUSED_STRIDE
+
+
 def lower_median(x: torch.Tensor, dim: int) -> torch.Tensor:
     """Lower median along dim via top-k (exports to ONNX TopK, unlike torch.median)."""
     n = x.shape[dim]
@@ -168,7 +177,8 @@ class RTFPose(nn.Module):
         self.safe = SAFE(cfg.fuse_channels)
         k = cfg.num_keypoints
         self.final_conv = nn.Conv2d(cfg.fuse_channels, k, 7, padding=3)
-        flat = (w // 16) * (h // 16)
+        rows, cols = token_grid(cfg.input_size)
+        flat = rows * cols
         self.token = nn.Sequential(ScaleNorm(flat), nn.Linear(flat, cfg.hidden, bias=False))
         self.gau = GAU(cfg.hidden, cfg.gau_s)
         self.cls_x = nn.Linear(cfg.hidden, int(w * cfg.simcc_split_ratio), bias=False)
@@ -205,13 +215,13 @@ def resample_to_input_size(weights: dict[str, torch.Tensor], old: PoseConfig, ne
     """
     if old.input_size == new.input_size:
         return dict(weights)
-    (ow, oh), (nw, nh) = old.input_size, new.input_size
+    (nw, nh), old_grid, new_grid = new.input_size, token_grid(old.input_size), token_grid(new.input_size)
     out = dict(weights)
     token = weights.get("token.1.weight")
     if token is not None:
-        grid = token.reshape(token.shape[0], 1, oh // 16, ow // 16)
-        resized = F.interpolate(grid, size=(nh // 16, nw // 16), mode="bilinear", align_corners=False)
-        out["token.1.weight"] = resized.flatten(1) * ((oh // 16) * (ow // 16) / ((nh // 16) * (nw // 16)))
+        resized = F.interpolate(token.reshape(token.shape[0], 1, *old_grid), size=new_grid, mode="bilinear",
+                                align_corners=False)
+        out["token.1.weight"] = resized.flatten(1) * (old_grid[0] * old_grid[1] / (new_grid[0] * new_grid[1]))
     for name, bins in (("cls_x.weight", int(nw * new.simcc_split_ratio)),
                        ("cls_y.weight", int(nh * new.simcc_split_ratio))):
         rows = weights.get(name)
