@@ -97,3 +97,9 @@ def test_train_refuses_a_pose_input_the_fusion_cannot_divide(tmp_path, capsys):
     # 80 is a multiple of 16 but not of 32: the cross-scale fusion could not meet its maps (it used to crash).
     assert main(["train", "--synthetic", "4", "--out", str(tmp_path / "m"), "--pose-input", "80"]) == 2
     assert "multiples of 32" in capsys.readouterr().err
+
+
+def test_train_refuses_a_time_budget_that_is_not_positive(tmp_path, capsys):
+    assert main(["train", "--synthetic", "4", "--out", str(tmp_path / "m"), "--max-minutes", "0"]) == 2
+    assert "--max-minutes must be a positive" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

@@ -39,6 +39,7 @@ class Recipe:
     lr: float = 2e-3
     device: str = "cpu"
     workers: int = 1
+    max_minutes: float | None = None  # per training stage (detector, pose, each per-category variant)
     resume: Path | None = None
     pose_init: Path | None = None  # start pose training from these weights (new parts, e.g. a head, start fresh)
     detector_init: Path | None = None  # start detector training from these weights (and their architecture)
@@ -79,7 +80,8 @@ def _load_weights(model: torch.nn.Module, path: Path, tag: str, commands: dict) 
     if state.get("tag") != tag:
         raise RuntimeError(f"{path} holds a {state.get('tag')!r} checkpoint, expected {tag!r}")
     model.load_state_dict(state["model"])
-    commands[tag] = f"{state.get('command', 'unknown')} (epoch {int(state['epoch']) + 1})"
+    where = "stopped at its time budget in epoch" if state.get("stopped_at_time_budget") else "epoch"
+    commands[tag] = f"{state.get('command', 'unknown')} ({where} {int(state['epoch']) + 1})"
     return True
 
 
@@ -148,7 +150,8 @@ def run_recipe(r: Recipe) -> dict:
     if "detector" in r.stages and resume_tag != "pose":
         dataset = DetectionDataset(r.train_source, r.detector_cfg, augment=True, seed=1)
         fit(detector, dataset, detector_loss_fn,
-            FitConfig(r.epochs, r.det_batch, r.lr, device=r.device, workers=r.workers), det_ckpt,
+            FitConfig(r.epochs, r.det_batch, r.lr, device=r.device, workers=r.workers,
+                      max_minutes=r.max_minutes), det_ckpt,
             resume=r.resume if resume_tag == "detector" else None, tag="detector",
             extra_state={"config": r.detector_cfg.to_json(), "command": r.command}, log=log)
         commands["detector"] = r.command
@@ -159,7 +162,8 @@ def run_recipe(r: Recipe) -> dict:
     if "pose" in r.stages:
         dataset = PoseDataset(r.train_source, r.pose_cfg, BBOX_PADDING, SIMCC_SIGMA, augment=True, seed=2)
         fit(pose, dataset, pose_loss_fn,
-            FitConfig(r.pose_epochs or r.epochs, r.pose_batch_images, r.lr, device=r.device, workers=r.workers),
+            FitConfig(r.pose_epochs or r.epochs, r.pose_batch_images, r.lr, device=r.device, workers=r.workers,
+                      max_minutes=r.max_minutes),
             pose_ckpt, resume=r.resume if resume_tag == "pose" else None, collate=collate_pose, tag="pose",
             extra_state={"config": r.pose_cfg.to_json(), "command": r.command}, log=log)
         commands["pose"] = r.command
@@ -180,7 +184,7 @@ def run_recipe(r: Recipe) -> dict:
                                   seed=100 + cat_id, category_id=cat_id)
             fit(tuned, dataset, pose_loss_fn,
                 FitConfig(r.finetune_epochs, r.pose_batch_images, r.lr / 4, warmup_iters=10, device=r.device,
-                          workers=r.workers),
+                          workers=r.workers, max_minutes=r.max_minutes),
                 ckpt_dir / f"pose_cat{cat_id}.pt", collate=collate_pose, tag=f"pose_cat{cat_id}", log=log)
             file = f"pose_cat{cat_id}.onnx"
             if is_main:

@@ -58,6 +58,7 @@ class RetrainOptions:
     pose_batch_images: int = 8
     device: str = "auto"
     workers: int = 0
+    max_minutes: float | None = None  # per stage (detector, pose)
     activate: bool = False
     activate_if_better: bool = False
     name: str | None = None
@@ -172,7 +173,7 @@ def _run(opts: RetrainOptions, store: ProjectStore, log) -> dict:
         dataset = DetectionDataset(MixedSource(ProjectSource(det_train), replay), detector.cfg, augment=True, seed=11)
         fit(detector, dataset, detector_loss_fn,
             FitConfig(epochs, opts.det_batch, opts.lr, warmup_iters=10, device=device, workers=opts.workers,
-                      log_every=5),
+                      log_every=5, max_minutes=opts.max_minutes),
             folder / "checkpoints" / "detector.pt", tag="detector", log=log)
     else:
         log("detector unchanged: no fully reviewed training image (or 0 epochs)")
@@ -182,7 +183,7 @@ def _run(opts: RetrainOptions, store: ProjectStore, log) -> dict:
                               augment=True, seed=12)
         fit(pose, dataset, pose_loss_fn,
             FitConfig(pose_epochs, opts.pose_batch_images, opts.lr, warmup_iters=10, device=device,
-                      workers=opts.workers, log_every=5),
+                      workers=opts.workers, log_every=5, max_minutes=opts.max_minutes),
             folder / "checkpoints" / "pose.pt", collate=collate_pose, tag="pose", log=log)
 
     log("stage: export")

@@ -27,6 +27,9 @@ class FitConfig:
     workers: int = 1
     device: str = "cpu"
     log_every: int = 20
+    # Wall-clock budget for this fit: the cosine schedule is compressed to end there and training stops at it,
+    # so a run on a lent GPU (or overnight on a laptop) ends with annealed weights rather than being cut off.
+    max_minutes: float | None = None
 
 
 def distributed_context() -> tuple[int, int, int]:
@@ -39,10 +42,11 @@ def distributed_context() -> tuple[int, int, int]:
     return rank, int(os.environ.get("LOCAL_RANK", "0")), world
 
 
-def _any_rank_empty(empty: bool, world: int, device: torch.device) -> bool:
+def _any_rank(flag_here: bool, world: int, device: torch.device) -> bool:
+    """True when the flag is set on any rank: decisions to skip or stop must be taken by all ranks together."""
     if world == 1:
-        return empty
-    flag = torch.tensor([1.0 if empty else 0.0], device=device)
+        return flag_here
+    flag = torch.tensor([1.0 if flag_here else 0.0], device=device)
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
     return bool(flag.item())
 
@@ -81,6 +85,11 @@ def fit(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch = int(state["epoch"]) + 1
+        if state.get("stopped_at_time_budget"):
+            # Its schedule already ran down to the floor: going on would restart a schedule, not resume one.
+            log(f"[{tag}] {resume} finished at its time budget: nothing to resume (to train it further, start "
+                "a new run from its weights with --init-pose or --init-detector)")
+            return model
         log(f"[{tag}] resumed from {resume} at epoch {start_epoch + 1}")
     wrapped = model
     if world > 1:
@@ -89,12 +98,22 @@ def fit(
     iters_per_epoch = math.ceil(len(dataset) / (cfg.batch_size * world))
     total_iters = max(cfg.epochs * iters_per_epoch, 1)
     warmup = min(cfg.warmup_iters, max(total_iters // 10, 1))  # short runs still reach the peak rate
+    budget_s = cfg.max_minutes * 60.0 if cfg.max_minutes else None
+    fit_start = time.perf_counter()
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")  # TF32 matrix units; the SimCC KL stays well within it
+
+    def time_progress() -> float:
+        return (time.perf_counter() - fit_start) / budget_s if budget_s else 0.0
 
     def lr_at(it: int) -> float:
-        if it < warmup:
+        spent = time_progress()
+        if it < warmup and spent < 0.1:  # a budget far shorter than the epochs cuts the warmup short too
             return cfg.lr * (it + 1) / warmup
-        progress = (it - warmup) / max(total_iters - warmup, 1)
+        progress = max((it - warmup) / max(total_iters - warmup, 1), spent)
         return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+    out_of_time = False
 
     for epoch in range(start_epoch, cfg.epochs):
         if hasattr(dataset, "set_epoch"):
@@ -109,7 +128,8 @@ def fit(
             num_workers=cfg.workers,
             collate_fn=collate,
             drop_last=False,
-            persistent_workers=False,
+            persistent_workers=False,  # workers must see set_epoch's new draws
+            pin_memory=device.type == "cuda",
         )
         wrapped.train()
         t0, seen, running = time.perf_counter(), 0, 0.0
@@ -118,7 +138,7 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(it)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            if _any_rank_empty(batch[next(iter(batch))].shape[0] == 0, world, device):
+            if _any_rank(batch[next(iter(batch))].shape[0] == 0, world, device):
                 # A pose batch of images without a usable garment. Under DDP every rank must skip together:
                 # one rank stepping alone waits forever for the others' gradients.
                 if rank == 0:
@@ -132,24 +152,35 @@ def fit(
             value = float(loss.detach())
             running = 0.9 * running + 0.1 * value if seen else value
             seen += 1
-            if rank == 0 and (i % cfg.log_every == 0 or i == iters_per_epoch - 1):
+            out_of_time = budget_s is not None and _any_rank(time_progress() >= 1.0, world, device)
+            if rank == 0 and (i % cfg.log_every == 0 or i == iters_per_epoch - 1 or out_of_time):
                 rate = seen / max(time.perf_counter() - t0, 1e-9)
                 left = (total_iters - it - 1) / max(rate, 1e-9)
+                if budget_s is not None:
+                    left = min(left, max(budget_s - (time.perf_counter() - fit_start), 0.0))
                 detail = " ".join(f"{k} {v:.3f}" for k, v in parts.items())
                 log(
                     f"[{tag}] epoch {epoch + 1}/{cfg.epochs} iter {i + 1}/{iters_per_epoch} "
                     f"loss {running:.4f} ({detail}) lr {lr_at(it):.2e} {rate:.2f} it/s ETA {left / 60:.1f} min"
                 )
                 sys.stdout.flush()
+            if out_of_time:
+                break
         if rank == 0:
             tmp = checkpoint.with_suffix(".tmp")
             torch.save(
                 {"tag": tag, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 **(extra_state or {})},
+                 **({"stopped_at_time_budget": True} if out_of_time else {}), **(extra_state or {})},
                 tmp,
             )
             tmp.replace(checkpoint)
-            log(f"[{tag}] epoch {epoch + 1} done, checkpoint {checkpoint}")
+            if out_of_time:
+                log(f"[{tag}] time budget of {cfg.max_minutes:g} min reached in epoch {epoch + 1} "
+                    f"(iter {i + 1}/{iters_per_epoch}): stopped, checkpoint {checkpoint}")
+            else:
+                log(f"[{tag}] epoch {epoch + 1} done, checkpoint {checkpoint}")
+        if out_of_time:
+            break
     if world > 1:
         dist.barrier()
     return model

@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, help=f"default {SCRATCH_LR} ({PROJECT_LR} with --project)")
     parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--max-minutes", metavar="MIN", type=float,
+                        help="wall-clock budget per training stage: the learning-rate schedule is compressed "
+                             "to end there, and the stage stops with annealed weights")
     parser.add_argument("--val-synthetic", metavar="N", type=int, default=100,
                         help="render N fixed-seed validation scenes for the card's metrics (0: skip)")
     parser.add_argument("--val-data", metavar="COCO_JSON", type=Path, help="validation set instead of renders")
@@ -113,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--detector-input and --pose-input must be multiples of 32", 2)
     if args.category_detector_weight < 0:
         raise CliError("--category-detector-weight must be ≥ 0", 2)
+    if args.max_minutes is not None and args.max_minutes <= 0:
+        raise CliError(f"--max-minutes must be a positive number of minutes, got {args.max_minutes:g}", 2)
     if not 0.0 <= args.closeups <= 1.0:
         raise CliError(f"--closeups is a share of scenes between 0 and 1, got {args.closeups}", 2)
     for ckpt in (args.resume, args.init_pose, args.init_detector):
@@ -152,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
     recipe = Recipe(
         out=args.out, train_source=train_source, data_description=description, epochs=args.epochs,
         pose_epochs=args.pose_epochs, det_batch=args.batch, pose_batch_images=args.pose_batch, lr=args.lr,
-        device=args.device, workers=args.workers, resume=args.resume, pose_init=args.init_pose,
+        device=args.device, workers=args.workers, max_minutes=args.max_minutes, resume=args.resume,
+        pose_init=args.init_pose,
         detector_init=args.init_detector, stages=stages, per_category=per_category,
         finetune_epochs=args.finetune_epochs, val_source=val_source, val_description=val_description,
         name=args.name, version=args.version, log=lambda m: print(m, flush=True),
@@ -183,7 +189,8 @@ def _retrain(args: argparse.Namespace) -> int:
         epochs=PROJECT_EPOCHS if args.epochs is None else args.epochs, pose_epochs=args.pose_epochs,
         replay=args.replay, holdout=args.holdout, lr=PROJECT_LR if args.lr is None else args.lr,
         det_batch=8 if args.batch is None else args.batch, pose_batch_images=args.pose_batch, device=args.device or "auto",
-        workers=args.workers, activate=args.activate, activate_if_better=args.activate_if_better,
+        workers=args.workers, max_minutes=args.max_minutes, activate=args.activate,
+        activate_if_better=args.activate_if_better,
         name=None if args.name == "garment-studio" else args.name, version=args.version,
         log=lambda m: print(m, flush=True),
     )
