@@ -108,3 +108,40 @@ class SynthSource:
         h, w = image.shape[:2]
         info = {"id": i + 1, "file_name": f"{name}.jpg", "width": w, "height": h}
         return image, garments, info
+
+    def prerender(self, processes: int, progress=None) -> int:
+        """Render the pool's missing scenes with ``processes`` worker processes; returns how many were rendered.
+
+        A machine with many cores fills a large pool in minutes, before the training processes (which then
+        only decode JPEGs) share those cores between them.
+        """
+        if self.pool_dir is None:
+            raise ValueError("prerender needs a pool folder")
+        missing = [i for i in range(self.count)
+                   if not (self.pool_dir / f"synth_{self.base_seed + i:010d}.pkl").is_file()]
+        chunks = [missing[a:a + 100] for a in range(0, len(missing), 100)]
+        done = 0
+        if processes <= 1:
+            for chunk in chunks:
+                done += _render_into_pool(self, chunk)
+                if progress is not None:
+                    progress(done, len(missing))
+            return done
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:  # spawn: no torch state forked
+            for n in pool.imap_unordered(_render_into_pool_job, [(self, chunk) for chunk in chunks]):
+                done += n
+                if progress is not None:
+                    progress(done, len(missing))
+        return done
+
+
+def _render_into_pool(source: SynthSource, indices: list[int]) -> int:
+    for i in indices:
+        source.load(i)  # renders and caches the scene
+    return len(indices)
+
+
+def _render_into_pool_job(job: tuple[SynthSource, list[int]]) -> int:
+    return _render_into_pool(*job)

@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="no training: export the checkpoints in --out/checkpoints and write the card")
     parser.add_argument("--pool", metavar="DIR", type=Path,
                         help="with --synthetic: reuse the same N scenes every epoch, cached in DIR")
+    parser.add_argument("--render-procs", metavar="P", type=int, default=0,
+                        help="with --pool: first render the pool's missing scenes with P processes (a machine "
+                             "with many cores fills it in minutes; training then only decodes them)")
     parser.add_argument("--per-category", metavar="IDS", default="",
                         help="comma-separated category ids to fine-tune pose variants for (e.g. 1,2,8)")
     parser.add_argument("--finetune-epochs", type=int, default=3)
@@ -139,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
                 f"synthetic renders (SceneConfig(random_aspect=True{closeups})), seeds from {args.seed}: "
                 + (f"a fixed pool of {args.synthetic} scenes" if args.pool else f"{args.synthetic} new scenes per epoch")
             )
+            if args.render_procs > 0:
+                if args.pool is None:
+                    raise CliError("--render-procs renders a --pool: give the pool folder", 2)
+                _prerender(train_source, args.render_procs)
         val_source, val_description = None, ""
         if args.val_data is not None:
             val_source = CocoSource(args.val_data, args.val_images)
@@ -173,6 +180,19 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc), 1) from exc
     print(f"done: {summary.get('card', args.out)}")
     return 0
+
+
+def _prerender(source, processes: int) -> None:
+    import time
+
+    start = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 1000 < 100:
+            print(f"pool: {done}/{total} scenes rendered, {time.perf_counter() - start:.0f} s", flush=True)
+
+    rendered = source.prerender(processes, progress)
+    print(f"pool {source.pool_dir}: {rendered} scenes rendered, {len(source) - rendered} already there", flush=True)
 
 
 def _retrain(args: argparse.Namespace) -> int:
