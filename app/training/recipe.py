@@ -80,9 +80,19 @@ def _load_weights(model: torch.nn.Module, path: Path, tag: str, commands: dict) 
     if state.get("tag") != tag:
         raise RuntimeError(f"{path} holds a {state.get('tag')!r} checkpoint, expected {tag!r}")
     model.load_state_dict(state["model"])
-    where = "stopped at its time budget in epoch" if state.get("stopped_at_time_budget") else "epoch"
-    commands[tag] = f"{state.get('command', 'unknown')} ({where} {int(state['epoch']) + 1})"
+    commands[tag] = f"{state.get('command', 'unknown')} ({_where_it_ended(state)})"
     return True
+
+
+def _where_it_ended(state: dict) -> str:
+    where = "stopped at its time budget in epoch" if state.get("stopped_at_time_budget") else "epoch"
+    return f"{where} {int(state['epoch']) + 1}"
+
+
+def _command_of_finished_stage(command: str, checkpoint: Path) -> str:
+    """The command, plus where a time-budgeted stage stopped (a full run needs no note)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    return f"{command} ({_where_it_ended(state)})" if state.get("stopped_at_time_budget") else command
 
 
 def _checkpoint_tag(path: Path) -> str:
@@ -154,7 +164,7 @@ def run_recipe(r: Recipe) -> dict:
                       max_minutes=r.max_minutes), det_ckpt,
             resume=r.resume if resume_tag == "detector" else None, tag="detector",
             extra_state={"config": r.detector_cfg.to_json(), "command": r.command}, log=log)
-        commands["detector"] = r.command
+        commands["detector"] = _command_of_finished_stage(r.command, det_ckpt)
     elif not _load_weights(detector, det_ckpt, "detector", commands):
         log(f"no detector checkpoint at {det_ckpt}: the detector stays untrained")
         detector = None
@@ -166,7 +176,7 @@ def run_recipe(r: Recipe) -> dict:
                       max_minutes=r.max_minutes),
             pose_ckpt, resume=r.resume if resume_tag == "pose" else None, collate=collate_pose, tag="pose",
             extra_state={"config": r.pose_cfg.to_json(), "command": r.command}, log=log)
-        commands["pose"] = r.command
+        commands["pose"] = _command_of_finished_stage(r.command, pose_ckpt)
     elif not _load_weights(pose, pose_ckpt, "pose", commands):
         log(f"no pose checkpoint at {pose_ckpt}: the pose model stays untrained")
         pose = None
