@@ -78,3 +78,13 @@ def test_a_run_that_ended_at_its_budget_is_not_resumed_into_a_restarted_schedule
                 tmp_path / "m.pt", resume=tmp_path / "m.pt", log=logs.append)
     assert steps == [] and "nothing to resume" in logs[-1]
     assert all(torch.equal(again.state_dict()[k], v) for k, v in trained.items())
+
+
+def test_the_card_notes_a_budget_stop_and_nothing_for_a_stage_that_ran_no_epoch(tmp_path):
+    from app.training.recipe import _command_of_finished_stage
+
+    cfg = FitConfig(epochs=50, batch_size=8, lr=1e-2, warmup_iters=1, workers=0, max_minutes=0.1 / 60)
+    fit(nn.Linear(4, 1), _Pairs(), _slow_mse([], 0.05), cfg, tmp_path / "m.pt", log=lambda m: None)
+    assert _command_of_finished_stage("train X", tmp_path / "m.pt").startswith(
+        "train X (stopped at its time budget in epoch ")
+    assert _command_of_finished_stage("train X", tmp_path / "none.pt") == "train X"  # --epochs 0 writes none

@@ -91,6 +91,8 @@ def _where_it_ended(state: dict) -> str:
 
 def _command_of_finished_stage(command: str, checkpoint: Path) -> str:
     """The command, plus where a time-budgeted stage stopped (a full run needs no note)."""
+    if not checkpoint.is_file():  # --epochs 0 (e.g. only per-category variants from --init-pose): no epoch ran
+        return command
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     return f"{command} ({_where_it_ended(state)})" if state.get("stopped_at_time_budget") else command
 
