@@ -167,9 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: smoke_test.py PATH/TO/garment-studio", file=sys.stderr)
         return 2
+    exe = Path(argv[0])
+    if exe.is_dir():  # the bundle folder: its launcher has the same name
+        exe = exe / "garment-studio"
+    if not exe.is_file() or not os.access(exe, os.X_OK):
+        print(f"FAILED: {exe} is not an executable garment-studio bundle (build it with packaging/build.py)",
+              file=sys.stderr)
+        return 1
     with tempfile.TemporaryDirectory(prefix="garment-studio-smoke-") as tmp:
         try:
-            checks = smoke(Path(argv[0]), Path(tmp))
+            checks = smoke(exe, Path(tmp))
         except SmokeFailure as exc:
             print(f"FAILED: {exc}", file=sys.stderr)
             return 1

@@ -81,3 +81,8 @@ def test_desktop_entry_installs_for_the_bundle(bundle, tmp_path):
     if shutil.which("desktop-file-validate"):
         result = subprocess.run(["desktop-file-validate", str(entry_path)], capture_output=True, text=True)
         assert result.returncode == 0 and not result.stdout.strip(), result.stdout
+
+
+def test_smoke_test_names_a_path_that_is_no_bundle(tmp_path, capsys):
+    assert smoke_test.main([str(tmp_path)]) == 1
+    assert "is not an executable garment-studio bundle" in capsys.readouterr().err
