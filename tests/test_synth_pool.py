@@ -30,3 +30,14 @@ def test_prerender_fills_the_pool_with_the_scenes_of_its_seeds(tmp_path):
 def test_train_refuses_render_procs_without_a_pool(tmp_path, capsys):
     assert main(["train", "--synthetic", "4", "--out", str(tmp_path / "m"), "--render-procs", "2"]) == 2
     assert "--render-procs renders a --pool" in capsys.readouterr().err
+
+
+def test_train_render_procs_fills_the_pool_before_any_stage(tmp_path, capsys):
+    pool = tmp_path / "pool"
+    args = ["train", "--synthetic", "3", "--pool", str(pool), "--render-procs", "2", "--export-only",
+            "--out", str(tmp_path / "m"), "--val-synthetic", "0"]
+    assert main(args) == 0
+    assert len(list(pool.glob("synth_*.pkl"))) == 3
+    assert f"pool {pool}: 3 scenes rendered, 0 already there" in capsys.readouterr().out
+    assert main(args) == 0
+    assert f"pool {pool}: 0 scenes rendered, 3 already there" in capsys.readouterr().out

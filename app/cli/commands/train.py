@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from app.cli.errors import CliError
@@ -119,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--detector-input and --pose-input must be multiples of 32", 2)
     if args.category_detector_weight < 0:
         raise CliError("--category-detector-weight must be ≥ 0", 2)
+    if args.render_procs > 0 and args.pool is None:
+        raise CliError("--render-procs renders a --pool: give the pool folder", 2)
     if args.max_minutes is not None and args.max_minutes <= 0:
         raise CliError(f"--max-minutes must be a positive number of minutes, got {args.max_minutes:g}", 2)
     if not 0.0 <= args.closeups <= 1.0:
@@ -142,9 +145,9 @@ def run(args: argparse.Namespace) -> int:
                 f"synthetic renders (SceneConfig(random_aspect=True{closeups})), seeds from {args.seed}: "
                 + (f"a fixed pool of {args.synthetic} scenes" if args.pool else f"{args.synthetic} new scenes per epoch")
             )
-            if args.render_procs > 0:
-                if args.pool is None:
-                    raise CliError("--render-procs renders a --pool: give the pool folder", 2)
+            if args.render_procs > 0 and int(os.environ.get("RANK", "0")) == 0:
+                # Under torchrun one rank renders; the others render on demand what is still missing (each
+                # scene is written atomically, so two writers of one scene leave one whole copy).
                 _prerender(train_source, args.render_procs)
         val_source, val_description = None, ""
         if args.val_data is not None:
