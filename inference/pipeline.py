@@ -21,6 +21,7 @@ import numpy as np
 from inference.annotation import Garment, Visibility
 from inference.boxes import box_around, box_iou
 from inference.category_fusion import fuse_categories
+from inference.duplicates import merge_read_twice
 from inference.model_card import ModelCard, ModelCardError, load_card
 from inference.pose_decode import (
     DEFAULT_VISIBLE_THRESHOLD,
@@ -82,11 +83,15 @@ class GarmentPipeline:
         max_pose_batch: int = 64,
         warm_up: bool = True,
         merge_categories: bool = True,
+        merge_shown_from: float | None = None,
     ):
         self.card = card
         # One garment, one box: overlapping detections of different categories keep only the best one.
         # Evaluation may turn this off to score every category hypothesis, as DF2's protocol allows.
         self.merge_categories = merge_categories
+        # After pose, a shown garment read twice is merged (inference.duplicates). Shown = detector score at or
+        # above this; default the card's threshold (evaluation lowers that one and passes the original here).
+        self.merge_shown_from = card.detector.score_threshold if merge_shown_from is None else merge_shown_from
         self.flip_test = flip_test
         # Also read every crop turned by 90°, 180° and 270° (180° only for non-square crops) and keep the
         # reading the network is surest of: training turns crops by at most ±30°, so a garment laid upside
@@ -171,7 +176,7 @@ class GarmentPipeline:
         with timings.measure("pre"):
             image = as_bgr(image)
         detections, weak = self._photo_detections(image, timings, at_least_one)
-        return _mark_weak(self.estimate(image, detections, timings), weak)
+        return _mark_weak(self._merged(self.estimate(image, detections, timings)), weak)
 
     def predict_boxes(
         self, image: np.ndarray, boxes: Sequence[tuple[Sequence[float], int]], score: float = 1.0
@@ -203,7 +208,12 @@ class GarmentPipeline:
         with timings.measure("pre"):
             image = as_bgr(image)
         detections, weak = self._known_category_detections(image, category_id, timings, fallback_threshold)
-        return _mark_weak(self.estimate(image, detections, timings), weak)
+        return _mark_weak(self._merged(self.estimate(image, detections, timings)), weak)
+
+    def _merged(self, result: PipelineResult) -> PipelineResult:
+        with result.timings.measure("post"):
+            garments = merge_read_twice(result, self.merge_shown_from)
+        return PipelineResult(garments, result.timings, result.provider)
 
     def detect_known_category(
         self, image: np.ndarray, category_id: int, timings: StageTimings | None = None,
@@ -278,7 +288,7 @@ class GarmentPipeline:
             share = pooled.scaled(len(dets) / total)
             own.pre += share.pre
             own.pose, own.post = share.pose, share.post
-            results.append(_mark_weak(PipelineResult(garments, own, self.provider), weak))
+            results.append(_mark_weak(self._merged(PipelineResult(garments, own, self.provider)), weak))
         return results
 
     # -- stages ----------------------------------------------------------------------------------------

@@ -239,8 +239,10 @@ def open_pipeline(
     from inference.pipeline import GarmentPipeline
 
     card = load_card(card_path)
+    shown_from = card.detector.score_threshold  # garments the app would show are still merged as in the app
     card = replace(card, detector=replace(card.detector, score_threshold=float(score_threshold)))
-    return GarmentPipeline(card, provider="cpu", threads=2, flip_test=flip_test, orientation_check=orientation_check)
+    return GarmentPipeline(card, provider="cpu", threads=2, flip_test=flip_test, orientation_check=orientation_check,
+                           merge_shown_from=shown_from)
 
 
 def evaluate_source(pipeline, source, alpha: float, limit: int | None = None, progress=None) -> dict:
