@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from inference.annotation import Garment
+from inference.duplicates import merge_read_twice
 from inference.pipeline import GarmentPipeline
 from inference.smoothing import KeypointSmoother
 from inference.timing import StageTimings
@@ -74,6 +75,8 @@ class LiveEstimator:
             detections = tracker.tracked_detections()
         garments = list(self.pipeline.estimate(image, detections, timings))
         with timings.measure("post"):
+            if detected:  # fresh boxes may hold one garment twice (ADR 0008); tracked boxes are one per track
+                garments = merge_read_twice(garments, self.pipeline.merge_shown_from)
             if tracker is not None:
                 ids = tracker.update(garments, detected)
             else:  # no tracking: ids are only positions, so smoothing needs a stable order
