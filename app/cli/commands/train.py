@@ -189,10 +189,13 @@ def _prerender(source, processes: int) -> None:
     import time
 
     start = time.perf_counter()
+    last_line = [start]
 
     def progress(done: int, total: int) -> None:
-        if done == total or done % 1000 < 100:
-            print(f"pool: {done}/{total} scenes rendered, {time.perf_counter() - start:.0f} s", flush=True)
+        now = time.perf_counter()
+        if done == total or now - last_line[0] >= 10.0:  # a line every 10 s, whatever the chunk size
+            last_line[0] = now
+            print(f"pool: {done}/{total} scenes rendered, {now - start:.0f} s", flush=True)
 
     rendered = source.prerender(processes, progress)
     print(f"pool {source.pool_dir}: {rendered} scenes rendered, {len(source) - rendered} already there", flush=True)
