@@ -371,26 +371,38 @@ class GarmentPipeline:
         return self.pose_for_category.get(detection.category_id, self.card.pose.file)
 
     def _run_groups(self, groups, jobs, timings: StageTimings, batch: int):
-        """Yield ((job, index), garment) for {pose file: [(job, index, detection)]}, ``batch`` crops per call."""
+        """Yield ((job, index), garment) for {pose file: [(job, index, detection)]}, ``batch`` crops per call.
+        With the orientation check on, garments whose orientation is already decided are read apart from
+        the others, in that orientation only."""
         for file, group in groups.items():
-            for start in range(0, len(group), batch):
-                chunk = group[start : start + batch]
-                garments = self._pose_chunk(self.pose_models[file], [(jobs[j][0], d) for j, _, d in chunk], timings)
-                for (j, n, _), g in zip(chunk, garments, strict=True):
-                    yield (j, n), g
+            by_turn: dict[int | None, list] = {}
+            for item in group:
+                by_turn.setdefault(item[2].quarter_turns if self.orientation_check else None, []).append(item)
+            for turns, subgroup in by_turn.items():
+                for start in range(0, len(subgroup), batch):
+                    chunk = subgroup[start : start + batch]
+                    crops = [(jobs[j][0], d) for j, _, d in chunk]
+                    garments = self._pose_chunk(self.pose_models[file], crops, timings, turns)
+                    for (j, n, _), g in zip(chunk, garments, strict=True):
+                        yield (j, n), g
 
-    def _views(self) -> list[list[CropView]]:
-        """Every pass, grouped by orientation (the plain crop's group first)."""
+    def _views(self, quarter_turns: int | None = None) -> list[list[CropView]]:
+        """Every pass, grouped by orientation (the plain crop's group first); only ``quarter_turns``'s group
+        when the orientation is already decided."""
         turns = [0]
         if self.orientation_check:
             w, h = self.card.pose.preprocess.input_size
             turns = [0, 1, 2, 3] if w == h and self.card.pose.sideways_categories else [0, 2]
+            if quarter_turns is not None and quarter_turns % 4 in turns:
+                turns = [quarter_turns % 4]
         return [[CropView(k, False)] + ([CropView(k, True)] if self.flip_test else []) for k in turns]
 
-    def _pose_chunk(self, model: OnnxModel, crops, timings: StageTimings) -> list[Garment]:
+    def _pose_chunk(
+        self, model: OnnxModel, crops, timings: StageTimings, quarter_turns: int | None = None
+    ) -> list[Garment]:
         spec = self.card.pose
         size = spec.preprocess.input_size
-        orientations = self._views()
+        orientations = self._views(quarter_turns)
         with timings.measure("pre"):
             buffer = np.empty((len(crops), size[1], size[0], 3), np.uint8)
             inverses = np.empty((len(crops), 2, 3))
@@ -415,6 +427,9 @@ class GarmentPipeline:
             chosen = readings[0]
             if len(readings) > 1:
                 chosen = self._pick_orientation(readings, [group[0].degrees for group in orientations])
+            elif self.orientation_check:  # decided before (a tracked garment): say which turn was read
+                chosen[2][:] = [{**extra, "orientation": orientations[0][0].degrees, "orientation_kept": True}
+                                for extra in chosen[2]]
             garments = []
             for (xy, scores), det, extra in zip(*chosen, strict=True):
                 g = build_garment(det, xy, scores, self.model_version, self.visible_threshold,

@@ -33,6 +33,10 @@ class Detection:
     category_id: int  # DeepFashion2 1..13
     # True when a person fixed the category (a drawn box, QC mode's style): no classifier may change it.
     category_fixed: bool = False
+    # The orientation already decided for this garment, in clockwise quarter turns (a tracked garment keeps
+    # the one its detection frame chose): with the orientation check on, only this turn is read. None: the
+    # check (when on) decides.
+    quarter_turns: int | None = None
 
 
 def _reversed_bins(bins: int, split: float) -> np.ndarray:

@@ -27,6 +27,7 @@ class Track:
     detection_score: float
     centroid: np.ndarray  # of the confident landmarks
     spread: np.ndarray  # their (std x, std y)
+    quarter_turns: int | None = None  # the orientation check's decision at the last detection frame
 
 
 class BoxTracker:
@@ -51,9 +52,12 @@ class BoxTracker:
         return self._lost or not self.tracks or self._frames_since_detection >= self.detect_every
 
     def tracked_detections(self) -> list[Detection]:
-        """Boxes for the next frame, from the previous frame's landmarks. Their category is the one decided at
-        the last detection: a crop classifier re-deciding every frame could flip the landmark set on screen."""
-        return [Detection(t.bbox, t.detection_score, t.category_id, category_fixed=True) for t in self.tracks]
+        """Boxes for the next frame, from the previous frame's landmarks. Their category and orientation are the
+        ones decided at the last detection: a crop classifier re-deciding every frame could flip the landmark
+        set on screen, and a garment lying on the table does not turn over between detections, so reading it
+        only the way up already found saves the orientation check's other passes (6 of 8 with flip test)."""
+        return [Detection(t.bbox, t.detection_score, t.category_id, category_fixed=True, quarter_turns=t.quarter_turns)
+                for t in self.tracks]
 
     def update(self, garments: list[Garment], detected: bool) -> list[int]:
         """Take this frame's garments; return one track id per garment."""
@@ -77,7 +81,9 @@ class BoxTracker:
             before = previous.get(tid)
             box = garment.bbox if detected or before is None else _follow(before, centroid, spread)
             det_score = float(garment.extra.get("detection_score", garment.score or 0.0))
-            kept.append(Track(tid, garment.category_id, box, det_score, centroid, spread))
+            degrees = garment.extra.get("orientation")
+            turns = None if degrees is None else int(degrees) // 90
+            kept.append(Track(tid, garment.category_id, box, det_score, centroid, spread, turns))
         self.tracks = kept
         return ids
 

@@ -258,3 +258,51 @@ def test_margin_tuning_runs_the_whole_pipeline_and_records_its_choice_in_the_car
     assert recorded.training["turned_category_margin_tuning"]["best"] == 0.1
     assert recorded.metrics["synthetic_val_app"]["images"] == 2
     assert recorded.pose.sideways_categories == (9,)  # the rest of the card is kept
+
+
+class _CountingPose:
+    """The real pose session, recording how many crop rows each call was given."""
+
+    def __init__(self, model):
+        self.model, self.rows = model, []
+
+    def run(self, feeds):
+        self.rows.append(len(feeds["crops"]))
+        return self.model.run(feeds)
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+
+def test_a_tracked_garment_is_read_only_the_way_up_its_detection_frame_chose(ramp_card):
+    from inference.realtime import LiveEstimator
+
+    pipeline = GarmentPipeline.from_card(ramp_card, provider="cpu", flip_test=True, orientation_check=True)
+    file = pipeline.card.pose.file
+    pose = pipeline.pose_models[file] = _CountingPose(pipeline.pose_models[file])
+    estimator = LiveEstimator(pipeline, detect_every=2, smooth=False)
+    img = _scene(marker_y=131)  # surer turned over: the detection frame's check picks 180°
+    frames = [estimator.process(img, t / 30) for t in range(3)]
+    assert [detected for _, _, detected, _ in frames] == [True, False, True]
+    # Detection frames read upright and turned, each also mirrored; the tracked frame only turned + mirrored.
+    assert pose.rows == [4, 2, 4]
+    (checked,), (tracked,), (rechecked,) = (garments for garments, _, _, _ in frames)
+    assert checked.extra["orientation"] == tracked.extra["orientation"] == rechecked.extra["orientation"] == 180
+    assert tracked.extra["orientation_kept"] and "orientation_scores" not in tracked.extra
+    assert "orientation_kept" not in rechecked.extra
+    # The one reading kept is the one the full check chose, so the landmarks stay on the dot, sub-pixel.
+    assert np.allclose([(k.x, k.y) for k in tracked.keypoints], (321.0, 131.0), atol=0.75)
+    assert np.mean([k.score for k in tracked.keypoints]) == pytest.approx(checked.extra["orientation_scores"]["180"],
+                                                                           abs=0.02)
+
+
+def test_a_decided_orientation_is_ignored_with_the_check_off(ramp_card):
+    from inference.pose_decode import Detection
+
+    plain = GarmentPipeline.from_card(ramp_card, provider="cpu")
+    img = _scene(marker_y=131)
+    (detected,) = plain.detect(img)
+    turned = Detection(detected.bbox, detected.score, detected.category_id, quarter_turns=2)
+    (as_given,), (unturned,) = plain.estimate(img, [turned]), plain.estimate(img, [detected])
+    assert [(k.x, k.y, k.score) for k in as_given.keypoints] == [(k.x, k.y, k.score) for k in unturned.keypoints]
+    assert "orientation" not in as_given.extra
