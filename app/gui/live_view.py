@@ -104,21 +104,12 @@ class LiveWorker(QThread):
         from inference.realtime import LiveEstimator, LiveLoop
         from inference.video import open_source
 
-        frames: dict[float, np.ndarray] = {}
-
-        class _KeepingFrames(LiveEstimator):
-            # LiveResult has no pixels; remember the frame each result was computed on.
-            def process(self, image, t):
-                frames.clear()
-                frames[t] = image
-                return super().process(image, t)
-
         started, count = time.monotonic(), 0
 
         def on_result(result) -> None:
             nonlocal count
             count += 1
-            image = frames.get(result.captured_at)
+            image = result.image  # the frame these garments were computed on, not a newer one
             if image is None:
                 return
             overlay = bgr_to_qimage(image)
@@ -132,7 +123,7 @@ class LiveWorker(QThread):
 
         try:
             source = open_source(int(self.source) if self.source.isdigit() else self.source)
-            self._estimator = _KeepingFrames(self.pipeline, known_category=self.known_category)
+            self._estimator = LiveEstimator(self.pipeline, known_category=self.known_category)
             self._loop = LiveLoop(self._estimator, source)
             self._loop.run(on_result)
         except Exception as exc:  # a camera that cannot open, a broken file: shown in the window
