@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 import pytest
-from test_store_fixtures import make_garment, write_png
+from test_store_fixtures import make_garment, write_jpeg, write_png
 
 from app.store import ImageReadError, ImageStatus, ProjectStore, StoreError
 from inference.annotation import GarmentStatus, Keypoint, PointSource, Visibility
@@ -36,6 +36,45 @@ def test_add_images_hashes_sizes_and_skips_duplicates(store, tmp_path):
     assert [(i.width, i.height, i.status) for i in infos] == [(64, 48, ImageStatus.NEW), (32, 16, ImageStatus.NEW)]
     with pytest.raises(ImageReadError, match="broken.png"):
         store.add_image(tmp_path / "broken.png")
+
+
+@pytest.mark.parametrize("little_endian", [False, True])
+def test_exif_orientation_is_read_from_the_jpeg_header(tmp_path, little_endian):
+    from app.store.images import exif_orientation
+
+    for value in range(1, 9):
+        path = write_jpeg(tmp_path / f"o{value}.jpg", 20, 10, value, little_endian=little_endian)
+        assert exif_orientation(path.read_bytes()) == value
+    assert exif_orientation(write_jpeg(tmp_path / "plain.jpg", 20, 10).read_bytes()) == 1
+    assert exif_orientation(write_png(tmp_path / "p.png").read_bytes()) == 1
+    tagged = (tmp_path / "o6.jpg").read_bytes()
+    assert exif_orientation(tagged[:40]) == 1  # cut inside the EXIF block: unreadable, taken as upright
+
+
+def test_a_sideways_phone_photo_is_stored_with_its_upright_size(store, tmp_path):
+    """Stored 100×40 with orientation 6 (turn 90° clockwise to view): the model, the canvas and the stored
+    size all see it 40 wide and 100 tall, so exports divide upright keypoints by the upright size."""
+    import cv2
+    from PySide6.QtGui import QImageReader
+
+    from app.datasets.formats import export_project
+
+    path = write_jpeg(tmp_path / "phone.jpg", 100, 40, orientation=6)
+    info = store.image(store.add_image(path).image_id)
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)
+    shown = reader.read()
+    assert (info.width, info.height) == (40, 100) == (shown.width(), shown.height())
+    assert cv2.imread(str(path)).shape[:2] == (100, 40)
+    garment = replace(make_garment(box=(4.25, 60.5, 36.75, 97.25)), status=GarmentStatus.CORRECTED)
+    store.import_garments(info.id, [garment])
+    export_project(store, tmp_path / "yolo", "yolo-pose")
+    (label,) = (tmp_path / "yolo" / "labels").glob("*.txt")
+    numbers = [float(v) for v in label.read_text().split()[1:]]
+    box, points = numbers[:4], numbers[4:]
+    assert box == pytest.approx([20.5 / 40, 78.875 / 100, 32.5 / 40, 36.75 / 100])
+    xs, ys = points[0::3], points[1::3]
+    assert max(xs) <= 1.0 and max(ys) <= 1.0 and max(ys) > 0.6  # upright frame: the points lie low down
 
 
 def test_relative_paths_resolve_against_the_project_folder(store, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,26 @@ def write_png(path: Path, width: int = 64, height: int = 48, seed: int = 0) -> P
     rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(path), rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
+    return path
+
+
+def write_jpeg(
+    path: Path, width: int, height: int, orientation: int | None = None, seed: int = 0, little_endian: bool = False
+) -> Path:
+    """A JPEG of width × height stored pixels, optionally with an EXIF orientation tag (as phones write)."""
+    rng = np.random.default_rng(seed)
+    ok, encoded = cv2.imencode(".jpg", rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
+    assert ok
+    data = encoded.tobytes()
+    if orientation is not None:
+        o = "<" if little_endian else ">"
+        tiff = (b"II*\x00" if little_endian else b"MM\x00*") + struct.pack(o + "I", 8) + struct.pack(o + "H", 2)
+        tiff += struct.pack(o + "HHIHH", 0x010F, 2, 4, 0x4142, 0)  # a Make tag first, as cameras write
+        tiff += struct.pack(o + "HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(o + "I", 0)
+        app1 = b"Exif\x00\x00" + tiff
+        data = data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
     return path
 
 

@@ -109,3 +109,28 @@ def test_missing_project_is_not_created_unless_asked(tmp_path):
     with pytest.raises(StoreError, match="does not exist"):
         ProjectStore.open(tmp_path / "nope.db")
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_an_older_project_gets_upright_sizes_for_sideways_phone_photos(tmp_path):
+    """Versions before 0004 stored a tagged JPEG's size as its pixels lie; the migration turns it upright,
+    reading only the file headers, and leaves untagged, other and missing files as they were."""
+    from test_store_fixtures import write_jpeg
+
+    path = tmp_path / "old.db"
+    engine = make_engine(path)
+    upgrade(engine, "0003_image_calibration")
+    engine.dispose()
+    write_jpeg(tmp_path / "photos" / "phone.jpg", 100, 40, orientation=6)  # relative to the project
+    write_jpeg(tmp_path / "photos" / "mirror.jpg", 30, 20, orientation=2)  # mirrored: no swap
+    write_jpeg(tmp_path / "photos" / "plain.jpg", 64, 48)
+    absolute = write_jpeg(tmp_path / "elsewhere" / "phone8.jpg", 50, 10, orientation=8, little_endian=True)
+    rows = [("photos/phone.jpg", 100, 40), ("photos/mirror.jpg", 30, 20), ("photos/plain.jpg", 64, 48),
+            (str(absolute), 50, 10), ("photos/gone.jpg", 70, 20)]
+    with sqlite3.connect(path) as conn:
+        for n, (p, w, h) in enumerate(rows):
+            conn.execute("INSERT INTO images (path, sha256, width, height, attributes, added_at) "
+                         "VALUES (?, ?, ?, ?, '{}', '2026-01-01 00:00:00')", (p, f"h{n}", w, h))
+    with ProjectStore.open(path) as store:
+        assert store.backup_path is not None
+        sizes = [(i.width, i.height) for i in store.list_images()]
+    assert sizes == [(40, 100), (30, 20), (64, 48), (10, 50), (70, 20)]
