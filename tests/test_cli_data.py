@@ -48,6 +48,20 @@ def test_import_info_export_through_main(tmp_path, capsys):
     assert (tmp_path / "m" / "measurements.csv").read_text().startswith("image_id,")
 
 
+def test_photos_in_formats_opencv_cannot_read_are_reported(tmp_path, capsys):
+    write_png(tmp_path / "shoot" / "a.png", seed=4)
+    for name in ("b.HEIC", "sub/c.heic", "d.dng"):
+        (tmp_path / "shoot" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "shoot" / name).write_bytes(b"\x00raw")
+    (tmp_path / "shoot" / "notes.txt").write_text("not a photo: not reported")
+    rc = main(["import", str(tmp_path / "p.db"), str(tmp_path / "shoot"), str(tmp_path / "shoot" / "b.HEIC")])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "1 images added" in out
+    assert "skipped 3 photos in a format this app cannot read (1 .dng, 2 .heic)" in err
+    assert "b.HEIC: .HEIC photos cannot be read here; convert it to JPEG or PNG" in err
+    assert "notes.txt" not in err
+
+
 def test_import_fails_when_every_source_fails(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{broken")

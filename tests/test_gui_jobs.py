@@ -163,15 +163,23 @@ def test_drawn_box_gets_predicted_landmarks(qtbot, window, project):
     assert len(pts) and np.abs(pts - marker).max() < 2.5  # the contract pose graph finds the marker
 
 
-def test_import_folder_job_adds_images_in_background(qtbot, window, tmp_path):
+def test_import_folder_job_adds_images_in_background(qtbot, window, tmp_path, monkeypatch):
     folder = tmp_path / "more"
     folder.mkdir()
     for i in range(2):
         cv2.imwrite(str(folder / f"extra{i}.jpg"), scene(3, (100 + i, 120)))
     (folder / "notes.txt").write_text("not an image")
+    for name in ("IMG_1.HEIC", "IMG_2.heic"):  # iPhone photos OpenCV cannot decode: reported, not ignored
+        (folder / name).write_bytes(b"\x00\x00\x00\x18ftypheic")
+    warnings = []  # the modal box would block the offscreen test: record what it would say
+    monkeypatch.setattr("app.gui.main_window.QMessageBox.warning", lambda _parent, title, text: warnings.append(text))
     with qtbot.waitSignal(window.jobs.finished, timeout=30000) as done:
         assert window.import_paths([str(folder)])
     assert done.args[1]["added"] == 2
+    (note,) = done.args[1]["errors"]
+    assert "skipped 2 photos" in note and "2 .heic" in note and "convert them to JPEG" in note
+    qtbot.waitUntil(lambda: len(warnings) == 1)
+    assert note in warnings[0]
     assert len(window.images.image_ids()) == 5
 
 

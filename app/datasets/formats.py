@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from app.store.images import is_image_file
+from app.store.images import UNREADABLE_PHOTO_SUFFIXES, image_files_under, is_image_file
 
 from .coco_io import export_coco, import_coco
 from .common import DatasetError, ExportReport, ImportReport, Selection, ingest
@@ -42,6 +42,8 @@ def detect_format(source: Path) -> str:
             return "fld"
         if is_image_file(source):
             return "images"
+        if source.suffix.lower() in UNREADABLE_PHOTO_SUFFIXES:
+            raise DatasetError(f"{source}: {source.suffix} photos cannot be read here; convert it to JPEG or PNG")
         raise DatasetError(f"{source}: unknown kind of file (expected an image, .json or list_landmarks.txt)")
     if (source / "annos").is_dir() or source.name == "annos":
         return "deepfashion2"
@@ -53,7 +55,8 @@ def detect_format(source: Path) -> str:
 def import_images(store, source: Path) -> ImportReport:
     """An image file, or every image under a folder (recursively, in name order)."""
     report = ImportReport()
-    files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if is_image_file(p))
+    files, notes = ([source], []) if source.is_file() else image_files_under(source)
+    report.errors.extend(notes)
     if not files:
         report.errors.append(f"{source}: no images found")
     for path in files:

@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from app.gui.jobs import JobContext
-from app.store.images import is_image_file
+from app.store.images import image_files_under
 from app.store.repository import ImageStatus, ProjectStore
 
 ANNOTATE_CHUNK = 4  # images per predict_many call: batches the pose crops of a few images
@@ -149,22 +149,26 @@ def images_to_annotate(store, only_new: bool) -> list[int]:
     return [i.id for i in infos if only_new or i.status != ImageStatus.VERIFIED]
 
 
-def expand_paths(paths: list[str]) -> list[Path]:
-    """Files as given, folders by their image files (recursively, sorted)."""
+def expand_paths(paths: list[str]) -> tuple[list[Path], list[str]]:
+    """Files as given, folders by their image files (recursively, sorted); and notes on photos skipped
+    because their format cannot be read."""
     out: list[Path] = []
+    notes: list[str] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and is_image_file(f)))
+            images, skipped = image_files_under(p)
+            out.extend(images)
+            notes.extend(skipped)
         else:
             out.append(p)
-    return out
+    return out, notes
 
 
 def import_job(ctx: JobContext, project_path: str, paths: list[str]) -> dict:
-    files = expand_paths(paths)
+    files, notes = expand_paths(paths)
     store = ProjectStore.open(project_path)
-    added, errors = 0, []
+    added, errors = 0, list(notes)
     try:
         for n, path in enumerate(files, 1):
             if ctx.cancelled:

@@ -72,7 +72,31 @@ def _tiff_orientation(tiff: bytes) -> int:
 
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+# Photo formats people have but OpenCV cannot decode: a folder of them is reported, not silently empty.
+UNREADABLE_PHOTO_SUFFIXES = frozenset(
+    {".heic", ".heif", ".avif", ".jxl", ".gif", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2"}
+)
 
 
 def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def image_files_under(folder: Path) -> tuple[list[Path], list[str]]:
+    """Image files under a folder (recursively, in name order), and a note on photos skipped because their
+    format cannot be read (empty when there are none)."""
+    images, unreadable = [], {}
+    for path in sorted(Path(folder).rglob("*")):
+        if not path.is_file():
+            continue
+        suffix = path.suffix.lower()
+        if suffix in IMAGE_SUFFIXES:
+            images.append(path)
+        elif suffix in UNREADABLE_PHOTO_SUFFIXES:
+            unreadable[suffix] = unreadable.get(suffix, 0) + 1
+    notes = []
+    if unreadable:
+        kinds = ", ".join(f"{n} {suffix}" for suffix, n in sorted(unreadable.items()))
+        notes.append(f"{folder}: skipped {sum(unreadable.values())} photos in a format this app cannot read "
+                     f"({kinds}); convert them to JPEG or PNG")
+    return images, notes
