@@ -257,3 +257,16 @@ def test_inspector_says_how_sure_the_model_was_of_a_predicted_category(window, p
     window.show_image(image_id)
     window.canvas.select_garment(gid)
     assert "check the category" in window.inspector.category_note.text()
+
+
+def test_a_photo_deleted_since_it_was_added_says_so_and_keeps_its_annotations(window, project):
+    store = ProjectStore.open(project)
+    first = store.list_images()[0]
+    path = store.resolve_path(first.path)
+    store.close()
+    path.unlink()
+    window.show_image(first.id)
+    message = window.statusBar().currentMessage()
+    assert message.startswith(f"Cannot read {path}")
+    (gid,) = [g for g, _ in window.store.garments(first.id)]
+    assert window.canvas.garment_item(gid) is not None  # the points can still be seen and corrected

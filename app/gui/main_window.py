@@ -249,12 +249,13 @@ class MainWindow(QMainWindow):
         reader = QImageReader(str(path))
         reader.setAutoTransform(True)  # same orientation as cv2.imread, which the model sees
         image = reader.read()
-        if image.isNull():
-            self.statusBar().showMessage(f"Cannot read {path}: {reader.errorString()}", 8000)
-        self.canvas.set_image(image, self.store.garments(image_id))
+        self.canvas.set_image(image, self.store.garments(image_id))  # the annotations show even without it
         self._use_image_calibration(image_id)
         self._refresh_selection()
-        self.statusBar().showMessage(f"{path.name}  {info.width}×{info.height}  {info.status}", 4000)
+        if image.isNull():  # moved, deleted or damaged since it was added
+            self.statusBar().showMessage(f"Cannot read {path}: {reader.errorString()}")
+        else:
+            self.statusBar().showMessage(f"{path.name}  {info.width}×{info.height}  {info.status}", 4000)
 
     def _use_image_calibration(self, image_id: int) -> None:
         """A photo with its own calibration (a board in it) is measured with that; others keep the profile."""
