@@ -113,6 +113,28 @@ def test_auto_annotate_job_predicts_all_new_images_and_keeps_corrections(qtbot, 
     assert "ms/image" in window.model_label.toolTip()
 
 
+def test_auto_annotation_skips_a_photo_gone_since_it_was_added_and_says_which(qtbot, window, project, monkeypatch):
+    store = ProjectStore.open(project)
+    infos = store.list_images()
+    gone = store.resolve_path(infos[1].path)
+    store.close()
+    gone.unlink()
+    warnings = []
+    monkeypatch.setattr("app.gui.main_window.QMessageBox.warning", lambda _parent, title, text: warnings.append(text))
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000) as done:
+        assert window.annotate_many(only_new=False)
+    _, result = done.args
+    assert result["images"] == 2 and result["errors"] == [f"cannot read image {gone}"]
+    qtbot.waitUntil(lambda: len(warnings) == 1)
+    assert str(gone) in warnings[0]
+    store = ProjectStore.open(project)
+    try:
+        statuses = [str(i.status) for i in store.list_images()]
+    finally:
+        store.close()
+    assert statuses == ["predicted", "new", "predicted"]
+
+
 def test_auto_annotation_keeps_a_photos_best_weak_box_and_the_inspector_flags_it(qtbot, window, project):
     from dataclasses import replace
 

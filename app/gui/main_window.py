@@ -412,17 +412,20 @@ class MainWindow(QMainWindow):
             self._refresh_selection()
 
     def _on_job_finished(self, name: str, result: dict) -> None:
-        if "garments" in result and result.get("images"):
-            self.model.record_latency(result["seconds"] / result["images"])
+        if "garments" in result:
+            if result.get("images"):
+                self.model.record_latency(result["seconds"] / result["images"])
             text = f"{name}: {result['images']} images, {result['garments']} garments in {result['seconds']:.1f} s"
         else:
             self.refresh_images()
             text = f"{name}: {result.get('added', 0)} of {result.get('files', 0)} files added"
-            if result.get("errors"):
-                QMessageBox.warning(self, name, "\n".join(result["errors"][:20]))
         if result.get("cancelled"):
             text += " (cancelled)"
         self.statusBar().showMessage(text, 10000)
+        if result.get("errors"):
+            errors = result["errors"]
+            more = f"\n… and {len(errors) - 20} more" if len(errors) > 20 else ""
+            QMessageBox.warning(self, name, "\n".join(errors[:20]) + more)
 
     def cancel(self) -> None:
         if self.canvas.draw_mode:

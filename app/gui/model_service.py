@@ -124,24 +124,29 @@ class ModelService(QObject):
 def annotate_job(ctx: JobContext, project_path: str, pipeline, image_ids: list[int]) -> dict:
     """Predict every listed image; predictions never replace corrected or verified garments (store rule)."""
     store = ProjectStore.open(project_path)
-    done, garments, started = 0, 0, time.perf_counter()
+    done, garments, errors, started = 0, 0, [], time.perf_counter()
     try:
         for start in range(0, len(image_ids), ANNOTATE_CHUNK):
             if ctx.cancelled:
                 break
-            chunk = image_ids[start : start + ANNOTATE_CHUNK]
-            images = [read_bgr(store.resolve_path(store.image(i).path)) for i in chunk]
-            results = pipeline.predict_many(images, at_least_one=True)  # a photo shows a garment
-            for image_id, result in zip(chunk, results, strict=True):
+            readable, images = [], []
+            for image_id in image_ids[start : start + ANNOTATE_CHUNK]:
+                try:  # a photo moved or damaged since it was added is reported; the others still run
+                    images.append(read_bgr(store.resolve_path(store.image(image_id).path)))
+                    readable.append(image_id)
+                except ValueError as exc:
+                    errors.append(str(exc))
+            results = pipeline.predict_many(images, at_least_one=True) if images else []  # a photo shows a garment
+            for image_id, result in zip(readable, results, strict=True):
                 store.store_predictions(image_id, list(result), pipeline.model_version)
                 garments += len(result)
                 done += 1
                 ctx.item_done(image_id)
-            ctx.progress(done, len(image_ids), f"{garments} garments")
+            ctx.progress(min(start + ANNOTATE_CHUNK, len(image_ids)), len(image_ids), f"{garments} garments")
     finally:
         store.close()
     elapsed = time.perf_counter() - started
-    return {"images": done, "garments": garments, "seconds": elapsed, "cancelled": ctx.cancelled}
+    return {"images": done, "garments": garments, "seconds": elapsed, "cancelled": ctx.cancelled, "errors": errors}
 
 
 def images_to_annotate(store, only_new: bool) -> list[int]:
