@@ -2,13 +2,15 @@
 
 Ground truth is a COCO DF2-294 file of workstation renders whose image records carry
 ``table_mm_from_image`` (image px -> table mm, as written by the synthetic renderer) or ``mm_per_px``.
-Predictions come from a COCO results file (``--pred``) or from running the model (``--model``). The
-truth is every POM on the ground-truth keypoints through the true plane; a prediction is measured
-through the true plane too, or through a ChArUco calibration of the photo (``--charuco``), which
-then includes the calibration error.
+Predictions come from a COCO results file (``--pred``) or from running the model (``--model``), by
+default as the desktop app and ``measure`` run it: flip test and orientation check on (``--no-flip-test``,
+``--no-orientation-check``). ``--qc-mode`` gives the model each photo's true category, as a spec sheet
+does at the measuring table (``measure --category``). The truth is every POM on the ground-truth keypoints
+through the true plane; a prediction is measured through the true plane too, or through a ChArUco
+calibration of the photo (``--charuco``), which then includes the calibration error.
 
     python -m measure.evaluate DATASET/annotations.json --pred predictions.json [--json]
-    python -m measure.evaluate DATASET/annotations.json --model resources/models/bootstrap/model_card.json
+    python -m measure.evaluate DATASET/annotations.json --model resources/models/bootstrap/model_card.json --qc-mode
 """
 
 from __future__ import annotations
@@ -65,17 +67,36 @@ def true_calibration(image: dict, source: str) -> Calibration:
     raise EvaluationError(f"{source} image {image.get('id')!r} has no table_mm_from_image or mm_per_px")
 
 
-def _model_predictions(gt: dict, image_dir: Path, card: str | None) -> list[dict]:
+def _model_predictions(
+    gt: dict,
+    image_dir: Path,
+    card: str | None,
+    flip_test: bool = True,
+    orientation_check: bool = True,
+    qc_mode: bool = False,
+    progress=None,
+) -> list[dict]:
     from inference.annotation import Visibility
     from inference.pipeline import GarmentPipeline  # only needed when the model runs
 
-    pipeline = GarmentPipeline.from_card(card, provider="auto")
+    pipeline = GarmentPipeline.from_card(card, provider="auto", flip_test=flip_test,
+                                         orientation_check=orientation_check)
+    styles: dict[int, list[int]] = defaultdict(list)  # image → its garments' true categories, for QC mode
+    for ann in gt.get("annotations", []):
+        styles[int(ann["image_id"])].append(int(ann["category_id"]))
     results = []
-    for image in gt["images"]:
+    for n, image in enumerate(gt["images"], 1):
         photo = cv2.imread(str(image_dir / image["file_name"]))
         if photo is None:
             raise EvaluationError(f"cannot read image {image_dir / image['file_name']}")
-        for garment in pipeline(photo):
+        if qc_mode:
+            categories = dict.fromkeys(styles[int(image["id"])])  # each style on the photo, once
+            garments = [g for c in categories for g in pipeline.predict_known_category(photo, c)]
+        else:
+            garments = pipeline(photo)
+        if progress is not None:
+            progress(n, len(gt["images"]))
+        for garment in garments:
             kps = [[kp.x, kp.y, 0 if kp.visibility == Visibility.ABSENT else int(kp.visibility)]
                    for kp in garment.keypoints]  # fmt: skip
             x1, y1, x2, y2 = garment.bbox
@@ -143,10 +164,14 @@ def evaluate(
             "median_mm": float(np.median(arr)), "max_mm": float(arr.max()),
             "not_measured": not_measured.get((category, pom), 0),
         })  # fmt: skip
+    pooled = np.concatenate([np.asarray(v) for v in errors.values()]) if errors else np.zeros(0)
     return {
         "images": len(gt.get("images", [])),
         "unmatched_garments": unmatched,
         "calibration_failures": calibration_failures,
+        "measurements": int(pooled.size),  # every POM of every matched garment, pooled
+        "mae_mm": float(pooled.mean()) if pooled.size else None,
+        "median_mm": float(np.median(pooled)) if pooled.size else None,
         "poms": rows,
     }
 
@@ -172,8 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--charuco", metavar="SPEC", help="calibrate each photo from its board instead of the truth"
     )
+    parser.add_argument("--qc-mode", action="store_true",
+                        help="with --model: give the model each photo's true category (the style under test)")
+    parser.add_argument("--no-flip-test", dest="flip_test", action="store_false",
+                        help="with --model: read each crop once, not also mirrored")
+    parser.add_argument("--no-orientation-check", dest="orientation_check", action="store_false",
+                        help="with --model: do not also read crops turned over")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.pred and args.qc_mode:
+        parser.error("--qc-mode needs --model (a predictions file already has its categories)")
     try:
         gt = _load_json(args.gt, "ground truth")
         image_dir = args.images or args.gt.parent / "images"
@@ -181,7 +214,12 @@ def main(argv: list[str] | None = None) -> int:
             pred = _load_json(args.pred, "predictions")
             predictions = pred["annotations"] if isinstance(pred, dict) else pred
         else:
-            predictions = _model_predictions(gt, image_dir, args.model or None)
+            def progress(n: int, total: int) -> None:
+                if not args.json and (n % 20 == 0 or n == total):
+                    print(f"model: {n}/{total} images", file=sys.stderr, flush=True)
+
+            predictions = _model_predictions(gt, image_dir, args.model or None, args.flip_test,
+                                             args.orientation_check, args.qc_mode, progress)
         report = evaluate(gt, predictions, image_dir, args.charuco, str(args.gt))
     except (EvaluationError, CalibrationError, KeyError, ImportError, OSError, ValueError) as exc:
         print(f"measure.evaluate: error: {exc}", file=sys.stderr)
@@ -191,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{report['images']} images, {report['unmatched_garments']} unmatched garments, "
           f"{report['calibration_failures']} calibration failures")  # fmt: skip
+    if report["measurements"]:
+        print(f"all {report['measurements']} measurements: MAE {report['mae_mm']:.2f} mm, "
+              f"median {report['median_mm']:.2f} mm")
     print(f"{'category':22s} {'pom':26s} {'n':>5s} {'MAE mm':>8s} {'median':>8s} {'max':>8s} {'n/m':>4s}")
     for r in report["poms"]:
         print(f"{r['category']:22s} {r['pom']:26s} {r['n']:5d} {r['mae_mm']:8.2f} {r['median_mm']:8.2f} "

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inference.schema import NUM_DF2_KEYPOINTS
+from inference.schema import NUM_DF2_KEYPOINTS, deepfashion2
 from measure.boards import CharucoSpec
 from measure.evaluate import main
 from measure.scene import render_table_scene
@@ -84,3 +84,43 @@ def test_bad_inputs_fail_clearly(dataset, tmp_path, capsys):
     broken.write_text(json.dumps(doc))
     assert main([str(broken), "--pred", str(dataset / "pred.json")]) == 1
     assert "no table_mm_from_image" in capsys.readouterr().err
+
+
+def test_the_report_pools_every_measurement(dataset, capsys):
+    assert main([str(dataset / "annotations.json"), "--pred", str(dataset / "pred.json"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    counts = sum(r["n"] for r in report["poms"])
+    assert report["measurements"] == counts
+    assert report["mae_mm"] == pytest.approx(sum(r["mae_mm"] * r["n"] for r in report["poms"]) / counts)
+    assert report["median_mm"] == pytest.approx(0.0, abs=1e-6)  # only the POMs through the armpit moved
+
+
+def test_qc_mode_gives_the_model_the_true_category(tmp_path, capsys):
+    """The contract model's detector calls every garment by its colour; QC mode overrides that with the
+    style under test, so a garment drawn in another category's colour is still measured as the true one."""
+    from inference.contract_models import draw_marker, garment_colour, write_contract_model
+
+    card = write_contract_model(tmp_path / "model")
+    (tmp_path / "images").mkdir()
+    img = np.full((320, 360, 3), 20, np.uint8)
+    img[40:280, 60:260] = garment_colour(9)  # painted as a skirt
+    draw_marker(img, 150, 200)
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), img)
+    px = np.array([[60.0 + 8 * i, 40.0 + 9 * i] for i in range(7)])  # trousers (category 8): 14 landmarks
+    px = np.vstack([px, px[::-1] + [100.0, 0.0]])
+    flat = np.zeros((NUM_DF2_KEYPOINTS, 3))
+    trousers = deepfashion2().category(8)
+    flat[trousers.slice294, :2], flat[trousers.slice294, 2] = px, 2
+    doc = {"images": [{"id": 1, "file_name": "a.png", "width": 360, "height": 320, "mm_per_px": 1.0}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 8, "bbox": [60, 40, 200, 240],
+                            "keypoints": flat.ravel().tolist()}], "categories": []}
+    (tmp_path / "annotations.json").write_text(json.dumps(doc))
+    gt = str(tmp_path / "annotations.json")
+    assert main([gt, "--model", str(card), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unmatched_garments"] == 1  # read as a skirt: no trousers
+    assert main([gt, "--model", str(card), "--qc-mode", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["unmatched_garments"] == 0 and report["measurements"] > 0
+    assert {r["category"] for r in report["poms"]} == {"trousers"}
+    with pytest.raises(SystemExit):  # a predictions file already has its categories
+        main([gt, "--pred", str(tmp_path / "x.json"), "--qc-mode"])
