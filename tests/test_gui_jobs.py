@@ -235,6 +235,81 @@ def test_live_view_on_a_video_file_overlays_keypoints_and_captures_a_frame(qtbot
     assert window.image_id == captured[0].id
 
 
+SPEC_CSV = "pom,size,target_cm,tolerance_cm,category\nchest_width,M,0.3,0.5,1\nshoulder_width,M,50,1,1\n"
+
+
+def _near_colour(image, colour, tolerance=40) -> np.ndarray:
+    """Mask of the pixels of an RGB888 image within ``tolerance`` (sum of channel differences) of a colour."""
+    arr = np.frombuffer(image.constBits(), np.uint8)
+    rgb = arr.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()].reshape(image.height(), -1, 3)
+    target = np.array([colour.red(), colour.green(), colour.blue()])
+    return np.abs(rgb.astype(int) - target).sum(axis=-1) < tolerance
+
+
+def test_live_overlay_draws_each_pom_in_its_spec_colour(qapp):  # painting text needs the application
+    from PySide6.QtGui import QImage
+
+    from app.gui.live_view import paint_garments
+    from app.gui.style import FAIL_COLOUR, PASS_COLOUR
+    from inference.annotation import Garment, Keypoint
+    from measure.calibration import Calibration
+    from measure.spec import SpecSheet
+
+    n = deepfashion2().category(1).num_keypoints
+    rng = np.random.default_rng(3)
+    points = tuple(Keypoint(float(x), float(y), Visibility.VISIBLE, 0.9) for x, y in rng.uniform(40, 280, (n, 2)))
+    garment = Garment(1, (40.0, 40.0, 280.0, 280.0), points, 0.9)
+    spec = SpecSheet.from_csv_text(SPEC_CSV)
+    plain, checked = (QImage(320, 320, QImage.Format.Format_RGB888) for _ in range(2))
+    for image in (plain, checked):
+        image.fill(0)
+    calibration = Calibration.from_scale(1.0)
+    assert paint_garments(plain, [garment], calibration) == [None]
+    (result,) = paint_garments(checked, [garment], calibration, spec, "M")
+    assert {c.pom: c.status for c in result.checks} == {"chest_width": "fail", "shoulder_width": "fail"}
+    # The failing POMs' lines and labels are drawn in the fail colour where the plain overlay has none of it
+    # (the category's own colour may be close to it: compare the two paintings).
+    assert (_near_colour(checked, FAIL_COLOUR) & ~_near_colour(plain, FAIL_COLOUR)).sum() > 100
+    assert (_near_colour(checked, PASS_COLOUR) & ~_near_colour(plain, PASS_COLOUR)).sum() < 20  # blends only
+    (unknown_size,) = paint_garments(plain, [garment], calibration, spec, "XXL")  # values only, no verdict
+    assert unknown_size is None
+
+
+def test_live_view_checks_the_spec_sheet_chosen_in_the_main_window(qtbot, window, tmp_path):
+    from measure.calibration import Calibration
+    from measure.spec import SpecSheet
+
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    for _ in range(30):
+        img = np.full((240, 320, 3), 20, np.uint8)
+        img[40:200, 60:160] = garment_colour(1)
+        draw_marker(img, 110, 120)
+        writer.write(img)
+    writer.release()
+    panel = window.measurements
+    panel.set_calibration(Calibration.from_scale(1.0), "test")
+    panel.set_spec_sheets({"style 42": SpecSheet.from_csv_text(SPEC_CSV)})
+    panel.spec_combo.setCurrentIndex(panel.spec_combo.findData("style 42"))
+    panel._on_spec(panel.spec_combo.currentIndex())
+    live = window.open_live_view()
+    qtbot.addWidget(live)
+    assert live.spec is panel.spec and live.size == "M"
+    assert live.start(str(video))
+    # The contract pose graph puts every landmark on the marker: every POM measures 0 cm, so the chest
+    # (0.3 ± 0.5 cm) passes and the shoulders (50 ± 1 cm) fail.
+    qtbot.waitUntil(lambda: live.frames_shown >= 2 and bool(live.last_spec_results), timeout=30000)
+    for result in live.last_spec_results:
+        assert {c.pom: c.status for c in result.checks} == {"chest_width": "pass", "shoulder_width": "fail"}
+        assert result.passed is False
+    panel.spec_combo.setCurrentIndex(0)  # "No spec sheet": the running view stops checking
+    panel._on_spec(0)
+    shown = live.frames_shown
+    qtbot.waitUntil(lambda: live.frames_shown > shown + 1, timeout=30000)
+    assert live.last_spec_results and set(live.last_spec_results) == {None}
+    live.stop()
+
+
 def test_screenshot_command_renders_the_window(tmp_path, project):
     from app.cli.main import main
 

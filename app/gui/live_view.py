@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.style import MEASURE_COLOUR, VISIBILITY_COLOURS, category_colour
+from app.gui.style import FAIL_COLOUR, MEASURE_COLOUR, PASS_COLOUR, VISIBILITY_COLOURS, category_colour
 from inference.annotation import Garment, Visibility
 from inference.schema import deepfashion2
 
@@ -39,18 +39,26 @@ def bgr_to_qimage(image: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # copy: own the pixels
 
 
-def paint_garments(image: QImage, garments: list[Garment], calibration=None) -> None:
-    """Boxes, skeletons, keypoints and (with a calibration) POM lines, painted onto ``image``."""
+def paint_garments(image: QImage, garments: list[Garment], calibration=None, spec=None, size: str = "") -> list:
+    """Boxes, skeletons, keypoints and (with a calibration) POM lines, painted onto ``image``. With a spec
+    sheet and a size each POM is drawn in the pass or fail colour and each garment gets its verdict;
+    returns the garments' ``SpecResult`` (None where there is none)."""
+    results = []
+    # The frame is shown scaled to the window: a camera frame of 1600 px shown 900 px wide would shrink
+    # fixed-size text to unreadable, so text, lines and dots grow with the frame (1 at 800 px wide).
+    scale = max(1.0, image.width() / 800.0)
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setFont(QFont("Sans", 10))
+    font = QFont("Sans")
+    font.setPixelSize(round(13 * scale))
+    painter.setFont(font)
     for g in garments:
         cat = deepfashion2().category(g.category_id)
         colour = category_colour(g.category_id)
-        painter.setPen(QPen(colour, 2))
+        painter.setPen(QPen(colour, 2 * scale))
         x1, y1, x2, y2 = g.bbox
         painter.drawRect(QRectF(QPointF(x1, y1), QPointF(x2, y2)))
-        painter.drawText(QPointF(x1 + 3, y1 + 14), cat.name)
+        painter.drawText(QPointF(x1 + 3 * scale, y1 + 15 * scale), cat.name)
         for a, b in cat.skeleton:
             ka, kb = g.keypoints[a], g.keypoints[b]
             if ka.visibility != Visibility.ABSENT and kb.visibility != Visibility.ABSENT:
@@ -58,29 +66,54 @@ def paint_garments(image: QImage, garments: list[Garment], calibration=None) -> 
         for kp in g.keypoints:
             if kp.visibility == Visibility.ABSENT:
                 continue
-            painter.setPen(QPen(QColor(0, 0, 0), 1))
+            painter.setPen(QPen(QColor(0, 0, 0), scale))
             painter.setBrush(VISIBILITY_COLOURS[Visibility(kp.visibility)])
-            painter.drawEllipse(QPointF(kp.x, kp.y), 4.0, 4.0)
-        if calibration is not None:
-            _paint_measurements(painter, g, calibration)
+            painter.drawEllipse(QPointF(kp.x, kp.y), 4.0 * scale, 4.0 * scale)
+        measured = _paint_measurements(painter, g, calibration, spec, size, scale) if calibration is not None else None
+        results.append(measured)
     painter.end()
+    return results
 
 
-def _paint_measurements(painter: QPainter, garment: Garment, calibration) -> None:
+def _paint_measurements(
+    painter: QPainter, garment: Garment, calibration, spec=None, size: str = "", scale: float = 1.0
+):
     from measure.measurements import measure_garment
     from measure.poms import PomError
+    from measure.spec import SpecError
 
     try:
         measured = measure_garment(garment, calibration)
     except PomError:
-        return
-    painter.setPen(QPen(MEASURE_COLOUR, 2, Qt.PenStyle.DashLine))
-    for m in measured.values():
+        return None
+    result = None
+    if spec is not None and size:
+        try:
+            result = spec.check(measured, size, garment.category_id)
+        except SpecError:  # the size is not in this sheet: values only
+            result = None
+    checks = {} if result is None else {c.pom: c for c in result.checks}
+    for name, m in measured.items():
+        check = checks.get(name)
+        colour = MEASURE_COLOUR
+        if check is not None and check.status in ("pass", "fail"):
+            colour = PASS_COLOUR if check.status == "pass" else FAIL_COLOUR
+        painter.setPen(QPen(colour, 2 * scale, Qt.PenStyle.DashLine))
         pts = [QPointF(x, y) for x, y in m.points_px]
         for p1, p2 in zip(pts, pts[1:], strict=False):
             painter.drawLine(p1, p2)
         if pts and m.cm is not None:
-            painter.drawText(pts[-1] + QPointF(4, -4), f"{m.cm:.1f} cm")
+            text = f"{m.cm:.1f} cm"
+            if check is not None and check.status == "fail":
+                text += f" ({check.deviation_cm:+.1f})"
+            painter.drawText(pts[-1] + QPointF(4 * scale, -4 * scale), text)
+    if result is not None and result.checks:
+        verdict = {True: "PASS", False: "FAIL", None: "incomplete"}[result.passed]
+        verdict_colour = {True: PASS_COLOUR, False: FAIL_COLOUR, None: MEASURE_COLOUR}[result.passed]
+        painter.setPen(QPen(verdict_colour, scale))
+        x1, _, _, y2 = garment.bbox
+        painter.drawText(QPointF(x1 + 3 * scale, y2 + 17 * scale), f"size {result.size}: {verdict}")
+    return result
 
 
 class LiveWorker(QThread):
@@ -91,6 +124,8 @@ class LiveWorker(QThread):
         super().__init__(parent)
         self.pipeline, self.source, self.calibration = pipeline, source, calibration
         self.known_category = known_category
+        # Read on every frame: the window may change them while it runs (plain attribute swaps).
+        self.spec, self.size = None, ""
         self._loop = None
         self._estimator = None
 
@@ -113,11 +148,11 @@ class LiveWorker(QThread):
             if image is None:
                 return
             overlay = bgr_to_qimage(image)
-            paint_garments(overlay, result.garments, self.calibration)
+            checks = paint_garments(overlay, result.garments, self.calibration, self.spec, self.size)
             elapsed = max(time.monotonic() - started, 1e-6)
             stats = {
                 "fps": count / elapsed, "latency_ms": result.latency_ms, "dropped": result.dropped,
-                "garments": len(result.garments), "frame": result.frame_index,
+                "garments": len(result.garments), "frame": result.frame_index, "spec_results": checks,
             }
             self.frameReady.emit(overlay, stats, list(result.garments), image)
 
@@ -146,6 +181,8 @@ class LiveWindow(QWidget):
         self.frozen = False
         self.last_frame: np.ndarray | None = None
         self.last_garments: list[Garment] = []
+        self.last_spec_results: list = []  # per shown garment: its SpecResult, or None
+        self.spec, self.size = None, ""
         self.frames_shown = 0
         self.source = QLineEdit("0")
         self.source.setPlaceholderText("camera index (0) or video file")
@@ -197,6 +234,7 @@ class LiveWindow(QWidget):
             return False
         self.source.setText(source)  # what runs is what the field shows
         self.worker = LiveWorker(self.model.pipeline, source, self.calibration, self, self.category.currentData())
+        self.worker.spec, self.worker.size = self.spec, self.size
         self.worker.frameReady.connect(self._on_frame)
         self.worker.failed.connect(self.stats.setText)
         self.worker.finished.connect(self._on_finished)
@@ -207,6 +245,12 @@ class LiveWindow(QWidget):
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+
+    def set_measuring(self, calibration, spec=None, size: str = "") -> None:
+        """The main window's calibration, spec sheet and size; a running view uses them from its next frame."""
+        self.calibration, self.spec, self.size = calibration, spec, size or ""
+        if self.worker is not None:
+            self.worker.calibration, self.worker.spec, self.worker.size = calibration, spec, self.size
 
     def _on_category(self, _index: int) -> None:
         if self.worker is not None:
@@ -223,6 +267,7 @@ class LiveWindow(QWidget):
         if self.frozen:
             return
         self.last_frame, self.last_garments = frame, garments
+        self.last_spec_results = list(stats.get("spec_results", []))
         self.frames_shown += 1
         pixmap = QPixmap.fromImage(overlay).scaled(
             self.view.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation

@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.inspector.categoryChosen.connect(self.editor.change_category)
         self.measurements.changed.connect(self.update_measurements)
+        self.measurements.changed.connect(self._sync_live_measuring)
         self.measurements.profile.activated.connect(self._remember_profile)
         self.measurements.calibrationRequested.connect(self.calibrate_from_image)
         self.model.changed.connect(self._update_model_label)
@@ -478,8 +479,16 @@ class MainWindow(QMainWindow):
         folder = self.store.folder / "captures" if self.store is not None else Path.home()
         self._live = LiveWindow(self.model, folder, self.measurements.calibration, self)
         self._live.captured.connect(self._on_live_capture)
+        self._sync_live_measuring()
         self._live.show()
         return self._live
+
+    def _sync_live_measuring(self) -> None:
+        """The live view measures with the panel's calibration and checks against its spec sheet and size."""
+        live = getattr(self, "_live", None)
+        if live is not None:
+            panel = self.measurements
+            live.set_measuring(panel.calibration, panel.spec, panel.size.currentText())
 
     def _on_live_capture(self, path: str, garments: list) -> None:
         """A frozen live frame becomes a project image with the live garments as predictions."""
