@@ -1,10 +1,15 @@
-"""The project's image list: thumbnails loaded off the GUI thread, status colours, filters."""
+"""The project's image list: thumbnails loaded off the GUI thread, status colours, filters.
+
+Thumbnails are decoded lazily, for the rows in view and a margin around them, so opening a project of
+thousands of photos queues tens of decodes, not thousands; the most recent ``MAX_THUMBNAILS`` are kept.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QPoint, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QImageReader, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,6 +26,8 @@ from app.gui.style import status_colour
 from inference.schema import deepfashion2
 
 THUMB = QSize(96, 96)
+MAX_THUMBNAILS = 2000  # ~55 MB of decoded thumbnails; rows scrolled out of view longest ago are dropped
+ROW_MARGIN = 24  # rows above and below the view whose thumbnails are decoded ahead of scrolling
 STATUSES = ("new", "predicted", "corrected", "verified")
 ID_ROLE = Qt.ItemDataRole.UserRole
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -28,7 +35,7 @@ STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class _ThumbSignals(QObject):
-    loaded = Signal(int, QImage)
+    loaded = Signal(int, QImage)  # emitted from a pool thread, delivered (queued) on the GUI thread
 
 
 class _ThumbLoader(QRunnable):
@@ -45,7 +52,12 @@ class _ThumbLoader(QRunnable):
         if size.isValid():
             reader.setScaledSize(size.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio))
         image = reader.read()
-        self.signals.loaded.emit(self.image_id, image)
+        if not image.isNull():
+            image = image.convertToFormat(QImage.Format.Format_RGB888)  # 3 bytes a pixel, not 4
+        try:
+            self.signals.loaded.emit(self.image_id, image)
+        except RuntimeError:  # the list was closed while this decode ran: nobody to tell
+            pass
 
 
 class ImageListPanel(QWidget):
@@ -75,15 +87,17 @@ class ImageListPanel(QWidget):
         layout.addLayout(filters)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.count_label)
-        self._thumbs: dict[int, QImage] = {}
+        self._thumbs: OrderedDict[int, QImage] = OrderedDict()  # least recently loaded first
+        self._pending: set[int] = set()  # queued or decoding
         self._items: dict[int, QListWidgetItem] = {}
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(2)
-        self._signals = _ThumbSignals()
+        self._signals = _ThumbSignals(self)
         self._signals.loaded.connect(self._on_thumb)
         self.status_filter.currentIndexChanged.connect(self.filterChanged)
         self.category_filter.currentIndexChanged.connect(self.filterChanged)
         self.list.currentItemChanged.connect(self._on_current)
+        self.list.verticalScrollBar().valueChanged.connect(self._load_visible_thumbnails)
 
     def filters(self) -> tuple[str | None, int | None]:
         return self.status_filter.currentData(), self.category_filter.currentData()
@@ -99,14 +113,62 @@ class ImageListPanel(QWidget):
             item.setToolTip(entry.path)
             self._items[entry.id] = item
             self.list.addItem(item)
-            self._set_status(item, entry.status)
-            if entry.id not in self._thumbs:
-                self._pool.start(_ThumbLoader(entry.id, entry.path, self._signals))
+            self._set_status(item, entry.status, load=False)
         self.list.blockSignals(False)
+        # Decodes queued for the old rows are dropped. The (at most two) running ones still report and are
+        # kept; forgetting them as pending can only make a photo in view decode twice.
+        self._pool.clear()
+        self._pending.clear()
         shown = f"{len(entries)} images" if total is None or total == len(entries) else f"{len(entries)} of {total} images"
         self.count_label.setText(shown)
         if current in self._items:
             self.select_image(current, emit=False)
+        self._load_visible_thumbnails()
+
+    def has_image(self, image_id: int) -> bool:
+        return image_id in self._items
+
+    def visible_rows(self) -> range:
+        """The rows in view (an empty list: none)."""
+        count = self.list.count()
+        if not count:
+            return range(0)
+        viewport = self.list.viewport()
+        top = max(0, self.list.indexAt(QPoint(4, 2)).row())
+        bottom = self.list.indexAt(QPoint(4, viewport.height() - 2)).row()
+        if bottom < 0:  # below the last row, or not laid out yet: as many rows as the view's height holds
+            per_view = viewport.height() // max(1, self.list.sizeHintForRow(0)) + 1
+            bottom = min(count - 1, top + per_view)
+        return range(top, bottom + 1)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._load_visible_thumbnails()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._load_visible_thumbnails()
+
+    def _load_visible_thumbnails(self, *_args) -> None:
+        rows = self.visible_rows()
+        if not rows:
+            return
+        start, stop = max(0, rows.start - ROW_MARGIN), min(self.list.count(), rows.stop + ROW_MARGIN)
+        for row in range(start, stop):
+            item = self.list.item(row)
+            self._queue_thumbnail(int(item.data(ID_ROLE)), item.toolTip())
+
+    def _queue_thumbnail(self, image_id: int, path: str) -> None:
+        if image_id in self._thumbs or image_id in self._pending:
+            return
+        self._pending.add(image_id)
+        self._pool.start(_ThumbLoader(image_id, path, self._signals))
+
+    def shutdown(self, msecs: int = 3000) -> None:
+        """Drop queued decodes and wait for the running ones (closing the window)."""
+        self._pool.clear()
+        self._pool.waitForDone(msecs)
+        self._pending.clear()
 
     def image_ids(self) -> list[int]:
         return [self.list.item(i).data(ID_ROLE) for i in range(self.list.count())]
@@ -138,16 +200,23 @@ class ImageListPanel(QWidget):
             self.imageActivated.emit(int(current.data(ID_ROLE)))
 
     def _on_thumb(self, image_id: int, image: QImage) -> None:
+        self._pending.discard(image_id)
         self._thumbs[image_id] = image
+        self._thumbs.move_to_end(image_id)
+        while len(self._thumbs) > MAX_THUMBNAILS:
+            self._thumbs.popitem(last=False)  # its row keeps the icon it has; a status change reloads it
         item = self._items.get(image_id)
         if item is not None:
-            self._set_status(item, item.data(STATUS_ROLE))
+            self._set_status(item, item.data(STATUS_ROLE), load=False)
 
-    def _set_status(self, item: QListWidgetItem, status: str) -> None:
+    def _set_status(self, item: QListWidgetItem, status: str, load: bool = True) -> None:
         item.setData(STATUS_ROLE, status)
         name = Path(item.toolTip()).name
         item.setText(f"{name}\n{status}")
-        item.setIcon(QIcon(self._badge(self._thumbs.get(int(item.data(ID_ROLE))), status)))
+        image_id = int(item.data(ID_ROLE))
+        item.setIcon(QIcon(self._badge(self._thumbs.get(image_id), status)))
+        if load and image_id not in self._thumbs:
+            self._queue_thumbnail(image_id, item.toolTip())
 
     @staticmethod
     def _badge(thumb: QImage | None, status: str) -> QPixmap:

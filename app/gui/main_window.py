@@ -406,7 +406,7 @@ class MainWindow(QMainWindow):
     def _on_job_item(self, image_id) -> None:
         if self.store is None:
             return
-        if image_id in self.images.image_ids():
+        if self.images.has_image(image_id):
             self.images.update_status(image_id, str(self.store.image(image_id).status))
         if image_id == self.image_id and not self.canvas.draw_mode:
             self.canvas.set_garments(self.store.garments(image_id))
@@ -552,5 +552,6 @@ class MainWindow(QMainWindow):
         self.jobs.cancel()
         self.jobs.wait(10000)
         self.box_jobs.wait(10000)
+        self.images.shutdown()
         self.close_project()
         super().closeEvent(event)
