@@ -89,6 +89,7 @@ class ImageListPanel(QWidget):
         layout.addWidget(self.count_label)
         self._thumbs: OrderedDict[int, QImage] = OrderedDict()  # least recently loaded first
         self._pending: set[int] = set()  # queued or decoding
+        self._blank_icons: dict[str, QIcon] = {}
         self._items: dict[int, QListWidgetItem] = {}
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(2)
@@ -214,7 +215,14 @@ class ImageListPanel(QWidget):
         name = Path(item.toolTip()).name
         item.setText(f"{name}\n{status}")
         image_id = int(item.data(ID_ROLE))
-        item.setIcon(QIcon(self._badge(self._thumbs.get(image_id), status)))
+        thumb = self._thumbs.get(image_id)
+        if thumb is None:  # one shared icon per status: 10 000 rows must not hold 10 000 blank pixmaps
+            icon = self._blank_icons.get(status)
+            if icon is None:
+                icon = self._blank_icons[status] = QIcon(self._badge(None, status))
+            item.setIcon(icon)
+        else:
+            item.setIcon(QIcon(self._badge(thumb, status)))
         if load and image_id not in self._thumbs:
             self._queue_thumbnail(image_id, item.toolTip())
 
