@@ -130,7 +130,7 @@ class ImageListPanel(QWidget):
         return image_id in self._items
 
     def visible_rows(self) -> range:
-        """The rows in view (an empty list: none)."""
+        """The rows in view (an empty range when the list is empty)."""
         count = self.list.count()
         if not count:
             return range(0)
