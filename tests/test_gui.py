@@ -270,3 +270,25 @@ def test_a_photo_deleted_since_it_was_added_says_so_and_keeps_its_annotations(wi
     assert message.startswith(f"Cannot read {path}")
     (gid,) = [g for g, _ in window.store.garments(first.id)]
     assert window.canvas.garment_item(gid) is not None  # the points can still be seen and corrected
+
+
+def test_the_next_photo_is_decoded_ahead_and_a_changed_file_is_read_again(qtbot, window, project):
+    photos = window.photos
+    ids = window.images.image_ids()
+    window.images.select_image(ids[0])
+    photos.wait()
+    qtbot.waitUntil(lambda: not photos._pending, timeout=5000)
+    hits, misses = photos.hits, photos.misses
+    window.step_image(1)  # decoded while the first photo was shown
+    assert window.image_id == ids[1] and (photos.hits, photos.misses) == (hits + 1, misses)
+    assert window.canvas._pixmap.pixmap().size().toTuple() == (360, 320)
+    photos.wait()
+    qtbot.waitUntil(lambda: not photos._pending, timeout=5000)
+    store = ProjectStore.open(project)
+    third = store.resolve_path(store.image(ids[2]).path)
+    store.close()
+    cv2.imwrite(str(third), np.zeros((100, 150, 3), np.uint8))  # replaced after it was decoded ahead
+    os.utime(third, ns=(1, 1))  # a different stamp even on a coarse clock
+    window.step_image(1)
+    assert photos.misses == misses + 1
+    assert window.canvas._pixmap.pixmap().size().toTuple() == (150, 100)

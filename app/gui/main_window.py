@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt
-from PySide6.QtGui import QImageReader
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from app.gui.actions import Actions, ShortcutsDialog
@@ -18,6 +17,7 @@ from app.gui.backend import entries, garment_or_none
 from app.gui.canvas import CanvasView
 from app.gui.commands import EditSession
 from app.gui.editor import Editor
+from app.gui.image_cache import PhotoPrefetcher
 from app.gui.image_list import ImageListPanel
 from app.gui.inspector import InspectorPanel
 from app.gui.jobs import JobRunner, JobsWidget
@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.editor = Editor(self.canvas, self)
         self.images = ImageListPanel()
+        self.photos = PhotoPrefetcher(self)
         self.inspector = InspectorPanel(self.actions)
         self.measurements = MeasurementsPanel()
         self.jobs = JobRunner(self)
@@ -214,6 +215,7 @@ class MainWindow(QMainWindow):
             self.session.deleteLater()
         if self.store is not None:
             self.store.close()
+        self.photos.clear()  # another project's photos
         self.store = self.session = self.image_id = None
 
     def _calibration_profiles(self) -> dict:
@@ -247,16 +249,29 @@ class MainWindow(QMainWindow):
         self.editor.show_image(image_id)
         info = self.store.image(image_id)
         path = self.store.resolve_path(info.path)
-        reader = QImageReader(str(path))
-        reader.setAutoTransform(True)  # same orientation as cv2.imread, which the model sees
-        image = reader.read()
+        image, error = self.photos.read(str(path))  # upright, as cv2.imread gives it to the model
         self.canvas.set_image(image, self.store.garments(image_id))  # the annotations show even without it
         self._use_image_calibration(image_id)
         self._refresh_selection()
         if image.isNull():  # moved, deleted or damaged since it was added
-            self.statusBar().showMessage(f"Cannot read {path}: {reader.errorString()}")
+            self.statusBar().showMessage(f"Cannot read {path}: {error}")
         else:
             self.statusBar().showMessage(f"{path.name}  {info.width}×{info.height}  {info.status}", 4000)
+        self._prefetch_around(image_id)
+
+    def _prefetch_around(self, image_id: int) -> None:
+        """Decode the photos a person goes to next: the next and previous in the list, the next unverified."""
+        ids = self.images.image_ids()
+        if self.store is None or image_id not in ids:
+            return
+        pos = ids.index(image_id)
+        wanted = [ids[pos + 1]] if pos + 1 < len(ids) else []
+        unverified = self.store.next_unverified_image(image_id)
+        if unverified is not None:
+            wanted.append(unverified.id)
+        if pos > 0:
+            wanted.append(ids[pos - 1])
+        self.photos.prefetch([str(self.store.resolve_path(self.store.image(i).path)) for i in dict.fromkeys(wanted)])
 
     def _use_image_calibration(self, image_id: int) -> None:
         """A photo with its own calibration (a board in it) is measured with that; others keep the profile."""
@@ -553,5 +568,6 @@ class MainWindow(QMainWindow):
         self.jobs.wait(10000)
         self.box_jobs.wait(10000)
         self.images.shutdown()
+        self.photos.shutdown()
         self.close_project()
         super().closeEvent(event)
