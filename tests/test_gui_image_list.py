@@ -83,3 +83,13 @@ def test_closing_drops_queued_decodes(qtbot, panel, entries, monkeypatch):
     assert panel._pool.activeThreadCount() == 0 and not panel._pending
     qtbot.wait(50)
     assert len(panel._thumbs) < N  # most were never decoded
+
+
+def test_a_status_change_far_out_of_view_does_not_decode_its_photo(qtbot, panel, entries):
+    """Auto-annotating thousands of photos updates every row's status: only rows near the view decode."""
+    panel.set_entries(entries)
+    _settle(qtbot, panel)
+    far = entries[-1].id
+    panel.update_status(far, "predicted")
+    assert far not in panel._pending and far not in panel._thumbs
+    assert panel.list.item(N - 1).text().endswith("predicted")

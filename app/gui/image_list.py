@@ -223,8 +223,12 @@ class ImageListPanel(QWidget):
             item.setIcon(icon)
         else:
             item.setIcon(QIcon(self._badge(thumb, status)))
-        if load and image_id not in self._thumbs:
-            self._queue_thumbnail(image_id, item.toolTip())
+        if load and image_id not in self._thumbs and self._near_view(self.list.row(item)):
+            self._queue_thumbnail(image_id, item.toolTip())  # e.g. evicted, and its status just changed
+
+    def _near_view(self, row: int) -> bool:
+        rows = self.visible_rows()
+        return bool(rows) and rows.start - ROW_MARGIN <= row < rows.stop + ROW_MARGIN
 
     @staticmethod
     def _badge(thumb: QImage | None, status: str) -> QPixmap:
