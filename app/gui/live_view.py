@@ -58,7 +58,7 @@ def paint_garments(image: QImage, garments: list[Garment], calibration=None, spe
         painter.setPen(QPen(colour, 2 * scale))
         x1, y1, x2, y2 = g.bbox
         painter.drawRect(QRectF(QPointF(x1, y1), QPointF(x2, y2)))
-        painter.drawText(QPointF(x1 + 3 * scale, y1 + 15 * scale), cat.name)
+        _label(painter, QPointF(x1 + 3 * scale, y1 + 15 * scale), cat.name, colour, scale)
         for a, b in cat.skeleton:
             ka, kb = g.keypoints[a], g.keypoints[b]
             if ka.visibility != Visibility.ABSENT and kb.visibility != Visibility.ABSENT:
@@ -106,14 +106,26 @@ def _paint_measurements(
             text = f"{m.cm:.1f} cm"
             if check is not None and check.status == "fail":
                 text += f" ({check.deviation_cm:+.1f})"
-            painter.drawText(pts[-1] + QPointF(4 * scale, -4 * scale), text)
+            _label(painter, pts[-1] + QPointF(4 * scale, -4 * scale), text, colour, scale)
     if result is not None and result.checks:
         verdict = {True: "PASS", False: "FAIL", None: "incomplete"}[result.passed]
         verdict_colour = {True: PASS_COLOUR, False: FAIL_COLOUR, None: MEASURE_COLOUR}[result.passed]
-        painter.setPen(QPen(verdict_colour, scale))
         x1, _, _, y2 = garment.bbox
-        painter.drawText(QPointF(x1 + 3 * scale, y2 + 17 * scale), f"size {result.size}: {verdict}")
+        _label(painter, QPointF(x1 + 3 * scale, y2 + 17 * scale), f"size {result.size}: {verdict}", verdict_colour,
+               scale)
     return result
+
+
+def _label(painter: QPainter, baseline: QPointF, text: str, colour: QColor, scale: float) -> None:
+    """Text on a dark translucent plate, readable over any garment or table and apart from same-coloured
+    lines (a red category box and a red FAIL)."""
+    painter.save()  # the caller's pen (a box, a skeleton) stays as it was
+    box = painter.fontMetrics().boundingRect(text).translated(baseline.toPoint())
+    pad = round(2 * scale)
+    painter.fillRect(box.adjusted(-pad, -pad, pad, pad), QColor(0, 0, 0, 170))
+    painter.setPen(QPen(colour, scale))
+    painter.drawText(baseline, text)
+    painter.restore()
 
 
 class LiveWorker(QThread):

@@ -1,6 +1,8 @@
 """Take the user guide's screenshots from the real application (offscreen Qt), then shrink them.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots/take_screenshots.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots/take_screenshots.py [NAME ...]
+
+With names (first-run, correct, measure-spec, export, live-spec) only those are taken again.
 
 Settings, the data folder and the scratch projects live in a temporary folder, so the first-run shot
 is a true first run. Needs ImageMagick's `convert` to quantise the PNGs (each stays under 250 KB).
@@ -126,6 +128,66 @@ def correct_and_measure(app, folder: Path, correct_png: Path, measure_png: Path)
     return path
 
 
+def live_spec(app, folder: Path, out: Path) -> None:
+    """The live view on a short clip of the sample shirt, measured with the board and checked against a spec
+    sheet built from its true measurements, the body length 3 cm off so one POM fails."""
+    import time
+
+    import cv2
+    import numpy as np
+
+    from app.gui.main_window import MainWindow
+    from measure.measurements import measure_garment
+    from measure.spec import SpecSheet
+
+    (folder / "live").mkdir(exist_ok=True)
+    path, truth = shirt_project(folder / "live")
+    window = MainWindow(load_model=True, restore_layout=False)
+    window.resize(*SIZE)
+    window.show()
+    window.open_project(path)
+    settle(app)
+    window.calibrate_from_image()
+    measured = measure_garment(truth, window.measurements.calibration)
+    spec_csv = folder / "live-spec.csv"
+    spec_csv.write_text(
+        "pom,size,target_cm,tolerance_cm,category\n"
+        + "".join(f"{pom},M,{round(measured[pom].cm, 1)},1.0,1\n" for pom in ("chest_width", "shoulder_width"))
+        + f"body_length,M,{round(measured['body_length'].cm) + 3},1.0,1\n",
+        encoding="utf-8",
+    )
+    panel = window.measurements
+    panel.set_spec_sheets({spec_csv.name: SpecSheet.load(spec_csv)})
+    panel.spec_combo.setCurrentIndex(panel.spec_combo.findData(spec_csv.name))
+    panel._on_spec(panel.spec_combo.currentIndex())
+    photo = cv2.imread(str(ROOT / "resources" / "sample" / "images" / SHIRT))
+    clip = folder / "live.avi"
+    h, w = photo.shape[:2]
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (w, h))
+    for i in range(60):  # the garment held still, the camera breathing a little
+        shift = np.float32([[1, 0, 2 * np.sin(i / 5)], [0, 1, 2 * np.cos(i / 7)]])
+        writer.write(cv2.warpAffine(photo, shift, (w, h), borderMode=cv2.BORDER_REPLICATE))
+    writer.release()
+    deadline = time.monotonic() + 120
+    while window.model.pipeline is None and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.05)
+    live = window.open_live_view()
+    live.resize(1100, 820)
+    live.category.setCurrentIndex(live.category.findData(1))  # QC mode: the style is a short sleeve top
+    live.start(str(clip))
+    while live.frames_shown < 20 and live.worker is not None and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+    live.freeze_button.setChecked(True)
+    settle(app)
+    if not live.grab().save(str(out)):
+        raise OSError(f"cannot write {out}")
+    live.stop()
+    live.close()
+    window.close()
+
+
 def export_dialog(app, project: Path, out: Path) -> None:
     from app.gui.export_dialog import ExportDialog
 
@@ -150,11 +212,22 @@ def main() -> int:
         from app.gui.app import application
 
         app = application()
-        shots = {name: OUT / f"{name}.png" for name in ("first-run", "correct", "measure-spec", "export")}
-        first_run(app, shots["first-run"])
-        project = correct_and_measure(app, tmp, shots["correct"], shots["measure-spec"])
-        export_dialog(app, project, shots["export"])
-        for png in shots.values():
+        names = ("first-run", "correct", "measure-spec", "export", "live-spec")
+        wanted = set(sys.argv[1:]) or set(names)
+        if wanted - set(names):
+            print(f"unknown screenshot(s): {', '.join(sorted(wanted - set(names)))}", file=sys.stderr)
+            return 2
+        shots = {name: OUT / f"{name}.png" for name in names}
+        editing = {"correct", "measure-spec", "export"}  # one project, taken together
+        taken = (wanted | editing) if wanted & editing else wanted
+        if "first-run" in taken:
+            first_run(app, shots["first-run"])
+        if editing <= taken:
+            project = correct_and_measure(app, tmp, shots["correct"], shots["measure-spec"])
+            export_dialog(app, project, shots["export"])
+        if "live-spec" in taken:
+            live_spec(app, tmp, shots["live-spec"])
+        for png in (shots[name] for name in names if name in taken):
             shrink(png)
             print(f"{png.relative_to(ROOT)}: {png.stat().st_size / 1000:.0f} KB")
     return 0
