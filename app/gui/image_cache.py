@@ -87,10 +87,10 @@ class PhotoPrefetcher(QObject):
         self._pending.clear()
 
     def shutdown(self, msecs: int = 3000) -> None:
+        """Drop queued decodes, wait for the running one, forget everything (closing the window)."""
         self._pool.clear()
         self._pool.waitForDone(msecs)
-        self._cache.clear()
-        self._pending.clear()
+        self.clear()
 
     def _on_decoded(self, path: str, stamp, image: QImage) -> None:
         self._pending.discard(path)

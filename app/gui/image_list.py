@@ -129,6 +129,16 @@ class ImageListPanel(QWidget):
     def has_image(self, image_id: int) -> bool:
         return image_id in self._items
 
+    def neighbours(self, image_id: int) -> tuple[int | None, int | None]:
+        """The ids of the rows before and after this image's (None at either end or if it is not listed)."""
+        item = self._items.get(image_id)
+        if item is None:
+            return None, None
+        row = self.list.row(item)
+        before, after = self.list.item(row - 1), self.list.item(row + 1)
+        return (None if before is None else int(before.data(ID_ROLE)),
+                None if after is None else int(after.data(ID_ROLE)))
+
     def visible_rows(self) -> range:
         """The rows in view (an empty range when the list is empty)."""
         count = self.list.count()

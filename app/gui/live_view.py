@@ -91,7 +91,7 @@ def _paint_measurements(
         try:
             result = spec.check(measured, size, garment.category_id)
         except SpecError:  # the size is not in this sheet: values only
-            result = None
+            pass
     checks = {} if result is None else {c.pom: c for c in result.checks}
     for name, m in measured.items():
         check = checks.get(name)

@@ -261,17 +261,13 @@ class MainWindow(QMainWindow):
 
     def _prefetch_around(self, image_id: int) -> None:
         """Decode the photos a person goes to next: the next and previous in the list, the next unverified."""
-        ids = self.images.image_ids()
-        if self.store is None or image_id not in ids:
+        if self.store is None or not self.images.has_image(image_id):
             return
-        pos = ids.index(image_id)
-        wanted = [ids[pos + 1]] if pos + 1 < len(ids) else []
+        previous, following = self.images.neighbours(image_id)
         unverified = self.store.next_unverified_image(image_id)
-        if unverified is not None:
-            wanted.append(unverified.id)
-        if pos > 0:
-            wanted.append(ids[pos - 1])
-        self.photos.prefetch([str(self.store.resolve_path(self.store.image(i).path)) for i in dict.fromkeys(wanted)])
+        wanted = [following, None if unverified is None else unverified.id, previous]
+        self.photos.prefetch([str(self.store.resolve_path(self.store.image(i).path))
+                              for i in dict.fromkeys(wanted) if i is not None])
 
     def _use_image_calibration(self, image_id: int) -> None:
         """A photo with its own calibration (a board in it) is measured with that; others keep the profile."""
