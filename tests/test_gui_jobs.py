@@ -19,6 +19,8 @@ from inference.schema import deepfashion2
 
 pytest.importorskip("onnx")
 
+SKIRT = 9
+
 
 @pytest.fixture(scope="module")
 def card(tmp_path_factory):
@@ -183,6 +185,48 @@ def test_drawn_box_gets_predicted_landmarks(qtbot, window, project):
     marker = np.array([150, 200])
     pts = np.array([(k.x, k.y) for k in g.keypoints if k.visibility == Visibility.VISIBLE])
     assert len(pts) and np.abs(pts - marker).max() < 2.5  # the contract pose graph finds the marker
+
+
+def test_a_new_category_is_read_again_and_shift_p_rereads_keeping_a_persons_points(qtbot, window, project):
+    with qtbot.waitSignal(window.jobs.finished, timeout=60000):
+        window.annotate_current()  # a short sleeve top with its landmarks on the marker at (150, 200)
+    gid = window.canvas.selected_id
+    image_id = window.image_id
+
+    def garment():
+        store = ProjectStore.open(project)
+        try:
+            return store.garment(gid)
+        finally:
+            store.close()
+
+    def placed(g):
+        return np.array([(k.x, k.y) for k in g.keypoints if k.visibility != Visibility.ABSENT])
+
+    remapped_count = None
+    with qtbot.waitSignal(window.box_jobs.finished, timeout=30000):
+        window.inspector.categoryChosen.emit(gid, SKIRT)
+        remapped_count = len(placed(garment()))  # only the landmarks a top shares with a skirt carry over
+    g = garment()
+    skirt = deepfashion2().category(SKIRT)
+    assert g.category_id == SKIRT and len(g.keypoints) == skirt.num_keypoints
+    assert remapped_count < skirt.num_keypoints == len(placed(g))  # the new reading places every landmark
+    assert np.abs(placed(g) - [150, 200]).max() < 2.5
+    stack = window.session.stack
+    assert [stack.text(i) for i in range(stack.count())][-2:] == ["Change category", f"Re-read as {skirt.name}"]
+
+    window.session.move_point(image_id, gid, 3, 100.25, 90.5)  # a person's point
+    path = window.store.resolve_path(window.store.image(image_id).path)
+    cv2.imwrite(str(path), scene(SKIRT, (170, 220)))  # the marker moves: a new reading lands elsewhere
+    with qtbot.waitSignal(window.box_jobs.finished, timeout=30000):
+        window.actions.reread_garment.trigger()
+    g = garment()
+    assert (g.keypoints[3].x, g.keypoints[3].y) == (100.25, 90.5)
+    others = np.array([(k.x, k.y) for i, k in enumerate(g.keypoints) if i != 3])
+    assert np.abs(others - [170, 220]).max() < 2.5
+    stack.undo()
+    assert np.abs(placed(garment())[[i for i in range(skirt.num_keypoints) if i != 3]] - [150, 200]).max() < 2.5
+    assert (garment().keypoints[3].x, garment().keypoints[3].y) == (100.25, 90.5)
 
 
 def test_import_folder_job_adds_images_in_background(qtbot, window, tmp_path, monkeypatch):

@@ -185,6 +185,61 @@ def test_change_category_keeps_points_by_landmark_name(store, image_id):
     assert carried and carried <= {(k.x, k.y) for k in shorts.keypoints}
 
 
+def test_reread_replaces_the_models_points_and_keeps_a_persons(store, image_id):
+    (gid,) = store.store_predictions(image_id, [make_garment(9)]).added
+    store.move_point(gid, 3, 10.125, 20.375)  # a person's point
+    store.set_visibility(gid, 5, Visibility.OCCLUDED)  # a person's judgement about a model point
+    before = store.garment(gid)
+    reading = make_garment(9, shift=1.5, score=0.5)  # the model's new reading, every point moved
+    old = store.reread_landmarks(gid, reading, 64, 48)
+    assert old == before
+    after = store.garment(gid)
+    for i, (was, now, read) in enumerate(zip(before.keypoints, after.keypoints, reading.keypoints, strict=True)):
+        assert now == (was if i in (3, 5) else read), i
+    moved = after.keypoints[3]
+    assert (moved.x, moved.y, moved.source) == (10.125, 20.375, PointSource.HUMAN)
+    assert after.status == GarmentStatus.CORRECTED and after.score == 0.5
+    assert after.bbox == before.bbox  # a box the model did not draw round the landmarks stays
+    (edit,) = [e for e in store.history(garment_id=gid) if e.action == "reread_landmarks"]
+    store.revert_edit(edit.id)
+    assert store.garment(gid) == before
+
+
+def test_reread_redraws_the_models_landmark_box_unless_a_person_set_it(store, image_id):
+    drawn_round_landmarks = make_garment(1)
+    extra = {"detector_box": [1.0, 1.0, 50.0, 47.0]}
+    (gid,) = store.store_predictions(image_id, [replace(drawn_round_landmarks, extra=extra)]).added
+    assert store.garment(gid).status == GarmentStatus.PREDICTED
+    reading = make_garment(1, shift=4.0)
+    store.reread_landmarks(gid, reading, 64, 48)
+    g = store.garment(gid)
+    placed = [(k.x, k.y) for k in g.keypoints if k.visibility != Visibility.ABSENT]
+    assert g.bbox == (min(x for x, _ in placed), min(y for _, y in placed), max(x for x, _ in placed),
+                      min(48.0, max(y for _, y in placed)))  # clipped to the photo
+    assert g.status == GarmentStatus.PREDICTED  # all the model's: nothing for a person to re-check
+    from app.store.convert import reading_box
+
+    assert reading_box(g) == (1.0, 1.0, 50.0, 47.0)  # read again in the detector's box
+
+    store.set_box(gid, (5.0, 6.0, 40.0, 41.0))
+    assert reading_box(store.garment(gid)) == (5.0, 6.0, 40.0, 41.0)  # the person's box is read in...
+    store.reread_landmarks(gid, make_garment(1, shift=2.0), 64, 48)
+    assert store.garment(gid).bbox == (5.0, 6.0, 40.0, 41.0)  # ...and kept
+    set_box = [e for e in store.history(garment_id=gid) if e.action == "set_box"][-1]
+    store.revert_edit(set_box.id)
+    assert "box_by_hand" not in store.garment(gid).extra
+
+
+def test_reread_of_a_verified_garment_asks_for_verifying_again_and_refuses_another_category(store, image_id):
+    (gid,) = store.store_predictions(image_id, [make_garment(1)]).added
+    store.verify(gid)
+    store.reread_landmarks(gid, make_garment(1, shift=1.0), 64, 48)
+    assert store.garment(gid).status == GarmentStatus.CORRECTED
+    assert store.image(image_id).status == ImageStatus.CORRECTED
+    with pytest.raises(ValueError, match="category 10"):
+        store.reread_landmarks(gid, make_garment(10), 64, 48)
+
+
 def test_image_status_filters_and_next_unverified(store, tmp_path):
     ids = [store.add_image(write_png(tmp_path / f"{i}.png", seed=i)).image_id for i in range(4)]
     store.store_predictions(ids[1], [make_garment(1)])

@@ -45,6 +45,7 @@ SPECS = (
     ActionSpec("zoom_out", "Zoom &out", ("-",), "Zoom out", "View"),
     ActionSpec("annotate_current", "Auto-annotate &image", ("Ctrl+P",), "Run the model on the current image", "Model"),
     ActionSpec("annotate_missing", "Auto-annotate &new images", ("Ctrl+Shift+P",), "Run the model on every image without annotations (background)", "Model"),
+    ActionSpec("reread_garment", "&Re-read selected garment", ("Shift+P",), "Run the model again on the selected garment, in its category and box; points you placed are kept (done by itself when you change a garment's category)", "Model"),
     ActionSpec("annotate_all", "Auto-annotate &all images", (), "Run the model on every image; corrections are kept (background)", "Model"),
     ActionSpec("precise_landmarks", "&Precise landmarks (flip test)", (), "Also run each garment mirrored and average the two: more accurate landmarks, twice the pose time (photos and live camera; on by default)", "Model"),
     ActionSpec("upside_down_check", "Read &upside-down garments (180° check)", (), "Also run each garment turned by 180° and keep the reading the model is surer of, so a garment laid waist-down gets waist and hem the right way round; twice the pose time (on by default)", "Model"),

@@ -14,6 +14,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from app.gui.backend import AnnotationBackend, garment_or_none
 from app.store.database import StoreError
 from inference.annotation import Garment, Visibility
+from inference.schema import deepfashion2
 
 
 class EditSession(QObject):
@@ -63,6 +64,11 @@ class EditSession(QObject):
 
     def set_box(self, image_id: int, garment_id: int, bbox: tuple[float, float, float, float]) -> None:
         self.push(GarmentEdit(self, image_id, garment_id, "Resize box", "set_box", tuple(float(v) for v in bbox)))
+
+    def reread(self, image_id: int, garment_id: int, reading: Garment, width: float, height: float) -> None:
+        name = deepfashion2().category(reading.category_id).name
+        self.push(GarmentEdit(self, image_id, garment_id, f"Re-read as {name}", "reread_landmarks", reading,
+                              float(width), float(height)))
 
     def revert(self, image_id: int, garment_id: int) -> None:
         self.push(GarmentEdit(self, image_id, garment_id, "Revert to prediction", "revert_to_prediction"))

@@ -24,12 +24,16 @@ from app.gui.jobs import JobRunner, JobsWidget
 from app.gui.measure_panel import MeasurementsPanel, spec_sheet_from_rows
 from app.gui.model_service import ModelService, annotate_job, images_to_annotate, import_job, predict_box_job
 from app.gui.style import FAIL_COLOUR, PASS_COLOUR
+from app.store.convert import garment_layout, reading_box
 from app.store.database import StoreError
+from app.store.models import LAYOUT_DF2
 from app.store.repository import ProjectStore
 from inference.annotation import Visibility
 
 ORGANISATION = "GarmentKeypointStudio"
 APPLICATION = "Garment Keypoint Studio"
+BOX_JOB = "Predict in box"
+REREAD_JOB = "Re-read garment"
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
 
 
@@ -134,6 +138,7 @@ class MainWindow(QMainWindow):
         a.reference_line.triggered.connect(lambda: self.canvas.set_draw_mode("line"))
         a.delete_garment.triggered.connect(self.editor.delete_selected)
         a.revert_garment.triggered.connect(self.editor.revert_selected)
+        a.reread_garment.triggered.connect(self.reread_selected)
         a.verify_next.triggered.connect(self.verify_and_next)
         a.next_garment.triggered.connect(self.editor.next_garment)
         a.next_image.triggered.connect(lambda: self.step_image(1))
@@ -159,7 +164,7 @@ class MainWindow(QMainWindow):
         c.cursorMoved.connect(lambda p: self.cursor_label.setText(f"x {p.x():.1f}  y {p.y():.1f}  ·  {c.zoom_level() * 100:.0f}%"))
         self.editor.garmentReloaded.connect(self._on_garment_reloaded)
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
-        self.inspector.categoryChosen.connect(self.editor.change_category)
+        self.inspector.categoryChosen.connect(self.change_category)
         self.measurements.changed.connect(self.update_measurements)
         self.measurements.changed.connect(self._sync_live_measuring)
         self.measurements.profile.activated.connect(self._remember_profile)
@@ -168,7 +173,7 @@ class MainWindow(QMainWindow):
         self.jobs.itemDone.connect(self._on_job_item)
         self.jobs.finished.connect(self._on_job_finished)
         self.jobs.failed.connect(lambda name, err: QMessageBox.warning(self, name, err))
-        self.box_jobs.finished.connect(self._on_box_predicted)
+        self.box_jobs.finished.connect(self._on_box_job)
         self.box_jobs.failed.connect(lambda name, err: self.statusBar().showMessage(f"{name}: {err}", 8000))
 
     # Project ----------------------------------------------------------------------------------------------
@@ -404,9 +409,67 @@ class MainWindow(QMainWindow):
         self._pending_box = (self.image_id, rect)
         path = str(self.store.resolve_path(self.store.image(self.image_id).path))
         box = (rect.left(), rect.top(), rect.right(), rect.bottom())
-        self.box_jobs.start("Predict in box", predict_box_job, self.model.pipeline, path, box, self.editor.new_garment_category)
+        self.box_jobs.start(BOX_JOB, predict_box_job, self.model.pipeline, path, box, self.editor.new_garment_category)
 
-    def _on_box_predicted(self, _name: str, result: dict) -> None:
+    def _on_box_job(self, name: str, result: dict) -> None:
+        if name == REREAD_JOB:
+            self._on_reread(result)
+        else:
+            self._on_box_predicted(result)
+
+    def change_category(self, garment_id: int, category_id: int) -> None:
+        """The inspector's category. The points are carried over by landmark name at once (one undo step);
+        then, with a model loaded, the garment is read again in its new category (a second step), since a
+        trousers reading's hem is not where a pair of shorts has it."""
+        if self.store is None:
+            return
+        before = garment_or_none(self.store, garment_id)
+        self.editor.change_category(garment_id, category_id)
+        after = garment_or_none(self.store, garment_id)
+        if before is not None and after is not None and before.category_id != after.category_id:
+            if self.model.pipeline is not None:
+                self.reread_garment(garment_id)
+
+    def reread_selected(self) -> None:
+        if self.editor.selected is None:
+            self.statusBar().showMessage("Select a garment to read it again", 4000)
+            return
+        self.reread_garment(self.editor.selected)
+
+    def reread_garment(self, garment_id: int) -> bool:
+        """The model reads one garment again in its category, inside its box (off the GUI thread); the result
+        replaces the model's points and keeps the person's (``ProjectStore.reread_landmarks``)."""
+        if self.store is None or self.image_id is None or not self._require_model():
+            return False
+        garment = garment_or_none(self.store, garment_id)
+        if garment is None:
+            return False
+        if garment_layout(garment) != LAYOUT_DF2:
+            self.statusBar().showMessage("This garment has FLD landmarks; the model reads DeepFashion2 ones", 6000)
+            return False
+        path = str(self.store.resolve_path(self.store.image(self.image_id).path))
+        started = self.box_jobs.start(REREAD_JOB, predict_box_job, self.model.pipeline, path, reading_box(garment),
+                                      garment.category_id)
+        if not started:
+            self.statusBar().showMessage("The model is still reading a box: press Shift+P in a moment", 6000)
+            return False
+        self._pending_reread = (self.session, self.image_id, garment_id, garment.category_id)
+        self.statusBar().showMessage("Reading the garment again…", 3000)
+        return True
+
+    def _on_reread(self, result: dict) -> None:
+        session, image_id, garment_id, category_id = self._pending_reread
+        if session is not self.session or self.store is None:
+            return  # the project was closed meanwhile
+        self.model.record_latency(result["seconds"])
+        current = garment_or_none(self.store, session.resolve(garment_id))
+        if not result["garments"] or current is None or current.category_id != category_id:
+            return  # deleted or given another category meanwhile (that change is read in its own turn)
+        info = self.store.image(image_id)
+        session.reread(image_id, garment_id, result["garments"][0], info.width, info.height)
+        self.statusBar().showMessage("Read again: the model's points are new, yours are kept (Ctrl+Z undoes)", 6000)
+
+    def _on_box_predicted(self, result: dict) -> None:
         image_id, rect = self._pending_box
         if image_id != self.image_id:
             return

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from inference.annotation import Garment, GarmentStatus, Keypoint, PointSource, Visibility
+from inference.boxes import box_around
 from inference.schema import deepfashion2, fld
 
 from .models import FLD_LAYOUTS, LAYOUT_DF2, GarmentRow, KeypointRow
 
 LAYOUT_KEY = "layout"  # Garment.extra key naming a non-DF2 layout (FLD)
+DETECTOR_BOX_KEY = "detector_box"  # the detector's box, kept when the shown box is drawn round the landmarks
+BOX_BY_HAND_KEY = "box_by_hand"  # a person set this garment's box: the model reads inside it and keeps it
 
 
 def garment_layout(garment: Garment) -> str:
@@ -135,3 +140,37 @@ def remap_category(keypoints: tuple[Keypoint, ...], old_id: int, new_id: int) ->
             out[j] = keypoints[i]
             used.add(i)
     return tuple(out)
+
+
+def reading_box(garment: Garment) -> tuple[float, float, float, float]:
+    """The box the model should read a garment in again: the person's box when they set one, else the
+    detector's (the network was trained on detector boxes; the shown box is the tighter landmark box)."""
+    if garment.extra.get(BOX_BY_HAND_KEY) or DETECTOR_BOX_KEY not in garment.extra:
+        return tuple(float(v) for v in garment.bbox)
+    return tuple(float(v) for v in garment.extra[DETECTOR_BOX_KEY])
+
+
+def merge_reading(current: Garment, reading: Garment, width: float, height: float) -> Garment:
+    """``current`` with the model's points replaced by a new reading of the same category.
+
+    Points a person placed, moved or marked (source human) are kept: a new reading never overwrites a
+    correction. A box the model drew round the landmarks is redrawn round the new ones (clipped to the
+    width × height image); a box a person set or drew stays. Category, status and history are the caller's.
+    """
+    if garment_layout(current) != LAYOUT_DF2:
+        raise ValueError(f"a {garment_layout(current)} garment cannot be read again by the DF2 model")
+    if reading.category_id != current.category_id or len(reading.keypoints) != len(current.keypoints):
+        raise ValueError(
+            f"the reading is a category {reading.category_id} garment with {len(reading.keypoints)} landmarks; "
+            f"this one is category {current.category_id} with {len(current.keypoints)}"
+        )
+    points = tuple(
+        old if old.source == PointSource.HUMAN else new
+        for old, new in zip(current.keypoints, reading.keypoints, strict=True)
+    )
+    bbox = current.bbox
+    if DETECTOR_BOX_KEY in current.extra and not current.extra.get(BOX_BY_HAND_KEY):
+        placed = [(k.x, k.y) for k in points if k.visibility != Visibility.ABSENT]
+        bbox = box_around(placed, width, height) or bbox
+    return replace(current, bbox=tuple(float(v) for v in bbox), keypoints=points, score=reading.score,
+                   model_version=reading.model_version)

@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session
 from inference.annotation import Garment, GarmentStatus, Keypoint, PointSource, Visibility
 
 from .convert import (
+    BOX_BY_HAND_KEY,
     garment_from_dict,
     garment_from_row,
     garment_to_dict,
     keypoint_from_dict,
     keypoint_from_row,
     keypoint_to_dict,
+    merge_reading,
     remap_category,
     validate_garment,
     write_garment,
@@ -43,7 +45,7 @@ class EditRecord:
 
 
 POINT_ACTIONS = {"move_point", "set_visibility", "add_point", "remove_point", "set_keypoint"}
-GARMENT_ACTIONS = {"change_category", "set_garment", "revert_to_prediction", "revert_edit"}
+GARMENT_ACTIONS = {"change_category", "set_garment", "revert_to_prediction", "revert_edit", "reread_landmarks"}
 
 
 class EditsMixin:
@@ -110,13 +112,14 @@ class EditsMixin:
         x1, y1, x2, y2 = (float(v) for v in bbox)
         with self._write() as s:
             row = self._garment_row(s, garment_id)
-            old, old_status = (row.x1, row.y1, row.x2, row.y2), row.status
+            old, old_status, old_attributes = (row.x1, row.y1, row.x2, row.y2), row.status, dict(row.attributes or {})
             row.x1, row.y1, row.x2, row.y2 = min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+            row.attributes = {**old_attributes, BOX_BY_HAND_KEY: True}  # a new reading keeps this box
             self._touch(row)
             self._record(
                 s, row.image_id, garment_id, "set_box",
-                {"bbox": list(old), "status": old_status},
-                {"bbox": [row.x1, row.y1, row.x2, row.y2], "status": row.status},
+                {"bbox": list(old), "status": old_status, "attributes": old_attributes},
+                {"bbox": [row.x1, row.y1, row.x2, row.y2], "status": row.status, "attributes": row.attributes},
             )
             return old
 
@@ -149,6 +152,22 @@ class EditsMixin:
             )
 
         return self._replace_garment("change_category", garment_id, make)
+
+    def reread_landmarks(self, garment_id: int, reading: Garment, width: float, height: float) -> Garment:
+        """The model's new reading of this garment in its current category (``convert.merge_reading``): the
+        model's points are replaced, a person's are kept. A verified garment needs verifying again; a
+        predicted or corrected one keeps its status. Returns the garment as it was."""
+
+        def make(old: Garment, row: GarmentRow) -> Garment:
+            if row.layout != LAYOUT_DF2:
+                raise StoreError(f"garment {garment_id} holds {row.layout} landmarks, which the DF2 model cannot read")
+            new = merge_reading(old, reading, width, height)
+            if old.status == GarmentStatus.VERIFIED:
+                row.image.verified_at = None
+                new = replace(new, status=GarmentStatus.CORRECTED)
+            return new
+
+        return self._replace_garment("reread_landmarks", garment_id, make, touch=False)
 
     def set_garment(self, garment_id: int, garment: Garment) -> Garment:
         """Overwrite a garment as given, status included (the GUI's undo of a garment-wide edit)."""
@@ -253,6 +272,8 @@ class EditsMixin:
             elif edit.action == "set_box":
                 row.x1, row.y1, row.x2, row.y2 = old["bbox"]
                 row.status = old["status"]
+                if "attributes" in old:  # older entries did not keep them
+                    row.attributes = old["attributes"]
             elif edit.action == "verify":
                 row.status = old["status"]
             else:

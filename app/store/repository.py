@@ -31,6 +31,7 @@ GUI's undo needs. The first human change turns a predicted (or verified) garment
     set_garment(gid, garment) -> Garment              verify(gid) -> GarmentStatus
     verify_image(image_id) -> {gid: GarmentStatus}    revert_to_prediction(gid) -> Garment
     history(image_id=None, garment_id=None) -> [EditRecord];  revert_edit(edit_id) -> garment id | None
+    reread_landmarks(gid, reading, width, height) -> Garment   (the model's points replaced, a person's kept)
 
 Measurements, calibrations (and ``set_image_calibration(image_id, calibration_id)``, the photo's own
 calibration), model versions and spec sheets: see ``app.store.records.RecordsMixin``.
