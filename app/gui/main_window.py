@@ -217,6 +217,9 @@ class MainWindow(QMainWindow):
             self.actions.undo.triggered.disconnect(self.session.stack.undo)
             self.actions.redo.triggered.disconnect(self.session.stack.redo)
             self.editor.attach(None)
+            # Deleting the stack clears it, which emits its text signals into this window's actions: at
+            # quit those are gone before it, and the lambdas above would raise.
+            self.session.stack.blockSignals(True)
             self.session.deleteLater()
         if self.store is not None:
             self.store.close()
@@ -448,8 +451,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("This garment has FLD landmarks; the model reads DeepFashion2 ones", 6000)
             return False
         path = str(self.store.resolve_path(self.store.image(self.image_id).path))
+        # The person chose the category, so the garment's score is the detector's alone (no category factor).
+        score = float(garment.extra.get("detector_score", garment.score if garment.score is not None else 1.0))
         started = self.box_jobs.start(REREAD_JOB, predict_box_job, self.model.pipeline, path, reading_box(garment),
-                                      garment.category_id)
+                                      garment.category_id, score)
         if not started:
             self.statusBar().showMessage("The model is still reading a box: press Shift+P in a moment", 6000)
             return False
@@ -490,7 +495,9 @@ class MainWindow(QMainWindow):
         if "garments" in result:
             if result.get("images"):
                 self.model.record_latency(result["seconds"] / result["images"])
-            text = f"{name}: {result['images']} images, {result['garments']} garments in {result['seconds']:.1f} s"
+            images, garments = result["images"], result["garments"]
+            text = (f"{name}: {images} image{'s' * (images != 1)}, {garments} garment{'s' * (garments != 1)} "
+                    f"in {result['seconds']:.1f} s")
         else:
             self.refresh_images()
             text = f"{name}: {result.get('added', 0)} of {result.get('files', 0)} files added"
