@@ -220,14 +220,33 @@ def calibrate_checkerboard(
     )
 
 
-def calibrate_two_point(spec: TwoPointSpec | str, image_size: tuple[int, int] | None = None) -> Calibration:
-    """Uniform scale from a known length between two clicked points (assumes a straight-down view)."""
+def calibrate_two_point(
+    spec: TwoPointSpec | str,
+    image_size: tuple[int, int] | None = None,
+    camera_matrix: np.ndarray | None = None,
+    dist_coeffs: np.ndarray | None = None,
+) -> Calibration:
+    """Uniform scale from a known length between two clicked points (assumes a straight-down view).
+
+    With lens intrinsics the two points are undistorted before their distance is taken, and the
+    calibration keeps the intrinsics, so every point measured with it is undistorted the same way: a
+    wide-angle webcam's barrel distortion otherwise shortens a line across the frame by several per cent.
+    """
     spec = TwoPointSpec.parse(spec) if isinstance(spec, str) else spec
-    length_px = math.hypot(spec.p2[0] - spec.p1[0], spec.p2[1] - spec.p1[1])
+    lens = {}
+    p1, p2 = np.asarray(spec.p1, np.float64), np.asarray(spec.p2, np.float64)
+    if camera_matrix is not None:
+        lens = {"camera_matrix": np.asarray(camera_matrix, np.float64),
+                "dist_coeffs": None if dist_coeffs is None else np.asarray(dist_coeffs, np.float64)}
+        p1, p2 = Calibration.from_scale(1.0, **lens).undistort_px([p1, p2])
+    length_px = float(math.hypot(*(p2 - p1)))
+    if length_px <= 0:
+        raise CalibrationError("the two reference points coincide")
     return Calibration.from_scale(
         spec.length_mm / length_px,
         method="two-point",
         image_size=image_size,
+        **lens,
         board=str(spec),
         reprojection_error_px=0.0,
         reprojection_error_mm=0.0,

@@ -82,19 +82,26 @@ class SpecSheet:
         return tuple(dict.fromkeys(e.size for e in self.entries))
 
     def for_garment(self, size: str, category_id: int) -> tuple[SpecEntry, ...]:
+        """The rows that apply to a garment of this category in this size. A row for the category replaces
+        a general row (no category) of the same POM: a sheet's default chest, with its own for dresses."""
+        own = {e.pom for e in self.entries if e.size == size and e.category_id == category_id}
         return tuple(
             e
             for e in self.entries
-            if e.size == size and (e.category_id is None or e.category_id == category_id)
+            if e.size == size and (e.category_id == category_id or (e.category_id is None and e.pom not in own))
         )
 
     def check(self, measurements: Mapping[str, Measurement], size: str, category_id: int) -> SpecResult:
-        """Pass/fail of each spec POM for this size; POMs the garment type lacks are left out."""
+        """Pass/fail of each spec POM for this size. A general row whose POM the garment type lacks is left
+        out (a sheet for tops and trousers); a row written for this category that cannot be measured on it
+        is "not_measured", so the verdict is incomplete rather than a pass that skipped it."""
         if size not in self.sizes:
             raise SpecError(f"size {size!r} is not in the spec sheet (sizes: {', '.join(self.sizes)})")
         checks = []
         for entry in self.for_garment(size, category_id):
             if entry.pom not in measurements:
+                if entry.category_id is not None:
+                    checks.append(PomCheck(entry.pom, entry.target_cm, entry.tolerance_cm, None, "not_measured"))
                 continue
             cm = measurements[entry.pom].cm
             if cm is None:
@@ -108,6 +115,20 @@ class SpecSheet:
     def unknown_poms(self, known: Iterable[str]) -> list[str]:
         known = set(known)
         return sorted({e.pom for e in self.entries} - known)
+
+    def validate(self, catalog) -> None:
+        """SpecError naming every row the POM catalog cannot measure: an unknown POM name, or a row written
+        for a category that has no such POM (chest_width for trousers), which would otherwise never be
+        checked."""
+        problems = [f"unknown POM {name!r}" for name in self.unknown_poms(catalog.all_names)]
+        for e in self.entries:
+            if e.category_id is not None and e.pom in catalog.all_names:
+                poms = catalog.categories.get(e.category_id)
+                if poms is None or e.pom not in poms.names:
+                    name = deepfashion2().category(e.category_id).name
+                    problems.append(f"{e.pom!r} (size {e.size}) is not measured on a {name}")
+        if problems:
+            raise SpecError("; ".join(dict.fromkeys(problems)))
 
     # -- CSV ----------------------------------------------------------------------------------
     @classmethod

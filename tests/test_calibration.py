@@ -139,6 +139,21 @@ def test_two_point_reference_gives_uniform_scale():
     assert np.linalg.norm(mm[1] - mm[0]) == pytest.approx(250.0)
 
 
+def test_two_point_reference_with_lens_intrinsics_measures_undistorted_points():
+    camera = np.array([[900.0, 0.0, 640.0], [0.0, 900.0, 480.0], [0.0, 0.0, 1.0]])
+    dist = np.array([-0.25, 0.08, 0.0, 0.0, 0.0])  # a wide-angle webcam's barrel distortion
+    lens = Calibration.from_scale(1.0, camera_matrix=camera, dist_coeffs=dist)
+    ideal = np.array([[60.0, 480.0], [1220.0, 480.0], [640.0, 480.0], [700.0, 480.0]])  # 2 mm per ideal px
+    photo = lens.distort_px(ideal)  # where the lens puts them: the far ends pulled in
+    spec = f"{photo[0, 0]},{photo[0, 1]},{photo[1, 0]},{photo[1, 1]}:{1160 * 2.0}"
+    calib = calibrate_two_point(spec, image_size=(1280, 960), camera_matrix=camera, dist_coeffs=dist)
+    assert calib.has_intrinsics
+    mm = calib.image_to_table_mm(photo[2:])
+    assert np.linalg.norm(mm[1] - mm[0]) == pytest.approx(120.0, rel=1e-6)  # 60 ideal px in the centre
+    plain = calibrate_two_point(spec, image_size=(1280, 960))  # the lens ignored: the centre reads long
+    assert np.linalg.norm(np.diff(plain.image_to_table_mm(photo[2:]), axis=0)) > 120.0 * 1.03
+
+
 def test_fit_rejects_outlier_corner():
     rng = np.random.default_rng(3)
     table = np.stack(np.meshgrid(np.arange(0, 400, 40.0), np.arange(0, 300, 40.0)), -1).reshape(-1, 2)

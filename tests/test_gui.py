@@ -292,3 +292,32 @@ def test_the_next_photo_is_decoded_ahead_and_a_changed_file_is_read_again(qtbot,
     window.step_image(1)
     assert photos.misses == misses + 1
     assert window.canvas._pixmap.pixmap().size().toTuple() == (150, 100)
+
+
+def test_measurements_need_a_calibration_made_on_this_photo_size_and_show_its_warnings(qtbot):
+    from app.gui.measure_panel import MeasurementsPanel
+    from measure.calibration import Calibration
+
+    panel = MeasurementsPanel()
+    qtbot.addWidget(panel)
+    board_too_small = "the board covers 2 % of the image"
+    cal = Calibration.from_scale(0.5, image_size=(1600, 1200), warnings=[board_too_small])
+    panel.set_calibration(cal, "bench")
+    points = np.array([(x, 60.0 + 7 * x % 50, 2) for x in np.linspace(100, 600, 8)])
+    measured = panel.show_keypoints(SKIRT, points, (1600, 1200))
+    assert panel.measuring_with is cal and panel.table.item(0, 1).text().endswith(" cm")
+    assert not panel.warning_label.isHidden() and board_too_small in panel.warning_label.text()
+    in_cm = {name: m.mm for name, m in measured.items()}
+
+    measured = panel.show_keypoints(SKIRT, points, (800, 600))  # a frame of another size: not this mapping
+    assert panel.measuring_with is None and panel.table.item(0, 1).text().endswith(" px")
+    assert "1600x1200" in panel.warning_label.text() and "800x600" in panel.warning_label.text()
+    assert {name: m.mm for name, m in measured.items()} == {k: v / 0.5 for k, v in in_cm.items()}
+
+
+def test_the_canvas_keeps_fractions_of_a_view_pixel(window):
+    window.canvas.zoom(0.25)
+    origin = window.canvas.to_scene(QPointF(100.0, 100.0))
+    half = window.canvas.to_scene(QPointF(100.5, 100.25))
+    assert (half.x() - origin.x(), half.y() - origin.y()) == pytest.approx((0.5 / window.canvas.zoom_level(),
+                                                                          0.25 / window.canvas.zoom_level()))

@@ -315,6 +315,14 @@ def test_live_overlay_draws_each_pom_in_its_spec_colour(qapp):  # painting text 
     # (the category's own colour may be close to it: compare the two paintings).
     assert (_near_colour(checked, FAIL_COLOUR) & ~_near_colour(plain, FAIL_COLOUR)).sum() > 100
     assert (_near_colour(checked, PASS_COLOUR) & ~_near_colour(plain, PASS_COLOUR)).sum() < 20  # blends only
+    other_camera = Calibration.from_scale(1.0, image_size=(640, 480))  # made on frames of another size
+    mismatched, unmeasured = (QImage(320, 320, QImage.Format.Format_RGB888) for _ in range(2))
+    for image in (mismatched, unmeasured):
+        image.fill(0)
+    paint_garments(unmeasured, [garment])
+    assert paint_garments(mismatched, [garment], other_camera, spec, "M") == [None]  # no centimetres...
+    reason = _near_colour(mismatched, FAIL_COLOUR) & ~_near_colour(unmeasured, FAIL_COLOUR)
+    assert reason[290:].sum() > 100 and reason[:290].sum() == 0  # ...and the reason, along the bottom
     (unknown_size,) = paint_garments(plain, [garment], calibration, spec, "XXL")  # values only, no verdict
     assert unknown_size is None
 

@@ -54,6 +54,31 @@ def test_category_column_limits_rows_to_that_garment_type():
     assert sheet.check(_measured(waist_width=41.2), "32", 9).passed is False
 
 
+def test_a_row_for_the_category_replaces_the_general_row_of_that_pom():
+    sheet = SpecSheet.from_csv_text(
+        "pom,size,target_cm,tolerance_cm,category\nchest_width,M,50,1,\nchest_width,M,55,1,short sleeve dress\n"
+    )
+    dress = sheet.check(_measured(chest_width=55.0), "M", 10)
+    assert [(c.target_cm, c.status) for c in dress.checks] == [(55.0, "pass")] and dress.passed is True
+    top = sheet.check(_measured(chest_width=55.0), "M", 1)  # no row of its own: the general one
+    assert [(c.target_cm, c.status) for c in top.checks] == [(50.0, "fail")]
+
+
+def test_a_row_for_a_category_without_that_pom_is_an_error_not_a_silent_pass():
+    from measure.poms import load_catalog
+
+    text = "pom,size,target_cm,tolerance_cm,category\nwaist_width,32,41,1,trousers\nchest_width,32,50,1,trousers\n"
+    sheet = SpecSheet.from_csv_text(text)
+    result = sheet.check(_measured(waist_width=41.0), "32", 8)  # the trousers' POMs: no chest
+    assert {c.pom: c.status for c in result.checks} == {"waist_width": "pass", "chest_width": "not_measured"}
+    assert result.passed is None  # incomplete, not PASS
+    with pytest.raises(SpecError, match="'chest_width' \\(size 32\\) is not measured on a trousers"):
+        sheet.validate(load_catalog())
+    with pytest.raises(SpecError, match="unknown POM 'chestt'"):
+        SpecSheet.from_csv_text("pom,size,target_cm,tolerance_cm\nchestt,M,50,1\n").validate(load_catalog())
+    SpecSheet.from_csv_text(CSV).validate(load_catalog())  # general rows for tops: fine
+
+
 def test_csv_round_trip(tmp_path):
     sheet = SpecSheet.from_csv_text(CSV + "waist_width,M,40.25,0.75\n")
     path = tmp_path / "spec.csv"

@@ -193,13 +193,19 @@ class CanvasView(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.NoDrag if mode else QGraphicsView.DragMode.ScrollHandDrag)
         self.viewport().setCursor(Qt.CursorShape.CrossCursor if mode else Qt.CursorShape.OpenHandCursor)
 
+    def to_scene(self, view_pos: QPointF) -> QPointF:
+        """A view position in image pixels, fractions kept (``mapToScene`` takes whole view pixels, and a
+        high-DPI screen's pointer lies between them)."""
+        inverse, _ok = self.viewportTransform().inverted()
+        return inverse.map(QPointF(view_pos))
+
     @property
     def draw_mode(self) -> str | None:
         return self._draw_mode
 
     def mousePressEvent(self, event) -> None:
         if self._draw_mode and event.button() == Qt.MouseButton.LeftButton:
-            self._draw_start = self.mapToScene(event.position().toPoint())
+            self._draw_start = self.to_scene(event.position())
             pen = QPen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine)
             pen.setCosmetic(True)
             if self._draw_mode == "box":
@@ -217,7 +223,7 @@ class CanvasView(QGraphicsView):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event) -> None:
-        scene_pos = self.mapToScene(event.position().toPoint())
+        scene_pos = self.to_scene(event.position())
         self.cursorMoved.emit(scene_pos)
         if self._draw_item is not None and self._draw_start is not None:
             if self._draw_mode == "box":

@@ -44,6 +44,9 @@ def paint_garments(image: QImage, garments: list[Garment], calibration=None, spe
     sheet and a size each POM is drawn in the pass or fail colour and each garment gets its verdict;
     returns the garments' ``SpecResult`` (None where there is none)."""
     results = []
+    mismatch = _frame_size_mismatch(calibration, image.width(), image.height())
+    if mismatch:
+        calibration = None  # centimetres from another frame size's mapping would be wrong, not approximate
     # The frame is shown scaled to the window: a camera frame of 1600 px shown 900 px wide would shrink
     # fixed-size text to unreadable, so text, lines and dots grow with the frame (1 at 800 px wide).
     scale = max(1.0, image.width() / 800.0)
@@ -71,8 +74,18 @@ def paint_garments(image: QImage, garments: list[Garment], calibration=None, spe
             painter.drawEllipse(QPointF(kp.x, kp.y), 4.0 * scale, 4.0 * scale)
         measured = _paint_measurements(painter, g, calibration, spec, size, scale) if calibration is not None else None
         results.append(measured)
+    if mismatch:
+        _label(painter, QPointF(8 * scale, image.height() - 10 * scale), mismatch, FAIL_COLOUR, scale)
     painter.end()
     return results
+
+
+def _frame_size_mismatch(calibration, width: int, height: int) -> str:
+    """The line drawn instead of measurements when the calibration was made on frames of another size."""
+    if calibration is None or not calibration.image_size or tuple(calibration.image_size) == (width, height):
+        return ""
+    cw, ch = calibration.image_size
+    return f"No measurements: calibrated on {cw}x{ch} frames, this camera gives {width}x{height}. Recalibrate."
 
 
 def _paint_measurements(

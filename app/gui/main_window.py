@@ -331,11 +331,15 @@ class MainWindow(QMainWindow):
         if cal is not None and cal.board_region_px:
             self.canvas.add_overlay_polygon([QPointF(x, y) for x, y in cal.board_region_px], PASS_COLOUR)
         item = None if self.canvas.selected_id is None else self.canvas.garment_item(self.canvas.selected_id)
+        size = None
+        if self.store is not None and self.image_id is not None:
+            info = self.store.image(self.image_id)
+            size = (info.width, info.height)  # a calibration made on another frame size does not apply
         if item is None:
-            self.measurements.show_keypoints(None, None)
+            self.measurements.show_keypoints(None, None, size)
             return
         positions = np.array([(x, y, int(v)) for x, y, v in item.point_positions()], dtype=np.float64)
-        measured = self.measurements.show_keypoints(item.garment.category_id, positions)
+        measured = self.measurements.show_keypoints(item.garment.category_id, positions, size)
         for m in measured.values():
             pts = [QPointF(x, y) for x, y in m.points_px]
             for p1, p2 in zip(pts, pts[1:], strict=False):

@@ -22,13 +22,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.style import FAIL_COLOUR, PASS_COLOUR
-from measure.calibration import Calibration
+from app.gui.style import FAIL_COLOUR, PASS_COLOUR, WARN_COLOUR
+from measure.calibration import Calibration, CalibrationError
 from measure.measurements import Measurement, measure_keypoints
-from measure.poms import PomError
+from measure.poms import PomError, load_catalog
 from measure.spec import SpecEntry, SpecError, SpecSheet
 
 PIXEL_SCALE = Calibration.from_scale(1.0, method="pixels")
+
+
+def cm_text(value: float) -> str:
+    """A spec's target or tolerance as written (0.635 for a quarter inch, 50 for 50.0): a tolerance shown
+    rounded would contradict the pass/fail next to it."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 def spec_sheet_from_rows(rows: list[dict]) -> SpecSheet:
@@ -53,8 +59,15 @@ class MeasurementsPanel(QWidget):
         self.calibration: Calibration | None = None
         self.calibration_name = "none"
         self.spec: SpecSheet | None = None
+        self.measuring_with: Calibration | None = None  # what the shown values used (None: pixels)
         self.calibration_label = QLabel("No calibration: values in pixels")
         self.calibration_label.setWordWrap(True)
+        # What the calibration's fit warned about, and whether it fits this photo: a board too small for the
+        # garment, or a profile made on another camera's frame size, gives wrong centimetres without this.
+        self.warning_label = QLabel()
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet(f"color: {WARN_COLOUR.name()}")
+        self.warning_label.hide()
         self.profile = QComboBox()
         self.profile.addItem("No calibration (pixels)", None)
         self.profile.activated.connect(self._on_profile)
@@ -90,6 +103,7 @@ class MeasurementsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.calibration_label)
+        layout.addWidget(self.warning_label)
         layout.addLayout(grid)
         layout.addWidget(self.result_label)
         layout.addWidget(self.table, 1)
@@ -153,6 +167,7 @@ class MeasurementsPanel(QWidget):
             return
         try:
             sheet = SpecSheet.load(path)
+            sheet.validate(load_catalog())  # a row that could never be checked is the sheet's error
         except (SpecError, OSError) as exc:
             QMessageBox.warning(self, "Spec sheet", str(exc))
             return
@@ -161,15 +176,40 @@ class MeasurementsPanel(QWidget):
         self._on_spec(self.spec_combo.currentIndex())
 
     # Values ---------------------------------------------------------------------------------------------
-    def show_keypoints(self, category_id: int | None, keypoints: np.ndarray | None) -> dict[str, Measurement]:
-        """Measure an (n, 3) x, y, visibility array; fills the table and returns the measurements."""
+    def _show_warnings(self, warnings: list[str]) -> None:
+        self.warning_label.setText("<br>".join(f"⚠ {w}" for w in warnings))
+        self.warning_label.setVisible(bool(warnings))
+
+    def calibration_for(self, image_size: tuple[int, int] | None) -> tuple[Calibration | None, list[str]]:
+        """The calibration to measure a photo of ``image_size`` with (None: pixels) and what to warn about.
+        A calibration made on frames of another size does not map this photo: pixels, with the reason."""
+        cal = self.calibration
+        if cal is None:
+            return None, []
+        if image_size is not None:
+            try:
+                cal.check_image_size(*image_size)
+            except CalibrationError as exc:
+                return None, [f"values in pixels: {exc}"]
+        return cal, list(cal.warnings)
+
+    def show_keypoints(
+        self, category_id: int | None, keypoints: np.ndarray | None, image_size: tuple[int, int] | None = None
+    ) -> dict[str, Measurement]:
+        """Measure an (n, 3) x, y, visibility array of a photo ``image_size`` (w, h) large; fills the table and
+        returns the measurements."""
         self.table.setRowCount(0)
         self.result_label.setText("")
+        calibration, warnings = self.calibration_for(image_size)
+        self.measuring_with = calibration
         if category_id is None or keypoints is None:
+            self._show_warnings(warnings)
             return {}
-        calibration = self.calibration or PIXEL_SCALE
+        placed = keypoints[keypoints[:, 2] > 0, :2] if len(keypoints) else keypoints[:, :2]
+        reach = calibration.extrapolation_warning(placed) if calibration is not None and len(placed) else None
+        self._show_warnings(warnings + ([reach] if reach else []))
         try:
-            measured = measure_keypoints(category_id, keypoints, calibration)
+            measured = measure_keypoints(category_id, keypoints, calibration or PIXEL_SCALE)
         except PomError as exc:
             self.result_label.setText(str(exc))
             return {}
@@ -183,7 +223,7 @@ class MeasurementsPanel(QWidget):
                 checks = {c.pom: c for c in result.checks}
                 verdict = {True: "PASS", False: "FAIL", None: "incomplete"}[result.passed]
                 self.result_label.setText(f"Size {result.size}: {verdict}")
-        unit = "cm" if self.calibration is not None else "px"
+        unit = "cm" if calibration is not None else "px"
         self.table.setRowCount(len(measured))
         for row, (name, m) in enumerate(measured.items()):
             if m.mm is None:
@@ -191,8 +231,10 @@ class MeasurementsPanel(QWidget):
             else:
                 value = f"{m.cm:.1f} cm" if unit == "cm" else f"{m.mm:.1f} px"
             check = checks.get(name)
-            target = "" if check is None else f"{check.target_cm:.1f} ± {check.tolerance_cm:.1f}"
+            target = "" if check is None else f"{cm_text(check.target_cm)} ± {cm_text(check.tolerance_cm)}"
             verdict = "" if check is None else check.status.replace("_", " ")
+            if check is not None and check.deviation_cm is not None:  # 50.5 shown, 50.54 failing 50 ± 0.5
+                verdict += f" ({check.deviation_cm:+.2f})"
             for col, text in enumerate((name, value, target, verdict)):
                 item = QTableWidgetItem(text)
                 if col == 1:
@@ -206,4 +248,4 @@ class MeasurementsPanel(QWidget):
     def value_text(self, m: Measurement) -> str:
         if m.mm is None:
             return ""
-        return f"{m.cm:.1f} cm" if self.calibration is not None else f"{m.mm:.0f} px"
+        return f"{m.cm:.1f} cm" if self.measuring_with is not None else f"{m.mm:.0f} px"

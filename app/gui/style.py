@@ -31,6 +31,7 @@ POINT_RADIUS_PX = 5.0  # on screen; points ignore the zoom so they stay grabbabl
 MEASURE_COLOUR = QColor(0, 230, 255)
 PASS_COLOUR = QColor(60, 200, 90)
 FAIL_COLOUR = QColor(235, 70, 60)
+WARN_COLOUR = QColor(224, 160, 48)
 
 
 def category_colour(category_id: int) -> QColor:

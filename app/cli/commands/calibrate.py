@@ -105,7 +105,7 @@ def calibrate_from_args(args, image, intrinsics=(None, None)):
         if getattr(args, "checkerboard", None):
             return calibrate_checkerboard(image, args.checkerboard, camera_matrix, dist)
         if getattr(args, "two_point", None):
-            return calibrate_two_point(args.two_point, (image.shape[1], image.shape[0]))
+            return calibrate_two_point(args.two_point, (image.shape[1], image.shape[0]), camera_matrix, dist)
         return calibrate_charuco(image, args.charuco or "7x5:40:30:DICT_5X5_100", camera_matrix, dist)
     except BoardSpecError as exc:
         raise CliError(str(exc), 2) from None

@@ -141,9 +141,10 @@ def _load_spec(args, catalog):
         sheet = SpecSheet.load(args.spec)
     except SpecError as exc:
         raise CliError(str(exc), 2) from None
-    unknown = sheet.unknown_poms(catalog.all_names)
-    if unknown:
-        raise CliError(f"{args.spec}: unknown POM {', '.join(map(repr, unknown))}", 2)
+    try:
+        sheet.validate(catalog)
+    except SpecError as exc:
+        raise CliError(f"{args.spec}: {exc}", 2) from None
     if args.size not in sheet.sizes:
         raise CliError(f"{args.spec}: no size {args.size!r} (sizes: {', '.join(sheet.sizes)})", 2)
     return sheet
