@@ -2,13 +2,15 @@
 
 Every landmark is mapped image px -> table mm first; all geometry (lengths, perpendiculars, the
 outline polygon and its intersections via Shapely) happens in millimetres, never in pixels. A POM
-whose landmarks are absent (visibility 0) is reported as not measurable, with the reason.
+whose landmarks are absent (visibility 0) is reported as not measurable, with the reason. One measured
+from an occluded landmark (visibility 1: under a fold, a hand, a hanger; or placed by a model that was
+unsure) is measured and says which: its value is the landmark's estimate, not a point seen on the table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import shapely
@@ -28,10 +30,18 @@ class Measurement:
     points_mm: tuple[tuple[float, float], ...] = ()  # construction points on the table
     points_px: tuple[tuple[float, float], ...] = ()  # the same points in the image, for overlays
     reason: str | None = None  # why it is not measurable
+    occluded: tuple[int, ...] = ()  # 1-based ids of the occluded landmarks it was measured from
 
     @property
     def measurable(self) -> bool:
         return self.mm is not None
+
+    def note(self) -> str:
+        """For a tooltip or report: which landmarks it could not see."""
+        if not self.occluded:
+            return ""
+        ids = ", ".join(map(str, self.occluded))
+        return f"from occluded landmark{'s' * (len(self.occluded) > 1)} {ids}: check by hand"
 
     @property
     def cm(self) -> float | None:
@@ -40,17 +50,22 @@ class Measurement:
     def to_dict(self) -> dict:
         if self.mm is None:
             return {"cm": None, "points": [], "measurable": False, "reason": self.reason}
-        return {"cm": self.cm, "points": [list(p) for p in self.points_px]}
+        out = {"cm": self.cm, "points": [list(p) for p in self.points_px]}
+        if self.occluded:
+            out["occluded_landmarks"] = list(self.occluded)
+        return out
 
 
 class _Landmarks:
     """A garment's landmarks in px and mm, addressed by 1-based DF2 id."""
 
     def __init__(
-        self, xy_px: np.ndarray, present: np.ndarray, calibration: Calibration, names: tuple[str, ...]
+        self, xy_px: np.ndarray, present: np.ndarray, calibration: Calibration, names: tuple[str, ...],
+        occluded: np.ndarray | None = None,
     ):
         self.px = xy_px
         self.present = present
+        self.occluded = np.zeros(len(present), bool) if occluded is None else occluded
         self.names = names
         self.mm = np.full_like(xy_px, np.nan)
         if present.any():
@@ -58,6 +73,9 @@ class _Landmarks:
 
     def missing(self, ids: Iterable[int]) -> list[int]:
         return [i for i in ids if not self.present[i - 1]]
+
+    def hidden(self, ids: Iterable[int]) -> tuple[int, ...]:
+        return tuple(i for i in ids if self.occluded[i - 1])
 
     def describe(self, ids: list[int]) -> str:
         return ", ".join(f"{i} ({self.names[i - 1]})" for i in ids)
@@ -165,8 +183,14 @@ def measure_keypoints(
     cat = catalog.for_category(cat_schema.id)
     selected = cat.poms if names is None else tuple(cat.get(n) for n in names)
     present = (kps[:, 2] > 0) & np.all(np.isfinite(kps[:, :2]), axis=1)
-    lm = _Landmarks(kps[:, :2].copy(), present, calibration, cat_schema.landmarks)
-    return {pom.name: _measure_one(pom, lm, cat, calibration) for pom in selected}
+    occluded = present & (kps[:, 2] == int(Visibility.OCCLUDED))
+    lm = _Landmarks(kps[:, :2].copy(), present, calibration, cat_schema.landmarks, occluded)
+    return {pom.name: _with_occluded(_measure_one(pom, lm, cat, calibration), pom, lm) for pom in selected}
+
+
+def _with_occluded(m: Measurement, pom: PomDefinition, lm: _Landmarks) -> Measurement:
+    hidden = lm.hidden(pom.required)
+    return replace(m, occluded=hidden) if hidden and m.measurable else m
 
 
 def garment_keypoint_array(garment: Garment) -> np.ndarray:

@@ -187,6 +187,17 @@ def test_absent_landmarks_make_a_pom_not_measurable():
     assert res["shoulder_width"].mm == pytest.approx(280.0)
 
 
+def test_a_pom_from_an_occluded_landmark_is_measured_and_says_so():
+    kps = [Keypoint(x, y, Visibility.VISIBLE) for x, y in SHORT_SLEEVE_TOP_MM]
+    kps[11] = Keypoint(kps[11].x, kps[11].y, Visibility.OCCLUDED)  # 12: left armpit, under a fold
+    res = measure_garment(Garment(1, (0, 0, 500, 610), tuple(kps)), Calibration.from_scale(1.0))
+    seen = measure_garment(Garment(1, (0, 0, 500, 610), tuple(k if i != 11 else Keypoint(k.x, k.y) for i, k in
+                                                               enumerate(kps))), Calibration.from_scale(1.0))
+    assert res["chest_width"].occluded == (12,) and res["chest_width"].mm == seen["chest_width"].mm
+    assert res["chest_width"].to_dict()["occluded_landmarks"] == [12] and "12" in res["chest_width"].note()
+    assert res["hem_width"].occluded == () and "occluded_landmarks" not in res["hem_width"].to_dict()
+
+
 def test_user_file_errors_are_clear(tmp_path):
     bad = tmp_path / "bad.json"
 

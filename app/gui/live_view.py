@@ -116,7 +116,7 @@ def _paint_measurements(
         for p1, p2 in zip(pts, pts[1:], strict=False):
             painter.drawLine(p1, p2)
         if pts and m.cm is not None:
-            text = f"{m.cm:.1f} cm"
+            text = f"{'≈ ' if m.occluded else ''}{m.cm:.1f} cm"
             if check is not None and check.status == "fail":
                 text += f" ({check.deviation_cm:+.1f})"
             _label(painter, pts[-1] + QPointF(4 * scale, -4 * scale), text, colour, scale)

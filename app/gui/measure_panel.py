@@ -235,8 +235,13 @@ class MeasurementsPanel(QWidget):
             verdict = "" if check is None else check.status.replace("_", " ")
             if check is not None and check.deviation_cm is not None:  # 50.5 shown, 50.54 failing 50 ± 0.5
                 verdict += f" ({check.deviation_cm:+.2f})"
+            if m.occluded:
+                value = "≈ " + value  # from a landmark under a fold or a hand: an estimate
             for col, text in enumerate((name, value, target, verdict)):
                 item = QTableWidgetItem(text)
+                if col == 1 and m.occluded:
+                    item.setToolTip(m.note())
+                    item.setForeground(QBrush(WARN_COLOUR))
                 if col == 1:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if col == 3 and check is not None and check.status in ("pass", "fail"):
@@ -248,4 +253,5 @@ class MeasurementsPanel(QWidget):
     def value_text(self, m: Measurement) -> str:
         if m.mm is None:
             return ""
-        return f"{m.cm:.1f} cm" if self.measuring_with is not None else f"{m.mm:.0f} px"
+        text = f"{m.cm:.1f} cm" if self.measuring_with is not None else f"{m.mm:.0f} px"
+        return ("≈ " if m.occluded else "") + text

@@ -200,6 +200,8 @@ def _print_table(payload: dict) -> None:
             shown = (
                 f"{value['cm']:8.2f} cm" if value["cm"] is not None else f"     n/a    ({value['reason']})"
             )
+            if value.get("occluded_landmarks"):  # measured, but from landmarks nobody could see
+                shown += f"  (occluded landmark {', '.join(map(str, value['occluded_landmarks']))})"
             check = checks.get(name)
             verdict = (
                 f"  {check['status']} (target {check['target_cm']:g} ± {check['tolerance_cm']:g})"
