@@ -87,6 +87,21 @@ def _segment_foot(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return b + t * direction
 
 
+def _foot_on_edge(a: np.ndarray, b: np.ndarray, c: np.ndarray, edge: np.ndarray) -> np.ndarray:
+    """Where the line from ``a`` square to b-c meets the edge b … c (a hem through its centre point):
+    "straight down to the hem" follows a curved hem, which the straight b-c line cuts short. Without such
+    a crossing (``a`` beyond the hem's ends, or the edge only b and c), the foot on the b-c line."""
+    foot = _segment_foot(a, b, c)
+    if len(edge) > 2:
+        reach = 2.0 * float(np.linalg.norm(foot - a) + np.linalg.norm(c - b))
+        direction = (foot - a) / max(float(np.linalg.norm(foot - a)), 1e-12)
+        cut = LineString(edge).intersection(LineString([a, a + direction * reach]))
+        crossings = [np.asarray(g.coords[0]) for g in getattr(cut, "geoms", [cut]) if g.geom_type == "Point"]
+        if crossings:
+            return min(crossings, key=lambda p: float(np.linalg.norm(p - a)))
+    return foot
+
+
 def outline_polygon(points_mm: np.ndarray) -> shapely.Geometry:
     """The garment outline as a valid polygonal geometry (self-crossings repaired)."""
     polygon = Polygon(points_mm)
@@ -140,11 +155,11 @@ def _measure_one(
             pom.name, pom.kind, value, tuple(map(tuple, pts.tolist())), tuple(map(tuple, lm.px[idx].tolist()))
         )
     if pom.kind == "perpendicular":
-        a, b, c = pts
+        a, b, c = pts[0], pts[1], pts[-1]
         if np.allclose(b, c):
             return Measurement(pom.name, pom.kind, None, reason="the reference line's two landmarks coincide")
-        foot = _segment_foot(a, b, c)
-        chord = np.array([a, foot])
+        hem = [i - 1 for i in pom.landmarks[1:] if lm.present[i - 1]]
+        chord = np.array([a, _foot_on_edge(a, b, c, lm.mm[hem])])
     else:  # offset_chord
         present_outline = [i - 1 for i in cat.outline if lm.present[i - 1]]
         if len(present_outline) < 3:

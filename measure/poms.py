@@ -35,8 +35,10 @@ class PomDefinition:
 
     @property
     def required(self) -> tuple[int, ...]:
-        """Every landmark (1-based) the construction reads, outline excluded."""
-        return tuple(dict.fromkeys(self.landmarks + self.toward))
+        """Every landmark (1-based) the construction cannot do without, outline excluded. A perpendicular's
+        points between the two ends of its hem line (a hem centre) refine it and may be absent."""
+        ends = self.landmarks[:2] + self.landmarks[-1:] if self.kind == "perpendicular" else self.landmarks
+        return tuple(dict.fromkeys(ends + self.toward))
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "kind": self.kind, "landmarks": list(self.landmarks)}
@@ -103,7 +105,7 @@ def _parse_pom(raw, where: str, count: int) -> PomDefinition:
         raise PomError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
     needed = {"straight": 2, "polyline": 2, "perpendicular": 3, "offset_chord": 2}[kind]
     landmarks = _ids(raw.get("landmarks"), where, "landmarks", count, needed)
-    if kind in ("straight", "perpendicular", "offset_chord") and len(landmarks) != needed:
+    if kind in ("straight", "offset_chord") and len(landmarks) != needed:
         raise PomError(f"{where}: a {kind} POM takes exactly {needed} landmarks, got {len(landmarks)}")
     offset, toward = 0.0, ()
     if kind == "offset_chord":

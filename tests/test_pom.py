@@ -156,6 +156,26 @@ def test_offset_chord_ignores_a_sleeve_on_the_same_line(tmp_path):
     assert m["chest_1in_below"].mm == pytest.approx(248.0)
 
 
+def test_a_perpendicular_can_follow_a_curved_hem_through_its_centre(tmp_path):
+    """A house spec measuring body length "straight down to the hem" on a shirt-tail hem: the bundled
+    perp(2; 15, 17) stops at the line between the hem corners; perp(2; 15, 16, 17) follows the hem."""
+    user = tmp_path / "house.json"
+    user.write_text(json.dumps({"format": "garment-studio-poms/1", "categories": [{"category_id": 1, "poms": [
+        {"name": "body_length_to_hem", "kind": "perpendicular", "landmarks": [2, 15, 16, 17],
+         "description": "HPS straight down to the hem edge", "convention": "house spec"}]}]}))
+    catalog = load_catalog(user)
+    tee = _tee()
+    tee[15, :2] = (250, 640)  # 16: the hem centre 40 px below the corners at y 600 (x 130 and 370)
+    m = measure_keypoints(1, tee, Calibration.from_scale(1.0), catalog, names=["body_length", "body_length_to_hem"])
+    assert m["body_length"].mm == pytest.approx(590.0)
+    # straight down from (200, 10): the hem runs from (130, 600) to (250, 640), y = 600 + 40 * 70 / 120 at x 200
+    assert m["body_length_to_hem"].mm == pytest.approx(600 + 40 * 70 / 120 - 10)
+    np.testing.assert_allclose(m["body_length_to_hem"].points_px[1], (200, 600 + 40 * 70 / 120), atol=1e-9)
+    tee[15, 2] = 0  # the hem centre absent: the corners' line, still measured
+    m = measure_keypoints(1, tee, Calibration.from_scale(1.0), catalog, names=["body_length_to_hem"])
+    assert m["body_length_to_hem"].mm == pytest.approx(590.0)
+
+
 def test_measurements_are_taken_on_the_table_plane_not_in_pixels():
     # strong perspective: equal pixel lengths are unequal on the table
     h = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.002, 1.0]])
