@@ -14,8 +14,10 @@ def _coco_source(tmp_path):
     write_png(tmp_path / "src" / "images" / "b.png", 64, 48, seed=2)
     images = [{"id": 1, "file_name": "a.png", "width": 64, "height": 48},
               {"id": 2, "file_name": "b.png", "width": 64, "height": 48}]
-    anns = [encode_garment(make_garment(1), 1, 1), encode_garment(make_garment(8, box=(40, 1, 60, 45)), 1, 2),
-            encode_garment(make_garment(9), 2, 3)]
+    # an outside dataset's labels: no score and no status, so they import as verified
+    anns = [encode_garment(make_garment(1, score=None), 1, 1),
+            encode_garment(make_garment(8, box=(40, 1, 60, 45), score=None), 1, 2),
+            encode_garment(make_garment(9, score=None), 2, 3)]
     path = tmp_path / "src" / "annotations.json"
     path.write_text(json.dumps(build_document(images, anns)))
     return path

@@ -7,6 +7,7 @@ store-facing import/export live beside it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from inference.annotation import Garment, Keypoint, Visibility
@@ -57,12 +58,20 @@ def encode_garment(garment: Garment, image_id: int, annotation_id: int) -> dict:
 
 def decode_annotation(ann: dict) -> Garment:
     """Inverse of encode_garment; raises CocoFormatError naming what is wrong."""
+    if not isinstance(ann, dict):
+        raise CocoFormatError(f"annotation {ann!r} is not an object")
     try:
         cat = deepfashion2().category(int(ann["category_id"]))
         flat = [float(v) for v in ann["keypoints"]]
         x, y, w, h = (float(v) for v in ann["bbox"])
+        score = ann.get("score")
+        score = None if score is None else float(score)
     except (KeyError, TypeError, ValueError) as exc:
         raise CocoFormatError(f"annotation {ann.get('id')!r}: {exc}") from exc
+    if not all(math.isfinite(v) for v in (*flat, x, y, x + w, y + h, 0.0 if score is None else score)):
+        raise CocoFormatError(f"annotation {ann.get('id')!r}: bbox, keypoints and score must be finite numbers")
+    if w < 0 or h < 0:
+        raise CocoFormatError(f"annotation {ann.get('id')!r}: bbox {ann['bbox']} has a negative width or height")
     if len(flat) != NUM_DF2_KEYPOINTS * 3:
         raise CocoFormatError(
             f"annotation {ann.get('id')!r}: expected {NUM_DF2_KEYPOINTS * 3} keypoint values, got {len(flat)}"
@@ -75,13 +84,7 @@ def decode_annotation(ann: dict) -> Garment:
         if vis not in (0, 1, 2):
             raise CocoFormatError(f"annotation {ann.get('id')!r}: visibility {vv} is not 0, 1 or 2")
         kps.append(Keypoint.absent() if vis == 0 else Keypoint(vx, vy, Visibility(vis)))
-    score = ann.get("score")
-    return Garment(
-        category_id=cat.id,
-        bbox=(x, y, x + w, y + h),
-        keypoints=tuple(kps),
-        score=None if score is None else float(score),
-    )
+    return Garment(category_id=cat.id, bbox=(x, y, x + w, y + h), keypoints=tuple(kps), score=score)
 
 
 def build_document(images: Iterable[dict], annotations: Iterable[dict], info: dict | None = None) -> dict:

@@ -2,8 +2,11 @@
 
 Export writes ``OUT/annotations.json``; ``file_name`` is the image path relative to OUT when the image
 lies below it, else absolute, so the file re-imports from where it was written. Image ids are the
-project's image ids and annotation ids its garment ids. Import looks for ``file_name`` beside the JSON
-and in ``images/`` or ``image/`` next to it or one level up.
+project's image ids and annotation ids its garment ids. Each annotation also carries the garment's
+``status`` (COCO allows extra fields; ``encode_garment`` leaves it out because synthetic truth and evaluation
+use it too). Import keeps a written status, reads a ``score`` without one as a model's prediction, and takes
+anything else as an outside dataset's labels (verified). Import looks for ``file_name`` beside the JSON and
+in ``images/`` or ``image/`` next to it or one level up.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from .common import (
     ingest,
     is_fld,
     read_json,
+    recorded_status,
     selected_images,
 )
 
@@ -41,7 +45,10 @@ def find_listed_image(json_path: Path, file_name: str) -> Path | None:
     return None
 
 
-def _as_human(garment, status: GarmentStatus):
+def _with_status(garment, status: GarmentStatus):
+    """A prediction keeps the model as its points' source; a person's status makes them human points."""
+    if status == GarmentStatus.PREDICTED:
+        return replace(garment, status=status)
     kps = tuple(
         k if k.visibility == Visibility.ABSENT else Keypoint(k.x, k.y, k.visibility, None, PointSource.HUMAN)
         for k in garment.keypoints
@@ -50,33 +57,55 @@ def _as_human(garment, status: GarmentStatus):
 
 
 def import_coco(store, path: Path, status: GarmentStatus = GarmentStatus.VERIFIED) -> ImportReport:
+    """``status``: for annotations that carry neither a status nor a score."""
     report = ImportReport()
     try:
         doc = read_json(path)
         if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
             raise DatasetError(f"{path}: not a COCO file (no 'images' list)")
+        if not isinstance(doc.get("annotations", []), list):
+            raise DatasetError(f"{path}: 'annotations' is not a list")
         _check_categories(path, doc.get("categories") or [])
     except DatasetError as exc:
         report.errors.append(str(exc))
         report.sources_failed = 1
         return report
     by_image: dict = {}
-    for ann in doc.get("annotations") or []:
+    failed: set = set()  # image ids with an annotation that could not be read
+    for index, ann in enumerate(doc.get("annotations") or []):
+        if not isinstance(ann, dict):
+            report.errors.append(f"{path}: annotations[{index}] is {ann!r}, not an object")
+            continue
+        image_id = ann.get("image_id")
         try:
-            garment = _as_human(decode_annotation(ann), status)
-        except (CocoFormatError, AttributeError) as exc:
-            report.errors.append(f"{path} annotation {ann.get('id') if isinstance(ann, dict) else ann!r}: {exc}")
+            if not isinstance(image_id, int | str) or isinstance(image_id, bool):
+                raise CocoFormatError(f"annotation {ann.get('id')!r}: image_id {image_id!r} is not an id")
+            garment = _with_status(decode_annotation(ann), recorded_status(ann, status))
+        except (CocoFormatError, DatasetError) as exc:
+            report.errors.append(f"{path} annotations[{index}]: {exc}")
+            if isinstance(image_id, int | str):
+                failed.add(image_id)
             continue
-        by_image.setdefault(ann.get("image_id"), []).append(garment)
-    for image in doc["images"]:
-        if not isinstance(image, dict) or "file_name" not in image:
-            report.errors.append(f"{path}: image entry {image!r} has no file_name")
+        by_image.setdefault(image_id, []).append(garment)
+    for index, image in enumerate(doc["images"]):
+        if not isinstance(image, dict):
+            report.errors.append(f"{path}: images[{index}] is {image!r}, not an object")
             continue
+        image_id = image.get("id")
+        if "file_name" not in image:
+            report.errors.append(f"{path}: images[{index}] (id {image_id!r}) has no file_name")
+            continue
+        if not isinstance(image_id, int | str) or isinstance(image_id, bool):
+            report.errors.append(f"{path}: images[{index}] has id {image_id!r}, which is not an id")
+            continue
+        garments = by_image.pop(image_id, [])
+        if not garments and image_id in failed:
+            continue  # every annotation failed: an image without its garments would read as unlabelled
         found = find_listed_image(path, str(image["file_name"]))
         if found is None:
-            report.errors.append(f"{path} image {image.get('id')!r}: {image['file_name']} not found")
+            report.errors.append(f"{path} image {image_id!r}: {image['file_name']} not found")
             continue
-        ingest(store, found, by_image.pop(image.get("id"), []), report, str(path))
+        ingest(store, found, garments, report, str(path))
     for image_id in by_image:
         report.errors.append(f"{path}: annotations refer to image_id {image_id!r}, which is not in 'images'")
     report.sources_ok, report.sources_failed = (1, 0) if report.imported_anything else (0, 1)
@@ -91,9 +120,10 @@ def _check_categories(path: Path, categories: list) -> None:
         if not isinstance(c, dict):
             raise DatasetError(f"{path}: category entry {c!r} is not an object")
         kps = c.get("keypoints")
-        if kps is not None and len(kps) != NUM_DF2_KEYPOINTS:
+        if kps is not None and (not isinstance(kps, list) or len(kps) != NUM_DF2_KEYPOINTS):
+            listed = len(kps) if isinstance(kps, list) else repr(kps)
             raise DatasetError(
-                f"{path}: category {c.get('id')!r} lists {len(kps)} keypoints; expected the DF2 294 layout"
+                f"{path}: category {c.get('id')!r} lists {listed} keypoints; expected the DF2 294 layout"
             )
         try:
             cat = deepfashion2().category(int(c["id"]))
@@ -119,7 +149,7 @@ def export_coco(store, out_dir: Path, selection: Selection) -> ExportReport:
             if is_fld(g):
                 report.skipped += 1
                 continue
-            annotations.append(encode_garment(g, info.id, gid))
+            annotations.append({**encode_garment(g, info.id, gid), "status": str(g.status)})
         report.images += 1
     report.garments = len(annotations)
     report.files.append(atomic_write_json(out_dir / "annotations.json", build_document(images, annotations)))

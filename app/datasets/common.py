@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import filecmp
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -45,6 +48,7 @@ class ExportReport:
     garments: int = 0
     skipped: int = 0  # garments this format cannot carry (FLD layouts in DF2 formats)
     files: list[Path] = field(default_factory=list)
+    copies: list[Path] = field(default_factory=list)  # images this export linked or copied into the folder
     errors: list[str] = field(default_factory=list)
 
 
@@ -110,40 +114,90 @@ def atomic_write_json(path: Path, doc) -> Path:
     return atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
 
 
-def export_image(src: Path, folder: Path, stem: str, errors: list[str]) -> None:
-    """Put an exported annotation's image beside it as ``folder/stem.ext``; a failure is reported, not fatal."""
+def export_image(src: Path, folder: Path, stem: str, report: ExportReport) -> str:
+    """Put an exported annotation's image into ``folder`` and return the stem it got, which names its annotation
+    file too (DF2 and YOLO pair them by stem). A stem that names another file there, by any suffix, is taken:
+    the image gets ``stem_2``, ``stem_3``… A failed copy is reported, not fatal."""
+    suffix = src.suffix.lower()
+    chosen, n = stem, 1
+    while _stem_taken(folder, chosen, src, suffix):
+        n += 1
+        chosen = f"{stem}_{n}"
     try:
-        link_or_copy(src, folder / f"{stem}{src.suffix.lower()}")
+        if link_or_copy(src, folder / f"{chosen}{suffix}"):
+            report.copies.append(folder / f"{chosen}{suffix}")
     except OSError as exc:
-        errors.append(f"{src}: cannot copy image ({exc.strerror or exc})")
+        report.errors.append(f"{src}: cannot copy image ({exc.strerror or exc})")
+    return chosen
 
 
-def link_or_copy(src: Path, dst: Path) -> None:
-    """Put an image into an export folder: a hard link when possible (no extra disk), else a copy."""
+def _stem_taken(folder: Path, stem: str, src: Path, suffix: str) -> bool:
+    from app.store.images import IMAGE_SUFFIXES
+
+    for ext in {suffix, *IMAGE_SUFFIXES, *(e.upper() for e in IMAGE_SUFFIXES)}:
+        other = folder / f"{stem}{ext}"
+        if other.exists() and (ext != suffix or not same_content(src, other)):
+            return True
+    return False
+
+
+def same_content(a: Path, b: Path) -> bool:
+    """The same file, or two files with the same bytes (a size match alone is not enough)."""
+    try:
+        return os.path.samefile(a, b) or filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
+def link_or_copy(src: Path, dst: Path) -> bool:
+    """Put an image into an export folder: a hard link when possible (no extra disk), else a copy. Returns
+    whether a file was written; a ``dst`` holding these bytes already is kept, one holding others is refused."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.exists():
-        if dst.stat().st_size == src.stat().st_size:
-            return
-        dst.unlink()
+        if same_content(src, dst):
+            return False
+        raise FileExistsError(errno.EEXIST, "a different file of that name is in the way", str(dst))
     try:
         os.link(src, dst)
     except OSError:
         tmp = dst.with_name(f".{dst.name}.tmp")
         shutil.copyfile(src, tmp)
         os.replace(tmp, dst)
+    return True
 
 
 def unique_stems(infos) -> dict[int, str]:
-    """File stems for exported images; a repeated stem gets the image id appended."""
+    """File stems for exported images; a repeated stem (in any case: some file systems ignore it) gets the
+    image id appended."""
     seen: set[str] = set()
     out = {}
     for info in infos:
         stem = Path(info.path).stem
-        if stem in seen:
+        while stem.lower() in seen:
             stem = f"{stem}_{info.id}"
-        seen.add(stem)
+        seen.add(stem.lower())
         out[info.id] = stem
     return out
+
+
+def recorded_status(record: dict, default: GarmentStatus) -> GarmentStatus:
+    """The status an annotation carries: as written by our exports; a model's ``score`` without one marks a
+    prediction; neither means a label from an outside dataset (``default``)."""
+    value = record.get("status")
+    if value is not None:
+        try:
+            return GarmentStatus(value)
+        except ValueError:
+            raise DatasetError(f"status {value!r} is not one of {', '.join(GarmentStatus)}") from None
+    return GarmentStatus.PREDICTED if record.get("score") is not None else default
+
+
+def finite_score(value) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise DatasetError(f"score {value!r} is not a finite number")
+    return float(value)
 
 
 def read_json(path: Path):

@@ -4,11 +4,13 @@ An item has ``category_id`` (1-13), ``category_name``, ``bounding_box`` [x1,y1,x
 [x,y,v]*n with exactly the category's n landmarks (v: 2 visible, 1 occluded, 0 not labelled as 0,0,0).
 Item attributes (style, scale, occlusion, zoom_in, viewpoint, segmentation) and the image-level
 ``source``/``pair_id`` are kept in the store and written back. The image is found beside the JSON or in
-a sibling ``image/`` folder with the same stem. Coordinates stay floats.
+a sibling ``image/`` folder with the same stem. Coordinates stay floats. Our exports add each garment's
+``status`` (and a model's ``score``), so an exported prediction re-imports as a prediction, not as a label.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -23,9 +25,11 @@ from .common import (
     atomic_write_json,
     export_image,
     find_image,
+    finite_score,
     ingest,
     is_fld,
     read_json,
+    recorded_status,
     selected_images,
     unique_stems,
 )
@@ -38,13 +42,17 @@ IMAGE_ATTRIBUTES = ("source", "pair_id")
 def _number_list(value, what: str, length: int | None = None) -> list[float]:
     if not isinstance(value, list) or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
         raise DatasetError(f"{what} must be a list of numbers")
+    bad = [v for v in value if not math.isfinite(v)]
+    if bad:
+        raise DatasetError(f"{what} holds a value that is not a finite number ({bad[0]})")
     if length is not None and len(value) != length:
         raise DatasetError(f"{what} has {len(value)} values, expected {length}")
     return [float(v) for v in value]
 
 
 def decode_item(item: dict, status: GarmentStatus = GarmentStatus.VERIFIED) -> Garment:
-    """One ``itemN`` object as a Garment; raises DatasetError saying what is wrong."""
+    """One ``itemN`` object as a Garment; raises DatasetError saying what is wrong. ``status`` is for items
+    that carry neither a status nor a score (labels from an outside dataset)."""
     if not isinstance(item, dict):
         raise DatasetError("is not an object")
     try:
@@ -57,6 +65,11 @@ def decode_item(item: dict, status: GarmentStatus = GarmentStatus.VERIFIED) -> G
     if name is not None and name not in (cat.name, cat.coco_name):
         raise DatasetError(f"category_name {name!r} does not match category_id {cat.id} ({cat.name!r})")
     box = _number_list(item.get("bounding_box"), "bounding_box", 4)
+    if box[2] < box[0] or box[3] < box[1]:
+        raise DatasetError(f"bounding_box {box} is not [x1, y1, x2, y2] with x1 <= x2 and y1 <= y2")
+    score = finite_score(item.get("score"))
+    status = recorded_status(item, status)
+    source = PointSource.MODEL if status == GarmentStatus.PREDICTED else PointSource.HUMAN
     flat = _number_list(item.get("landmarks"), "landmarks")
     if len(flat) != 3 * cat.num_keypoints:
         raise DatasetError(
@@ -67,10 +80,9 @@ def decode_item(item: dict, status: GarmentStatus = GarmentStatus.VERIFIED) -> G
         x, y, v = flat[3 * i : 3 * i + 3]
         if v not in (0, 1, 2):
             raise DatasetError(f"landmark {i + 1} has visibility {v:g}, expected 0, 1 or 2")
-        kps.append(Keypoint.absent() if v == 0 else Keypoint(x, y, Visibility(int(v)), None, PointSource.HUMAN))
-    score = item.get("score")
+        kps.append(Keypoint.absent() if v == 0 else Keypoint(x, y, Visibility(int(v)), None, source))
     extra = {k: item[k] for k in ITEM_ATTRIBUTES if k in item}
-    return Garment(cat.id, tuple(box), tuple(kps), None if score is None else float(score), status, extra=extra)
+    return Garment(cat.id, tuple(box), tuple(kps), score, status, extra=extra)
 
 
 def encode_item(garment: Garment) -> dict:
@@ -87,6 +99,7 @@ def encode_item(garment: Garment) -> dict:
     item.update({k: garment.extra[k] for k in ITEM_ATTRIBUTES if k in garment.extra})
     if garment.score is not None:
         item["score"] = float(garment.score)
+    item["status"] = str(garment.status)
     return item
 
 
@@ -124,11 +137,14 @@ def import_deepfashion2(store, source: Path, status: GarmentStatus = GarmentStat
     if not files:
         report.errors.append(f"{source}: no DeepFashion2 annotation files (*.json) found")
     for path in files:
+        errors_before = len(report.errors)
         try:
             garments, attributes = decode_file(path, report.errors, status)
         except DatasetError as exc:
             report.errors.append(str(exc))
             continue
+        if not garments and len(report.errors) > errors_before:
+            continue  # every item failed: an image without its garments would read as unlabelled
         image = image_for(path)
         if image is None:
             report.errors.append(f"{path}: no image named {path.stem}.* beside it or in ../image/")
@@ -150,7 +166,7 @@ def export_deepfashion2(store, out_dir: Path, selection: Selection, copy_images:
         doc.update({f"item{i}": encode_item(g) for i, g in enumerate(items, start=1)})
         stem = stems[info.id]
         if copy_images:
-            export_image(store.resolve_path(info.path), out_dir / "image", stem, report.errors)
+            stem = export_image(store.resolve_path(info.path), out_dir / "image", stem, report)
         report.files.append(atomic_write_json(out_dir / "annos" / f"{stem}.json", doc))
         report.images += 1
         report.garments += len(items)

@@ -7,10 +7,12 @@ Keypoint visibility 2, 1 and 0; a truncated point keeps its coordinates so an FL
 FLD points have no DF2 category: a garment gets category_id 0 and ``extra["layout"]`` fld-upper /
 fld-lower / fld-full (docs/adr/0003-annotation-store-and-formats.md); its box is the box of its labelled points.
 DF2-layout formats (COCO, DF2, YOLO-pose) skip these garments; the FLD writer carries them.
+An image may have several lines (an upper and a lower garment): they are its garments, imported together.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from inference.annotation import Garment, GarmentStatus, Keypoint, PointSource, Visibility
@@ -52,6 +54,8 @@ def parse_line(line: str, status: GarmentStatus = GarmentStatus.VERIFIED) -> tup
         values = [float(v) for v in rest]
     except ValueError as exc:
         raise DatasetError(str(exc)) from None
+    if not all(math.isfinite(v) for v in values):
+        raise DatasetError("landmark values must be finite numbers")
     kps = []
     for i in range(n):
         v, x, y = values[3 * i : 3 * i + 3]
@@ -86,11 +90,15 @@ def import_fld(store, path: Path, status: GarmentStatus = GarmentStatus.VERIFIED
     if path.is_dir():
         path = path / "list_landmarks.txt"
     try:
+        if path.suffix.lower() == ".json":
+            raise DatasetError(f"{path}: FLD landmark lists are text files (list_landmarks.txt); for COCO "
+                               "or DeepFashion2 JSON use --format coco, deepfashion2 or auto")
         lines = _data_lines(path)
     except DatasetError as exc:
         report.errors.append(str(exc))
         report.sources_failed = 1
         return report
+    by_image: dict[Path, tuple[str, list[Garment]]] = {}  # in file order
     for number, line in lines:
         try:
             name, garment = parse_line(line, status)
@@ -101,7 +109,9 @@ def import_fld(store, path: Path, status: GarmentStatus = GarmentStatus.VERIFIED
         if image is None:
             report.errors.append(f"{path} line {number}: image {name} not found")
             continue
-        ingest(store, image, [garment], report, f"{path}", {"fld_name": name})
+        by_image.setdefault(image.resolve(), (name, []))[1].append(garment)
+    for image, (name, garments) in by_image.items():
+        ingest(store, image, garments, report, f"{path}", {"fld_name": name})
     report.sources_ok, report.sources_failed = (1, 0) if report.imported_anything else (0, 1)
     return report
 

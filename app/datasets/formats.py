@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.store.images import UNREADABLE_PHOTO_SUFFIXES, image_files_under, is_image_file
 
+from . import export_folder
 from .coco_io import export_coco, import_coco
 from .common import DatasetError, ExportReport, ImportReport, Selection, ingest
 from .csv_export import export_measurements_csv
@@ -91,18 +92,24 @@ def import_sources(store, sources: Iterable[Path], fmt: str = "auto") -> ImportR
     return total
 
 
-def export_project(store, out_dir: Path, fmt: str, selection: Selection | None = None) -> ExportReport:
-    selection = selection or Selection()
+EXPORTERS = {
+    "coco": export_coco,
+    "deepfashion2": export_deepfashion2,
+    "yolo-pose": export_yolo_pose,
+    "csv": export_measurements_csv,
+    "fld": export_fld,
+}
+
+
+def export_project(
+    store, out_dir: Path, fmt: str, selection: Selection | None = None, overwrite: bool = False
+) -> ExportReport:
+    """Export into ``out_dir``, which must be empty unless ``overwrite`` (see ``export_folder``)."""
+    if fmt not in EXPORTERS:
+        raise DatasetError(f"unknown export format {fmt!r} ({', '.join(EXPORT_FORMATS)})")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if fmt == "coco":
-        return export_coco(store, out_dir, selection)
-    if fmt == "deepfashion2":
-        return export_deepfashion2(store, out_dir, selection)
-    if fmt == "yolo-pose":
-        return export_yolo_pose(store, out_dir, selection)
-    if fmt == "csv":
-        return export_measurements_csv(store, out_dir, selection)
-    if fmt == "fld":
-        return export_fld(store, out_dir, selection)
-    raise DatasetError(f"unknown export format {fmt!r} ({', '.join(EXPORT_FORMATS)})")
+    keep = {store.resolve_path(info.path).resolve() for info in store.list_images()}
+    export_folder.prepare(out_dir, fmt, overwrite, keep)
+    report = EXPORTERS[fmt](store, out_dir, selection or Selection())
+    export_folder.write_manifest(out_dir, fmt, report)
+    return report

@@ -10,6 +10,7 @@ image size and written with full float precision (Python's shortest exact repr).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from inference.annotation import Garment, Visibility
@@ -48,11 +49,17 @@ def label_line(garment: Garment, width: int, height: int) -> str:
     return " ".join(parts)
 
 
+def _yaml_string(text: str) -> str:
+    """A double-quoted scalar: a JSON string is one in YAML too, so '#', ': ' or quotes in a folder name
+    cannot end or reinterpret the value."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def data_yaml(out_dir: Path) -> str:
     names = "\n".join(f"  {c.id - 1}: {c.coco_name}" for c in deepfashion2().categories)
     return (
         "# Garment Keypoint Studio export: DF2 categories, keypoints in the DF2 294-slot layout\n"
-        f"path: {out_dir.resolve().as_posix()}\n"
+        f"path: {_yaml_string(out_dir.resolve().as_posix())}\n"
         "train: images\n"
         "val: images\n"
         f"kpt_shape: [{NUM_DF2_KEYPOINTS}, 3]\n"
@@ -70,7 +77,7 @@ def export_yolo_pose(store, out_dir: Path, selection: Selection, copy_images: bo
         report.skipped += len(garments) - len(lines)
         stem = stems[info.id]
         if copy_images:
-            export_image(store.resolve_path(info.path), out_dir / "images", stem, report.errors)
+            stem = export_image(store.resolve_path(info.path), out_dir / "images", stem, report)
         report.files.append(atomic_write_text(out_dir / "labels" / f"{stem}.txt", "".join(f"{ln}\n" for ln in lines)))
         report.images += 1
         report.garments += len(lines)

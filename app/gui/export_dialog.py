@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -30,7 +31,10 @@ FORMAT_LABELS = {
 }
 
 
-def export_job(ctx: JobContext, project_path: str, out_dir: str, fmt: str, status: str, category: int | None):
+def export_job(
+    ctx: JobContext, project_path: str, out_dir: str, fmt: str, status: str, category: int | None,
+    overwrite: bool = False,
+):
     from app.datasets.common import Selection
     from app.datasets.formats import export_project
     from app.store.repository import ProjectStore
@@ -38,7 +42,8 @@ def export_job(ctx: JobContext, project_path: str, out_dir: str, fmt: str, statu
     store = ProjectStore.open(project_path)
     try:
         ctx.progress(0, 1, fmt)
-        report = export_project(store, Path(out_dir), fmt, Selection.parse(status, [category] if category else None))
+        selection = Selection.parse(status, [category] if category else None)
+        report = export_project(store, Path(out_dir), fmt, selection, overwrite=overwrite)
         ctx.progress(1, 1, fmt)
         return report
     finally:
@@ -96,12 +101,26 @@ class ExportDialog(QDialog):
             self.out_dir.setText(folder)
 
     def start(self) -> bool:
+        from app.datasets.export_folder import is_empty
+
+        # A non-empty folder is overwritten only when the user says so (an earlier export's files are deleted).
+        overwrite = not is_empty(Path(self.out_dir.text()))
+        if overwrite and not self._confirm_overwrite(Path(self.out_dir.text())):
+            return False
         self.export_button.setEnabled(False)
         self.result.setText("Exporting…")
         return self.runner.start(
             "Export", export_job, str(self.project_path), self.out_dir.text(), self.format.currentData(),
-            self.status.currentData(), self.category.currentData(),
+            self.status.currentData(), self.category.currentData(), overwrite,
         )
+
+    def _confirm_overwrite(self, out_dir: Path) -> bool:
+        answer = QMessageBox.question(
+            self, "Export annotations",
+            f"{out_dir} is not empty.\n\nReplace the earlier export there? The files it wrote and this format's "
+            "annotation files are deleted first; other files are kept.",
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def _on_done(self, _name: str, report) -> None:
         text = f"{report.images} images, {report.garments} garments written to {self.out_dir.text()}"

@@ -1,4 +1,5 @@
-"""`garment-studio export PROJECT.db OUT_DIR --format coco|deepfashion2|yolo-pose|csv [--status] [--category]`."""
+"""`garment-studio export PROJECT.db OUT_DIR --format coco|deepfashion2|yolo-pose|csv|fld [--status] [--category]
+[--overwrite]`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "Export annotations (COCO DF2-294, DeepFashion2 JSON, YOLO-pose) or measurements (CSV) from a project."
+HELP = (
+    "Export annotations (COCO DF2-294, DeepFashion2 JSON, YOLO-pose, FLD landmark list) or measurements (CSV) "
+    "from a project."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,13 +18,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     parser.add_argument(
         "--format", required=True, choices=("coco", "deepfashion2", "yolo-pose", "csv", "fld"),
-        help="coco: OUT_DIR/annotations.json; deepfashion2: OUT_DIR/annos/<stem>.json; yolo-pose: labels/ + "
-        "data.yaml; csv: OUT_DIR/measurements.csv; fld: OUT_DIR/list_landmarks.txt (FLD garments only)",
+        help="coco: OUT_DIR/annotations.json; deepfashion2: OUT_DIR/annos/<stem>.json + image/; yolo-pose: "
+        "images/ + labels/ + data.yaml; csv: OUT_DIR/measurements.csv; fld: OUT_DIR/list_landmarks.txt (FLD garments only)",
     )
-    parser.add_argument("--status", default="all", choices=("verified", "corrected", "predicted", "all"))
+    parser.add_argument(
+        "--status", default="all", choices=("verified", "corrected", "predicted", "all"),
+        help="which garments (default: all); COCO and DeepFashion2 files record each garment's status, so "
+        "predictions re-import as predictions",
+    )
     parser.add_argument(
         "--category", nargs="+", default=None, metavar="ID_OR_NAME",
         help="DF2 category ids (1-13) or names, e.g. 8 or trousers",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="export into a folder that is not empty: first delete the files an earlier export wrote there "
+        "(listed in its .garment-studio-export.json) and this format's annotation files; nothing else is "
+        "touched, and never an image the project uses. Without it a non-empty OUT_DIR is refused",
     )
 
 
@@ -40,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise CliError(str(exc)) from exc
     try:
-        report = export_project(store, args.out_dir, args.format, selection)
+        report = export_project(store, args.out_dir, args.format, selection, overwrite=args.overwrite)
     except (DatasetError, OSError) as exc:
         raise CliError(f"export to {args.out_dir} failed: {exc}") from exc
     finally:

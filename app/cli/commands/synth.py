@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ChArUco board in workstation scenes")
     parser.add_argument("--no-occluders", action="store_true", help="no hands, objects or hangers")
     parser.add_argument("--no-camera-effects", action="store_true", help="clean images (no blur/noise/JPEG)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a folder that is not empty: first delete an earlier synth output there "
+                        "(annotations.json, images/NNNNNN.jpg); other files stay. Without it such --out is refused")
 
 
 def _parse_categories(text: str | None) -> tuple[int, ...] | None:
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from app.training.synth import SceneConfig
-    from app.training.synth.dataset import write_dataset
+    from app.training.synth.dataset import clear_previous, write_dataset
 
     cv2.setNumThreads(1)  # small images: OpenCV's thread pool costs more than it gains on a busy machine
 
@@ -81,6 +84,11 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.out.exists() and not args.out.is_dir():
         raise CliError(f"--out {args.out} exists and is not a folder", 2)
+    if args.out.is_dir() and next(args.out.iterdir(), None) is not None:
+        if not args.overwrite:
+            raise CliError(f"--out {args.out} is not empty: choose an empty folder, or --overwrite to replace "
+                           "an earlier synth output there", 2)
+        clear_previous(args.out)
 
     def progress(i: int, n: int, elapsed: float) -> None:
         if i == n or i % 25 == 0:

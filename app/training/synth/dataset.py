@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,20 @@ import cv2
 
 from app.datasets.coco import build_document, encode_garment
 from app.training.synth.scene import SceneConfig, render_scene
+
+IMAGE_NAME = re.compile(r"^\d{6}\.jpg$")  # what write_dataset names its images
+
+
+def clear_previous(out_dir: Path) -> None:
+    """Delete what an earlier write_dataset left in out_dir (annotations.json, images/NNNNNN.jpg), so a smaller
+    run leaves no orphaned images; other files stay."""
+    out_dir = Path(out_dir)
+    (out_dir / "annotations.json").unlink(missing_ok=True)
+    img_dir = out_dir / "images"
+    if img_dir.is_dir():
+        for path in img_dir.iterdir():
+            if IMAGE_NAME.match(path.name) and path.is_file():
+                path.unlink()
 
 
 def write_dataset(
