@@ -110,7 +110,23 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+_KINDS = {dict: "a JSON object", list: "a JSON list", str: "a string"}
+
+
+def _field(doc: dict, key: str, kind: type, where: str, default=None, optional: bool = False):
+    """doc[key] (default when absent), refused unless it is the JSON kind expected: a string where an
+    object or list belongs would otherwise be read letter by letter or fail later with an AttributeError."""
+    value = doc.get(key, default)
+    if value is None and optional:
+        return None
+    if not isinstance(value, kind):
+        raise ModelCardError(f"{where}: {key} must be {_KINDS[kind]}, not {json.dumps(value)[:40]}")
+    return value
+
+
 def _preprocess(doc: dict, where: str) -> Preprocess:
+    if not isinstance(doc, dict):
+        raise ModelCardError(f"{where}: preprocess must be a JSON object, not {json.dumps(doc)[:40]}")
     try:
         size = tuple(int(v) for v in doc["input_size"])
         mean = tuple(float(v) for v in doc["mean"])
@@ -136,10 +152,16 @@ def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
         raise ModelCardError(f"model card not found: {path}") from None
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelCardError(f"model card {path} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ModelCardError(f"model card {path} must be a JSON object, not {json.dumps(doc)[:40]}")
     if doc.get("format") != CARD_FORMAT:
         raise ModelCardError(f"{path}: unknown card format {doc.get('format')!r} (expected {CARD_FORMAT})")
     try:
-        det, pose = doc["detector"], doc["pose"]
+        det, pose = doc["detector"], doc["pose"]  # a missing one is named by the KeyError below
+        _field(doc, "detector", dict, str(path))
+        _field(doc, "pose", dict, str(path))
+        training = _field(doc, "training", dict, str(path), {})
+        where = f"{path} pose"
         card = ModelCard(
             name=str(doc["name"]),
             version=str(doc["version"]),
@@ -156,20 +178,22 @@ def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
                 num_keypoints=int(pose.get("num_keypoints", 81)),
                 layout=str(pose.get("layout", "df2-agg81")),
                 bbox_padding=float(pose.get("bbox_padding", 1.25)),
-                per_category={str(k): str(v) for k, v in pose.get("per_category", {}).items()},
-                category_output=str(pose["category_output"]) if pose.get("category_output") else None,
+                per_category={str(k): str(v) for k, v in _field(pose, "per_category", dict, where, {}).items()},
+                category_output=_field(pose, "category_output", str, where, optional=True) or None,
                 category_detector_weight=float(pose.get("category_detector_weight", 0.0)),
                 keypoint_score_reference=float(pose.get("keypoint_score_reference", 1.0)),
-                sideways_categories=tuple(int(c) for c in pose.get("sideways_categories", ())),
+                sideways_categories=tuple(int(c) for c in _field(pose, "sideways_categories", list, where, [])),
                 turned_category_margin=float(pose.get("turned_category_margin", 0.0)),
             ),
             path=path,
-            parent=doc.get("parent"),
-            score_alpha=float(doc.get("score_alpha", doc.get("training", {}).get("score_alpha", 0.8))),
-            training=dict(doc.get("training", {})),
-            metrics=dict(doc.get("metrics", {})),
-            sha256={str(k): str(v) for k, v in doc.get("sha256", {}).items()},
+            parent=_field(doc, "parent", str, str(path), optional=True),
+            score_alpha=float(doc.get("score_alpha", training.get("score_alpha", 0.8))),
+            training=dict(training),
+            metrics=dict(_field(doc, "metrics", dict, str(path), {})),
+            sha256={str(k): str(v) for k, v in _field(doc, "sha256", dict, str(path), {}).items()},
         )
+    except ModelCardError:
+        raise  # already names the file and the field
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelCardError(f"{path}: missing or malformed field: {exc}") from exc
     if not 0.0 < card.pose.keypoint_score_reference <= 1.0:

@@ -28,11 +28,26 @@ class CalibrationError(ValueError):
 def _matrix(value, shape: tuple[int, ...], what: str) -> np.ndarray:
     try:
         array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise CalibrationError(f"{what} is not numeric: {exc}") from None
+    except (TypeError, ValueError):  # numpy's own message (inhomogeneous shape…) does not help the user
+        raise CalibrationError(f"{what} must be a finite {shape} array of numbers, got {value!r:.60}") from None
     if array.shape != shape or not np.all(np.isfinite(array)):
         raise CalibrationError(f"{what} must be a finite {shape} array, got shape {array.shape}")
     return array
+
+
+def _outline(value, what: str) -> list[list[float]] | None:
+    """An optional polygon of (x, y) points, as plain floats."""
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = np.empty(0)
+    if array.size == 0 and array.ndim == 1:
+        return []
+    if array.ndim != 2 or array.shape[1] != 2 or not np.all(np.isfinite(array)):
+        raise CalibrationError(f"{what} must be a list of finite [x, y] points")
+    return array.tolist()
 
 
 @dataclass
@@ -58,7 +73,13 @@ class Calibration:
             raise CalibrationError("homography is singular")
         if self.camera_matrix is not None:
             self.camera_matrix = _matrix(self.camera_matrix, (3, 3), "camera_matrix")
-            dist = np.asarray(self.dist_coeffs if self.dist_coeffs is not None else [], dtype=np.float64)
+            try:
+                dist = np.asarray(self.dist_coeffs if self.dist_coeffs is not None else [], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise CalibrationError(f"dist_coeffs is not a list of numbers: {self.dist_coeffs!r:.60}") from None
+            # the lengths OpenCV's distortion models take (none: an ideal lens)
+            if dist.size not in (0, 4, 5, 8, 12, 14) or not np.all(np.isfinite(dist)):
+                raise CalibrationError(f"dist_coeffs must be 4, 5, 8, 12 or 14 finite numbers, got {dist.size}")
             self.dist_coeffs = dist.ravel()
 
     # -- construction -------------------------------------------------------------------------
@@ -175,6 +196,8 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, data: dict) -> Calibration:
+        """A calibration from its payload; any malformed field is a CalibrationError naming it (files are
+        hand-edited and profiles come from older builds, so nothing here may surface as a TypeError)."""
         if not isinstance(data, dict):
             raise CalibrationError("calibration payload must be a JSON object")
         if data.get("format") != FORMAT:
@@ -184,28 +207,51 @@ class Calibration:
                 raise CalibrationError(f"calibration payload lacks {key!r}")
         size = data.get("image_size")
         if size is not None:
-            if not (isinstance(size, list | tuple) and len(size) == 2 and all(int(v) > 0 for v in size)):
-                raise CalibrationError(f"image_size must be [width, height], got {size!r}")
+            try:
+                ok = isinstance(size, list | tuple) and len(size) == 2 and all(int(v) > 0 for v in size)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise CalibrationError(f"image_size must be [width, height] in pixels, got {size!r}")
             size = (int(size[0]), int(size[1]))
 
-        def optional_float(key):
+        def number(key, kind=float):
             value = data.get(key)
-            return None if value is None else float(value)
+            if value is None:
+                return None
+            try:
+                return kind(value)
+            except (TypeError, ValueError, OverflowError):
+                raise CalibrationError(f"{key} must be a number, got {value!r}") from None
 
-        return cls(
-            method=str(data["method"]),
-            homography=_matrix(data["homography"], (3, 3), "homography"),
-            image_size=size,
-            camera_matrix=None if data.get("camera_matrix") is None else data["camera_matrix"],
-            dist_coeffs=data.get("dist_coeffs"),
-            reprojection_error_px=optional_float("reprojection_error_px"),
-            reprojection_error_mm=optional_float("reprojection_error_mm"),
-            num_points=int(data.get("num_points", 0)),
-            board=data.get("board"),
-            board_region_mm=data.get("board_region_mm"),
-            board_region_px=data.get("board_region_px"),
-            warnings=[str(w) for w in data.get("warnings", [])],
-        )
+        warnings = data.get("warnings") or []
+        if not isinstance(warnings, list):
+            raise CalibrationError(f"warnings must be a list of texts, got {warnings!r}")
+        method = data["method"]
+        if not (isinstance(method, str) and method):
+            raise CalibrationError(f"method must be a name such as 'charuco', got {method!r}")
+        board = data.get("board")
+        if not isinstance(board, str | None):
+            raise CalibrationError(f"board must be a board spec text, got {board!r}")
+        try:
+            return cls(
+                method=method,
+                homography=_matrix(data["homography"], (3, 3), "homography"),
+                image_size=size,
+                camera_matrix=data.get("camera_matrix"),
+                dist_coeffs=data.get("dist_coeffs"),
+                reprojection_error_px=number("reprojection_error_px"),
+                reprojection_error_mm=number("reprojection_error_mm"),
+                num_points=number("num_points", int) or 0,
+                board=board,
+                board_region_mm=_outline(data.get("board_region_mm"), "board_region_mm"),
+                board_region_px=_outline(data.get("board_region_px"), "board_region_px"),
+                warnings=[str(w) for w in warnings],
+            )
+        except CalibrationError:
+            raise
+        except (TypeError, ValueError) as exc:  # whatever the checks above did not foresee
+            raise CalibrationError(f"malformed calibration payload: {exc}") from None
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
@@ -214,6 +260,8 @@ class Calibration:
     def load(cls, path: str | Path) -> Calibration:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except UnicodeDecodeError:  # a photo or other binary file given by mistake
+            raise CalibrationError(f"cannot read calibration file {path}: not a JSON text file") from None
         except (OSError, json.JSONDecodeError) as exc:
             raise CalibrationError(f"cannot read calibration file {path}: {exc}") from exc
         try:

@@ -7,6 +7,7 @@ printing at 100 % ("actual size") gives the board's real dimensions.
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -26,14 +27,25 @@ from measure.boards import (
 MM_PER_INCH = 25.4
 PT_PER_INCH = 72.0
 MARGIN_MM = 10.0
+# A larger page image (a board of metres, or an absurd dpi) would only end in an allocation failure inside
+# OpenCV: 200 million grey pixels is a page of about 1.4 x 1 m at 300 dpi (the default board at 1200 dpi fits).
+MAX_PIXELS = 200_000_000
 
 
 def board_image(
     spec: CharucoSpec | ArucoSpec | CheckerboardSpec, dpi: float, margin_mm: float = MARGIN_MM
 ) -> np.ndarray:
-    if not dpi > 0:
-        raise ValueError(f"dpi must be positive, got {dpi}")
+    if not (dpi > 0 and math.isfinite(dpi)):
+        raise ValueError(f"dpi must be a positive number, got {dpi}")
     px_per_mm = dpi / MM_PER_INCH
+    size = spec.size_mm
+    width_mm, height_mm = (size, size) if isinstance(size, int | float) else size
+    pixels = (width_mm + 2 * margin_mm) * (height_mm + 2 * margin_mm) * px_per_mm**2
+    if pixels > MAX_PIXELS:
+        raise ValueError(
+            f"the board at {dpi:g} dpi would be a {pixels / 1e6:.0f}-megapixel image (at most "
+            f"{MAX_PIXELS / 1e6:.0f}): lower the dpi or choose a smaller board"
+        )
     if isinstance(spec, CharucoSpec):
         return render_charuco(spec, px_per_mm, margin_mm)
     if isinstance(spec, ArucoSpec):

@@ -229,3 +229,49 @@ def test_printable_board_has_true_size(tmp_path):
     w, h = (int(v) for v in re.search(rb"/Width (\d+) /Height (\d+)", text).groups())
     assert pixels.size == w * h
     assert w == pytest.approx(300 / 25.4 * 150, abs=1) and h == pytest.approx(220 / 25.4 * 150, abs=1)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"image_size": ["x", 480]}, "image_size must be [width, height]"),
+        ({"num_points": "many"}, "num_points must be a number, got 'many'"),
+        ({"reprojection_error_px": "bad"}, "reprojection_error_px must be a number, got 'bad'"),
+        ({"warnings": 5}, "warnings must be a list of texts, got 5"),
+        ({"warnings": "check the board"}, "warnings must be a list of texts"),
+        ({"homography": [[1, 0, 0], [0, 1]]}, "homography must be a finite (3, 3) array of numbers"),
+        ({"homography": [[1, 0], [0, 1]]}, "homography must be a finite (3, 3) array, got shape (2, 2)"),
+        ({"method": None}, "method must be a name"),
+        ({"board": 7}, "board must be a board spec text"),
+        ({"board_region_mm": [1, 2, 3]}, "board_region_mm must be a list of finite [x, y] points"),
+        ({"camera_matrix": [[900, 0, 320], [0, 900, 240], [0, 0, 1]], "dist_coeffs": [[1, 2], [3]]}, "dist_coeffs"),
+        ({"camera_matrix": [[900, 0, 320], [0, 900, 240], [0, 0, 1]], "dist_coeffs": [0.1, 0.2]}, "dist_coeffs"),
+    ],
+)
+def test_a_malformed_calibration_file_raises_calibration_error_naming_file_and_field(tmp_path, change, message):
+    path = tmp_path / "calib.json"
+    path.write_text(json.dumps({**Calibration.from_scale(0.5, image_size=(640, 480)).to_dict(), **change}))
+    with pytest.raises(CalibrationError) as caught:
+        Calibration.load(path)
+    assert str(caught.value).startswith(f"{path}: ") and message in str(caught.value)
+
+
+def test_a_binary_file_is_not_a_calibration(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x89\xfe")
+    with pytest.raises(CalibrationError, match=f"cannot read calibration file {re.escape(str(photo))}: not a JSON text"):
+        Calibration.load(photo)
+
+
+def test_stored_profiles_still_round_trip_with_every_optional_field():
+    calib = Calibration.from_scale(0.5, image_size=(640, 480), board="7x5:40:30:DICT_5X5_100",
+                                   board_region_mm=[[0, 0], [280, 0], [280, 200]], warnings=["tilted"])
+    again = Calibration.from_dict(json.loads(json.dumps(calib.to_dict())))
+    assert again.to_dict() == calib.to_dict()
+
+
+def test_board_image_refuses_an_infinite_dpi_and_a_page_too_large_to_render():
+    with pytest.raises(ValueError, match="dpi must be a positive number"):
+        board_image(CharucoSpec(), float("inf"))
+    with pytest.raises(ValueError, match="megapixel image"):
+        board_image(CheckerboardSpec.parse("40x40:100"), 300)

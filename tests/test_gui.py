@@ -321,3 +321,19 @@ def test_the_canvas_keeps_fractions_of_a_view_pixel(window):
     half = window.canvas.to_scene(QPointF(100.5, 100.25))
     assert (half.x() - origin.x(), half.y() - origin.y()) == pytest.approx((0.5 / window.canvas.zoom_level(),
                                                                           0.25 / window.canvas.zoom_level()))
+
+
+def test_a_read_only_project_opens_says_so_and_refuses_edits_without_losing_anything(qtbot, project, monkeypatch):
+    # as if file and folder were not writable (chmod does not stop root, who may run the tests)
+    monkeypatch.setattr("app.store.database._writable", lambda path: False)
+    win = MainWindow(load_model=False)
+    qtbot.addWidget(win)
+    win.open_project(project)
+    win.show()
+    assert "(read-only)" in win.windowTitle()
+    gid = win.canvas.selected_id
+    before = stored(project, gid)
+    with qtbot.waitSignal(win.session.failed, timeout=5000) as refused:
+        win.session.move_point(win.image_id, gid, 2, 10.5, 20.5)
+    assert "read-only" in refused.args[0]
+    assert stored(project, gid) == before and win.session.stack.count() == 0

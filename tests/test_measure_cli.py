@@ -232,3 +232,85 @@ def test_measurements_of_a_weak_best_guess_carry_a_warning():
     report = _garment_report(weak, *args)
     assert "best guess" in report["warnings"][0]
     assert report["measurements"]["hem_width"]["cm"] == pytest.approx(12.0)  # measured all the same
+
+
+def _flat_photo_and_keypoints(tmp_path, category_id=1):
+    image = tmp_path / "flat.png"
+    cv2.imwrite(str(image), np.full((700, 600, 3), 200, np.uint8))
+    kps = np.hstack([SHORT_SLEEVE_TOP_MM, np.full((25, 1), 2.0)])
+    doc = {"item1": {"category_id": category_id, "bounding_box": [0, 10, 500, 610], "landmarks": kps.ravel().tolist()}}
+    df2 = tmp_path / "flat.json"
+    df2.write_text(json.dumps(doc))
+    return image, df2
+
+
+def test_measure_with_a_project_reports_the_corrected_garment_it_stores(tmp_path, capsys):
+    from app.store.repository import ProjectStore
+
+    image, df2 = _flat_photo_and_keypoints(tmp_path)
+    project = tmp_path / "qc.db"
+    argv = ["measure", str(image), "--mm-per-px", "0.5", "--keypoints", str(df2), "--project", str(project), "--json"]
+    first = _run_json(capsys, argv)
+    assert first["garments"][0]["measurements"]["hem_width"]["cm"] == pytest.approx(12.0)
+    with ProjectStore.open(project) as store:
+        (info,) = store.list_images()
+        ((gid, _),) = store.garments(info.id)
+        store.move_point(gid, 14, 100.0, 600.0)  # left hem corner moved 30 px out: hem 270 px
+    again = _run_json(capsys, argv)
+    with ProjectStore.open(project) as store:
+        stored = {m.pom: m.value_mm for m in store.measurements(garment_id=gid)}
+    printed = again["garments"][0]["measurements"]
+    assert printed["hem_width"]["cm"] == pytest.approx(13.5)  # the correction, not the file's 12.0
+    assert stored["hem_width"] / 10 == pytest.approx(13.5)
+    assert again["garments"][0]["keypoints"][14][:2] == [100.0, 600.0]
+    for pom, mm in stored.items():
+        assert printed[pom]["cm"] == pytest.approx(mm / 10, abs=1e-9), pom
+    assert main(argv[:-1]) == 0  # the table shows the same numbers
+    assert "hem_width                      13.50 cm" in capsys.readouterr().out
+
+
+def test_measure_refuses_a_category_that_contradicts_the_keypoints(tmp_path, capsys):
+    image, df2 = _flat_photo_and_keypoints(tmp_path)  # a short sleeve top
+    code = main(["measure", str(image), "--mm-per-px", "0.5", "--keypoints", str(df2), "--category", "trousers"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "--category trousers contradicts" in err and "item1 is a short sleeve top" in err
+    agreeing = _run_json(capsys, ["measure", str(image), "--mm-per-px", "0.5", "--keypoints", str(df2),
+                                  "--category", "1", "--json"])
+    assert agreeing["garments"][0]["category"] == "short sleeve top"
+    assert main(["measure", str(image), "--mm-per-px", "1", "--keypoints", str(df2), "--category", "poncho"]) != 0
+    assert "unknown DeepFashion2 category" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"image_size": ["x", 480]}, "image_size"),
+        ({"num_points": "many"}, "num_points must be a number"),
+        ({"reprojection_error_px": "bad"}, "reprojection_error_px must be a number"),
+        ({"warnings": 5}, "warnings must be a list"),
+        ({"homography": [[1, 0], [0, 1]]}, "homography must be a finite (3, 3) array"),
+        ({"homography": [[1, 0, 0], [0, 1]]}, "homography must be a finite (3, 3) array"),
+        ({"board_region_mm": [1, 2, 3]}, "board_region_mm"),
+        ({"camera_matrix": [[1000, 0, 320], [0, 1000, 240], [0, 0, 1]], "dist_coeffs": ["a"]}, "dist_coeffs"),
+    ],
+)
+def test_a_malformed_calibration_file_is_one_clear_line(tmp_path, capsys, change, message):
+    image, df2 = _flat_photo_and_keypoints(tmp_path)
+    calib = tmp_path / "calib.json"
+    calib.write_text(json.dumps({**Calibration.from_scale(0.5).to_dict(), **change}))
+    code = main(["measure", str(image), "--calibration", str(calib), "--keypoints", str(df2)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert str(calib) in err and message in err
+
+
+def test_a_photo_given_as_calibration_or_intrinsics_is_one_clear_line(tmp_path, capsys):
+    image, df2 = _flat_photo_and_keypoints(tmp_path)
+    code = main(["measure", str(image), "--calibration", str(image), "--keypoints", str(df2)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and f"cannot read calibration file {image}" in err
+    code = main(["calibrate", str(image), "--two-point", "0,0,100,0:50", "--intrinsics", str(image),
+                 "-o", str(tmp_path / "c.json")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and f"cannot read calibration file {image}" in err

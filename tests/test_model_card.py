@@ -1,6 +1,7 @@
 """load_card validation: format, JSON, fields, files, hashes; save/load round trip."""
 
 import json
+import re
 
 import pytest
 
@@ -94,4 +95,31 @@ def test_turned_category_margin_round_trips_and_is_range_checked(card_path):
     assert load_card(card_path).pose.turned_category_margin == 0.05
     rewrite(card_path, lambda d: d["pose"].update(turned_category_margin=-0.1))
     with pytest.raises(ModelCardError, match="turned_category_margin must be between 0 and 1"):
+        load_card(card_path)
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '"a card"', "3", "null"])
+def test_a_card_that_is_json_but_not_an_object_is_named(card_path, text):
+    card_path.write_text(text)
+    with pytest.raises(ModelCardError, match=r"model card .*model_card.json must be a JSON object, not "):
+        load_card(card_path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(detector="detector.onnx"), 'detector must be a JSON object, not "detector.onnx"'),
+        (lambda d: d.update(training="notes"), 'training must be a JSON object, not "notes"'),
+        (lambda d: d.update(metrics=[["ap", 0.5]]), "metrics must be a JSON object"),
+        (lambda d: d.update(sha256="abc"), "sha256 must be a JSON object"),
+        (lambda d: d.update(parent=3), "parent must be a string, not 3"),
+        (lambda d: d["pose"].update(per_category=["pose_lst.onnx"]), "pose: per_category must be a JSON object"),
+        (lambda d: d["pose"].update(sideways_categories="12"), 'pose: sideways_categories must be a JSON list, not "12"'),
+        (lambda d: d["pose"].update(category_output=["logits"]), "pose: category_output must be a string"),
+        (lambda d: d["detector"].update(preprocess="letterbox"), "detector: preprocess must be a JSON object"),
+    ],
+)
+def test_fields_of_the_wrong_json_kind_are_named(card_path, change, message):
+    rewrite(card_path, change)
+    with pytest.raises(ModelCardError, match=re.escape(message)):
         load_card(card_path)

@@ -299,3 +299,130 @@ def test_a_photo_keeps_its_own_calibration_until_the_profile_is_deleted(store, i
     with pytest.raises(StoreError, match="no calibration 999"):
         store.set_image_calibration(image_id, 999)
     assert store.set_image_calibration(image_id, None) == board  # undo gets the old id back
+
+
+# -- opening: permissions, read-only projects, files that are not projects -----------------------------
+# Tests may run as root, for whom chmod blocks nothing: they simulate "not writable" through the one
+# place database.py asks the operating system (_writable), and SQLite's own read-only mode does the rest.
+
+
+def _not_writable(monkeypatch, *paths):
+    from app.store import database
+
+    blocked = {p.resolve() for p in paths}
+    monkeypatch.setattr(database, "_writable", lambda path: path.resolve() not in blocked)
+
+
+def _project_with_an_image(tmp_path):
+    path = tmp_path / "p.db"
+    with ProjectStore.create(path) as s:
+        s.add_image(write_png(tmp_path / "img" / "a.png"))
+    return path
+
+
+def test_a_read_only_project_file_opens_for_reading_and_refuses_writes(tmp_path, monkeypatch):
+    path = _project_with_an_image(tmp_path)
+    before = path.read_bytes()
+    _not_writable(monkeypatch, path)
+    with ProjectStore.open(path) as s:
+        assert [i.path for i in s.list_images()] == [str(tmp_path / "img" / "a.png")]
+        with pytest.raises(StoreError, match=r"cannot save to project file .*p\.db: the file is read-only"):
+            s.add_image(write_png(tmp_path / "img" / "b.png", seed=1))
+        assert len(s.list_images()) == 1  # the refused write left the session usable
+    assert path.read_bytes() == before
+    with pytest.raises(StoreError, match=r"cannot save to project file .*p\.db: the file is read-only"):
+        ProjectStore.open(path, create=True)  # creating callers are about to write: refused at once
+
+
+def test_a_project_in_a_read_only_folder_is_read_without_wal_files(tmp_path, monkeypatch):
+    path = _project_with_an_image(tmp_path)
+    _not_writable(monkeypatch, tmp_path)
+    with ProjectStore.open(path) as s:
+        assert len(s.list_images()) == 1
+        with pytest.raises(StoreError, match=f"its folder {tmp_path} is not writable"):
+            s.add_image(write_png(tmp_path / "img" / "b.png", seed=1))
+    assert sorted(p.name for p in tmp_path.glob("p.db*")) == ["p.db"]  # immutable: no -wal/-shm made
+
+
+def test_no_project_is_created_in_a_read_only_folder(tmp_path, monkeypatch):
+    _not_writable(monkeypatch, tmp_path)
+    with pytest.raises(StoreError, match=f"cannot create project .*new.db: folder {tmp_path} is not writable"):
+        ProjectStore.create(tmp_path / "new.db")
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_a_read_only_project_that_needs_a_migration_says_so(tmp_path, monkeypatch):
+    from app.store.database import known_revisions, make_engine, upgrade
+
+    path = tmp_path / "old.db"
+    engine = make_engine(path)
+    upgrade(engine, known_revisions()[-1])
+    engine.dispose()
+    before = path.read_bytes()
+    _not_writable(monkeypatch, path)
+    with pytest.raises(StoreError, match="must be upgraded .* cannot be done read-only .*the file is read-only"):
+        ProjectStore.open(path)
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.bak"))
+
+
+def test_read_only_can_be_asked_for_on_a_writable_project(tmp_path):
+    from app.store.database import IMMEDIATE, open_database
+
+    path = _project_with_an_image(tmp_path)
+    engine, backup = open_database(path, create=False, read_only=True)
+    try:
+        assert backup is None
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM images").scalar() == 1
+        with pytest.raises(StoreError, match="opened read-only"), engine.execution_options(
+            **{IMMEDIATE: True}
+        ).begin() as conn:
+            conn.exec_driver_sql("DELETE FROM images")
+    finally:
+        engine.dispose()
+
+
+def test_an_empty_file_or_empty_database_is_not_turned_into_a_project(tmp_path):
+    import sqlite3
+
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"")
+    with pytest.raises(StoreError, match="notes.txt is an empty file, not a Garment Keypoint Studio project"):
+        ProjectStore.open(notes)
+    assert notes.read_bytes() == b""
+    blank = tmp_path / "blank.db"
+    conn = sqlite3.connect(blank)
+    conn.execute("PRAGMA user_version = 1")  # a valid SQLite file without any table
+    conn.close()
+    with pytest.raises(StoreError, match="empty SQLite database"):
+        ProjectStore.open(blank)
+    ProjectStore.open(notes, create=True).close()  # asked to create: an empty file becomes the project
+
+
+def test_sqlite_errors_on_open_are_told_apart(tmp_path):
+    """Permission problems are not reported as corruption (the classification itself, with real SQLite errors)."""
+    import sqlite3
+
+    from sqlalchemy.exc import DatabaseError
+
+    from app.store.database import _open_error
+
+    def sqlite_error(connect, sql):
+        try:
+            sqlite3.connect(connect, uri=True).execute(sql)
+        except sqlite3.Error as exc:
+            return DatabaseError(sql, None, exc)
+        raise AssertionError("no error")
+
+    path = _project_with_an_image(tmp_path)
+    readonly = sqlite_error(f"{path.as_uri()}?mode=ro", "DELETE FROM images")
+    message = str(_open_error(path, readonly, False, "the file is read-only"))
+    assert message.startswith(f"project file {path} is read-only (the file is read-only)") and "corrupt" not in message
+    cantopen = sqlite_error(str(tmp_path / "missing" / "p.db"), "SELECT 1")
+    message = str(_open_error(tmp_path / "missing" / "p.db", cantopen, True, None))
+    assert message.startswith("cannot create project") and "writable" in message and "corrupt" not in message
+    assert "check the permissions" in str(_open_error(path, cantopen, False, None))
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"SQLite format 3\x00" + b"\xa5" * 4000)
+    notadb = sqlite_error(str(garbage), "SELECT * FROM sqlite_master")
+    assert "is corrupt or not a database" in str(_open_error(garbage, notadb, False, None))

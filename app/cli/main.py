@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shlex
 import sys
 
@@ -75,6 +76,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """The reader of our output went away (`predict DIR | head`): stop quietly, as command-line tools do.
+    stdout is pointed at /dev/null so the interpreter's last flush does not hit the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file (embedded, captured): nothing to redirect
+        pass
+    return 128 + 13  # what a shell reports for a tool ended by SIGPIPE
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from app.gui.measure_panel import MeasurementsPanel, spec_sheet_from_rows
 from app.gui.model_service import ModelService, annotate_job, images_to_annotate, import_job, predict_box_job
 from app.gui.style import FAIL_COLOUR, PASS_COLOUR
 from app.store.convert import garment_layout, reading_box
-from app.store.database import StoreError
+from app.store.database import StoreError, write_problem
 from app.store.models import LAYOUT_DF2
 from app.store.repository import ProjectStore
 from inference.annotation import Visibility
@@ -195,7 +195,10 @@ class MainWindow(QMainWindow):
         self.session.stack.redoTextChanged.connect(lambda t: self.actions.redo.setText(f"&Redo {t}".strip()))
         self.actions.undo.setEnabled(False)
         self.actions.redo.setEnabled(False)
-        self.setWindowTitle(f"{Path(path).name} — {APPLICATION}")
+        read_only = write_problem(Path(path))  # opened read-only: reading works, saving is refused
+        self.setWindowTitle(f"{Path(path).name}{' (read-only)' if read_only else ''} — {APPLICATION}")
+        if read_only:
+            self.statusBar().showMessage(f"Opened read-only ({read_only}): edits cannot be saved", 15000)
         settings().setValue("project/last", str(Path(path).resolve()))
         profiles = self._calibration_profiles()
         self.measurements.set_profiles(profiles)
@@ -360,9 +363,14 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Calibration", f"{path.name}: {exc}")
             return
         name = f"{path.stem} ({board})"
-        calibration_id = self.store.save_calibration(name, cal.method, cal.to_dict())
-        if self.image_id is not None:  # the board is in this photo: it measures this photo from now on
-            self.store.set_image_calibration(self.image_id, calibration_id)
+        try:
+            calibration_id = self.store.save_calibration(name, cal.method, cal.to_dict())
+            if self.image_id is not None:  # the board is in this photo: it measures this photo from now on
+                self.store.set_image_calibration(self.image_id, calibration_id)
+        except StoreError as exc:  # a read-only project: the calibration still measures, unsaved
+            QMessageBox.warning(self, "Calibration", f"{exc}\nThe calibration is used but not saved.")
+            self.measurements.set_calibration(cal, name)
+            return
         self.measurements.set_profiles(self._calibration_profiles())
         self.measurements.profile.setCurrentIndex(self.measurements.profile.findData(name))
         self.measurements.set_calibration(cal, name)

@@ -1,14 +1,21 @@
 """Opening a project file safely: checks, backup, Alembic migrations, SQLite pragmas.
 
-On open: the file must be SQLite (header check), pass ``PRAGMA integrity_check`` and carry a schema
-revision this build knows. An older revision is upgraded in place after a backup copy is written
-beside the file (``<name>.<revision>.bak``). Connections run in WAL mode with foreign keys on and a
-busy timeout; write transactions start with ``BEGIN IMMEDIATE`` so two processes editing one project
-queue up instead of failing half-way (a deferred transaction cannot always upgrade its lock in WAL).
+On open: the file must be SQLite (header check; an empty file is a project only when creating one),
+pass ``PRAGMA integrity_check`` and carry a schema revision this build knows. An older revision is
+upgraded in place after a backup copy is written beside the file (``<name>.<revision>.bak``).
+Connections run in WAL mode with foreign keys on and a busy timeout; write transactions start with
+``BEGIN IMMEDIATE`` so two processes editing one project queue up instead of failing half-way (a
+deferred transaction cannot always upgrade its lock in WAL).
+
+A project whose file or folder we may not write is opened read-only (SQLite ``mode=ro``; with
+``immutable=1`` when the folder is read-only and no write-ahead log is pending, as SQLite could not
+create its ``-shm`` index there): reading works, a write transaction raises StoreError naming the
+file, and a project that needs a migration is refused (it cannot be migrated in place).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -58,23 +65,88 @@ def _on_connect(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _on_connect_read_only(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # the journal mode is the file's to keep
+    cur.close()
+
+
 def _on_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(IMMEDIATE) else "BEGIN")
 
 
-def make_engine(path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-    event.listen(engine, "connect", _on_connect)
-    event.listen(engine, "begin", _on_begin)
+def make_engine(path: Path, read_only: bool = False, immutable: bool = False, why: str = "") -> Engine:
+    """An engine on the project file; read_only: SQLite mode=ro, and write transactions raise StoreError
+    (saying ``why`` the file is read-only) before SQLite is asked."""
+    if not read_only:
+        engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _on_connect)
+        event.listen(engine, "begin", _on_begin)
+        return engine
+    # a file: URI (percent-encoded by as_uri, so any path works) carries mode=ro; the URL keeps the file
+    # pool SQLAlchemy picks for a file database
+    uri = Path(path).resolve().as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "")
+    engine = create_engine(
+        f"sqlite:///{path}",
+        creator=lambda: sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False),
+    )
+    event.listen(engine, "connect", _on_connect_read_only)
+
+    def refuse_writes(conn) -> None:
+        if conn.get_execution_options().get(IMMEDIATE):
+            raise StoreError(f"cannot save to project file {path}: {why or 'it was opened read-only'}")
+        conn.exec_driver_sql("BEGIN")
+
+    event.listen(engine, "begin", refuse_writes)
     return engine
 
 
-def _check_file(path: Path) -> None:
+def _writable(path: Path) -> bool:
+    """May this process write the file (or create files in the folder)? Root may write anything except on
+    a read-only mount, which os.access reports too."""
+    return os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0))
+
+
+def write_problem(path: Path) -> str | None:
+    """Why an existing project cannot be written, or None: SQLite needs the file and, in WAL mode, its folder
+    (for the -wal and -shm files beside it)."""
+    if not _writable(path):
+        return "the file is read-only"
+    if not _writable(path.parent):
+        return f"its folder {path.parent} is not writable"
+    return None
+
+
+def _open_error(path: Path, exc: SADatabaseError, creating: bool, problem: str | None) -> StoreError:
+    """A StoreError that says what went wrong: permissions, another program, the disk, or the file itself."""
+    orig = exc.orig
+    name = str(getattr(orig, "sqlite_errorname", "") or "")
+    if creating and name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM")):
+        return StoreError(f"cannot create project {path}: {orig} (is folder {path.parent} writable?)")
+    why = f" ({problem})" if problem else ""
+    if name.startswith("SQLITE_READONLY"):
+        return StoreError(f"project file {path} is read-only{why}: {orig}")
+    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM")):
+        return StoreError(f"cannot open project file {path}{why}: {orig}; check the permissions of the file "
+                          "and its folder")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StoreError(f"project file {path} is locked by another program: {orig}")
+    if name.startswith(("SQLITE_IOERR", "SQLITE_FULL")):
+        return StoreError(f"cannot read or write project file {path}: {orig}")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or not name:
+        return StoreError(f"project file {path} is corrupt or not a database: {orig}")
+    return StoreError(f"cannot open project file {path}: {orig}")
+
+
+def _check_file(path: Path, create: bool) -> None:
     try:
         with path.open("rb") as fh:
             header = fh.read(len(SQLITE_HEADER))
     except OSError as exc:
         raise StoreError(f"cannot read project file {path}: {exc.strerror or exc}") from exc
+    if not header and not create:  # SQLite would quietly turn any empty file into a project
+        raise StoreError(f"{path} is an empty file, not a Garment Keypoint Studio project")
     if header and header != SQLITE_HEADER:
         raise StoreError(f"{path} is not a Garment Keypoint Studio project (not an SQLite database)")
 
@@ -119,28 +191,47 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def open_database(path: Path, create: bool) -> tuple[Engine, Path | None]:
-    """Open (or create) a project file at the head schema; returns the engine and any backup written."""
+def open_database(path: Path, create: bool, read_only: bool | None = None) -> tuple[Engine, Path | None]:
+    """Open (or create) a project file at the head schema; returns the engine and any backup written.
+
+    read_only None: read-only exactly when the file or its folder cannot be written (then create, which
+    means the caller is about to write, is refused); True: read-only whatever the permissions."""
     path = Path(path)
-    if not path.exists():
+    creating = not path.exists()
+    problem = None
+    if creating:
         if not create:
             raise StoreError(f"project file {path} does not exist")
         if not path.parent.is_dir():
             raise StoreError(f"cannot create project {path}: folder {path.parent} does not exist")
+        if not _writable(path.parent):
+            raise StoreError(f"cannot create project {path}: folder {path.parent} is not writable")
+        if read_only:
+            raise StoreError(f"cannot create project {path} read-only")
     else:
-        _check_file(path)
-    engine = make_engine(path)
+        _check_file(path, create)
+        problem = write_problem(path)
+        if problem and create:
+            raise StoreError(f"cannot save to project file {path}: {problem}")
+        if read_only is None:
+            read_only = problem is not None
+    if read_only:
+        wal_pending = path.with_name(path.name + "-wal").exists()
+        immutable = not _writable(path.parent) and not wal_pending
+        engine = make_engine(path, read_only=True, immutable=immutable, why=problem or "")
+    else:
+        engine = make_engine(path)
     try:
-        return engine, _prepare(engine, path)
+        return engine, _prepare(engine, path, create, problem if read_only else None, bool(read_only))
     except SADatabaseError as exc:
         engine.dispose()
-        raise StoreError(f"project file {path} is corrupt or not a database: {exc.orig}") from exc
+        raise _open_error(path, exc, creating, problem) from exc
     except Exception:
         engine.dispose()
         raise
 
 
-def _prepare(engine: Engine, path: Path) -> Path | None:
+def _prepare(engine: Engine, path: Path, create: bool, problem: str | None, read_only: bool) -> Path | None:
     _integrity_check(engine, path)
     revision = current_revision(engine)
     known = known_revisions()
@@ -154,8 +245,17 @@ def _prepare(engine: Engine, path: Path) -> Path | None:
             tables = inspect(conn).get_table_names()
         if tables:
             raise StoreError(f"{path} is an SQLite database but not a Garment Keypoint Studio project")
+        if not create:
+            raise StoreError(f"{path} is an empty SQLite database, not a Garment Keypoint Studio project")
     backup = None
     if revision != head_revision():
+        if read_only:
+            why = f" ({problem})" if problem else ""
+            raise StoreError(
+                f"project file {path} was written by an older version (schema {revision!r}) and must be "
+                f"upgraded to {head_revision()!r}, which cannot be done read-only{why}; make it writable and "
+                "open it once"
+            )
         if revision is not None:
             backup = backup_copy(path, revision)
         upgrade(engine)

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 HELP = "Calibrate the table plane from a photo (ChArUco, ArUco, checkerboard or two points); print boards."
+
+
+# Below 72 dpi the marker edges blur when printed; above 1200 no printer resolves more and the page image
+# runs to gigabytes.
+DPI_RANGE = (72, 1200)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +52,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write a printable board at true size (the --charuco/--aruco/--checkerboard target)",
     )
     parser.add_argument(
-        "--dpi", type=float, default=300.0, help="resolution of the printable board (default 300)"
+        "--dpi", type=float, default=300.0,
+        help=f"resolution of the printable board, {DPI_RANGE[0]}-{DPI_RANGE[1]} (default 300)",
     )
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Do two paths name one file (also through links or another spelling)?"""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return Path(a).resolve() == Path(b).resolve()
 
 
 def _print_board(args) -> None:
@@ -54,6 +70,10 @@ def _print_board(args) -> None:
     from measure.boards import ArucoSpec, BoardSpecError, CharucoSpec, CheckerboardSpec
     from measure.printable import write_printable
 
+    if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:  # also refuses nan and inf
+        raise CliError(f"--dpi must be between {DPI_RANGE[0]} and {DPI_RANGE[1]}, got {args.dpi:g}", 2)
+    if args.image and _same_file(args.print_board, args.image):
+        raise CliError(f"--print-board {args.print_board} is the photo to calibrate from: give another file", 2)
     try:
         if args.aruco:
             spec = ArucoSpec.parse(args.aruco)
@@ -151,6 +171,9 @@ def run(args) -> int:
         raise CliError("give a photo of the board to calibrate from (or --print-board OUT.png|OUT.pdf)", 2)
     if not args.output:
         raise CliError("give -o CALIB.json to write the calibration to", 2)
+    for other, what in ((args.image, "the photo to calibrate from"), (args.print_board, "the printed board")):
+        if other and _same_file(args.output, other):
+            raise CliError(f"-o {args.output} is {what}: give another file for the calibration", 2)
     image = load_image(args.image)
     calibration = calibrate_from_args(args, image, _intrinsics(args))
     try:

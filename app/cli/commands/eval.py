@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from app.cli.errors import CliError
@@ -51,14 +52,34 @@ def _diagnosis(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def _check_output(path: Path) -> None:
+    """--json must be writable before the evaluation starts: finding out afterwards loses the whole run."""
+    folder = path.parent
+    if path.is_dir():
+        raise CliError(f"--json {path} is a folder; give a file name", 2)
+    if not folder.is_dir():
+        raise CliError(f"cannot write {path}: folder {folder} does not exist", 2)
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        raise CliError(f"cannot write {path}: permission denied", 2)
+
+
 def run(args: argparse.Namespace) -> int:
     from app.training.evaluation import evaluate_source, open_pipeline
     from app.training.export import SCORE_ALPHA
     from app.training.sources import CocoSource, DataSourceError
     from inference.model_card import ModelCardError
 
+    if args.limit is not None and args.limit < 1:
+        raise CliError(f"--limit must be at least 1, got {args.limit}", 2)
+    if args.json:
+        _check_output(args.json)
     try:
         source = CocoSource(args.dataset, args.images)
+    except DataSourceError as exc:
+        raise CliError(str(exc), 2) from exc
+    if not len(source):  # all-zero metrics would read like a model that found nothing
+        raise CliError(f"{args.dataset} lists no images to evaluate", 2)
+    try:
         pipeline = open_pipeline(args.model, score_threshold=args.score_threshold, **pipeline_options(args))
     except (DataSourceError, ModelCardError) as exc:
         raise CliError(str(exc), 2) from exc
@@ -77,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     print(_diagnosis(metrics))
     print(f"{metrics['images']} images, {metrics['garments']} garments; PCK normalised by the GT box's longer side")
     if args.json:
-        args.json.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        try:
+            args.json.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        except OSError as exc:  # removed or filled up during the run; the table above is still printed
+            raise CliError(f"cannot write {args.json}: {exc.strerror or exc}") from None
         print(f"wrote {args.json}")
     return 0

@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--category",
         metavar="ID_OR_NAME",
         help="QC mode: the style under test fixes the DF2 category (e.g. trousers); the model's boxes are "
-        "kept and its landmarks predicted for this category",
+        "kept and its landmarks predicted for this category (with --keypoints: the file's garments must be "
+        "of this category)",
     )
     parser.add_argument(
         "--provider", default="auto", help="ONNX Runtime provider for the model (default auto)"
@@ -99,15 +100,38 @@ def _run_model(args, image) -> list:
         raise CliError(
             f"cannot load {where}: {exc}; pass --keypoints DF2.json to measure given points"
         ) from None
-    if args.category is None:
+    category = _category(args)
+    if category is None:
         return list(pipeline(image, at_least_one=True))  # a measuring photo shows a garment
+    return list(pipeline.predict_known_category(image, category.id))
+
+
+def _category(args):
+    """The DF2 category --category names (None without it), or a clear error."""
+    from app.cli.errors import CliError
     from inference.schema import SchemaError, deepfashion2
 
+    if args.category is None:
+        return None
     try:
-        category = deepfashion2().category(int(args.category) if args.category.isdigit() else args.category)
+        return deepfashion2().category(int(args.category) if args.category.isdigit() else args.category)
     except SchemaError as exc:
         raise CliError(str(exc)) from None
-    return list(pipeline.predict_known_category(image, category.id))
+
+
+def _check_category(args, garments) -> None:
+    """Given keypoints keep their own category; a --category that says otherwise is a mistake (the wrong
+    file or the wrong style), not something to settle silently either way."""
+    from app.cli.errors import CliError
+    from inference.schema import deepfashion2
+
+    category = _category(args)
+    if category is None:
+        return
+    for number, garment in enumerate(garments, start=1):
+        if garment.category_id != category.id:
+            found = deepfashion2().category(garment.category_id).name
+            raise CliError(f"--category {category.name} contradicts {args.keypoints}: item{number} is a {found}", 2)
 
 
 def _calibration(args, image):
@@ -238,7 +262,14 @@ def run(args) -> int:
     sheet = _load_spec(args, catalog)
     image = load_image(args.image)
     calibration = _calibration(args, image)
-    garments = _read_df2(args.keypoints) if args.keypoints else _run_model(args, image)
+    if args.keypoints:
+        garments = _read_df2(args.keypoints)
+        _check_category(args, garments)
+    else:
+        garments = _run_model(args, image)
+    stored = None
+    if args.project:  # what gets reported is what the project holds, corrections included
+        stored, garments = _store_in_project(args, garments, calibration, catalog)
     payload = {
         "image": args.image,
         "calibration": {
@@ -249,7 +280,6 @@ def run(args) -> int:
         },
         "garments": [_garment_report(g, calibration, catalog, only, sheet, args.size) for g in garments],
     }
-    stored = _store_in_project(args, garments, calibration, catalog) if args.project else None
     if args.json:
         print(json.dumps({**payload, "project": stored} if stored else payload, indent=2))
     else:
@@ -260,9 +290,10 @@ def run(args) -> int:
     return 0
 
 
-def _store_in_project(args, garments, calibration, catalog) -> dict:
+def _store_in_project(args, garments, calibration, catalog) -> tuple[dict, list]:
     """The photo, its garments (model output as predictions, or given keypoints as imported labels), its
-    calibration and the measurements of the garments as the project holds them."""
+    calibration and the measurements of the garments as the project holds them; returns a summary and
+    those garments (corrected ones kept over new predictions or labels), which are what gets reported."""
     from pathlib import Path
 
     from app.cli.errors import CliError
@@ -286,14 +317,17 @@ def _store_in_project(args, garments, calibration, catalog) -> dict:
             else:
                 version = next((g.model_version for g in garments if g.model_version), None)
                 store.store_predictions(image_id, garments, model_version=version)
-            count, stored = 0, store.garments(image_id)
+            # FLD garments (another layout) have no DF2 points of measure
+            stored = [(gid, g) for gid, g in store.garments(image_id) if "layout" not in g.extra]
+            count = 0
             for garment_id, garment in stored:
                 measured = measure_garment(garment, calibration, catalog)
                 rows = [(m.name, m.mm, [list(p) for p in m.points_px], calibration_id)
                         for m in measured.values() if m.measurable]
                 store.replace_measurements(garment_id, rows)
                 count += len(rows)
-            return {"path": str(args.project), "image_id": image_id, "garments": len(stored),
-                    "measurements": count, "calibration": name}
+            summary = {"path": str(args.project), "image_id": image_id, "garments": len(stored),
+                       "measurements": count, "calibration": name}
+            return summary, [garment for _, garment in stored]
     except (StoreError, PomError) as exc:
         raise CliError(str(exc), 2) from None  # the store's messages name the project file

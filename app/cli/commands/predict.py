@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from app.cli.pipeline_options import add_pipeline_options, pipeline_options
@@ -24,7 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", choices=("auto", "cpu", "cuda", "tensorrt"), default="auto",
                         help="ONNX Runtime execution provider (default: best installed)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="write <stem>.json per image here (default: one JSON document per line on stdout)")
+                        help="write <stem>.json per image here; images of one run that share a stem (shirt.jpg, "
+                        "shirt.png) get <name>.json (shirt.jpg.json, shirt.png.json), and a name that is still "
+                        "shared a number (shirt.jpg.2.json); each JSON names its image "
+                        "(default: one JSON document per line on stdout)")
     add_pipeline_options(parser, default_on=False)
 
 
@@ -42,6 +47,39 @@ def collect_images(inputs: list[Path]) -> list[Path]:
     if not images:
         raise CliError(f"no images found in {', '.join(map(str, inputs))}", 2)
     return images
+
+
+def output_names(images: list[Path]) -> dict[Path, str]:
+    """The JSON file name of each image: <stem>.json as before, unless another image of the run shares the
+    stem, which would overwrite one result with the other (compared case-blind, as on Windows and macOS)."""
+    stems = Counter(p.stem.casefold() for p in dict.fromkeys(images))  # a file given twice is one image
+    names: dict[Path, str] = {}
+    taken: set[str] = set()
+    for path in images:
+        if path in names:
+            continue
+        base = path.stem if stems[path.stem.casefold()] == 1 else path.name
+        name, n = f"{base}.json", 1
+        while name.casefold() in taken:  # the same file name in two folders
+            n += 1
+            name = f"{base}.{n}.json"
+        taken.add(name.casefold())
+        names[path] = name
+    return names
+
+
+def prepare_out(out: Path) -> None:
+    """The output folder, made and checked before any model runs: a failure later would lose the work."""
+    from app.cli.errors import CliError
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CliError(f"--out {out} is a file, not a folder", 2) from None
+    except OSError as exc:
+        raise CliError(f"cannot create output folder {out}: {exc.strerror or exc}", 2) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise CliError(f"output folder {out} is not writable", 2)
 
 
 def garment_json(garment) -> dict:
@@ -81,13 +119,14 @@ def run(args: argparse.Namespace) -> int:
     from inference.runtime import ProviderError
 
     images = collect_images(args.inputs)
+    if args.out is not None:
+        prepare_out(args.out)
+        names = output_names(images)
     card = args.model if args.model is not None else project_card(args.project)
     try:
         pipeline = GarmentPipeline.from_card(card, provider=args.provider, **pipeline_options(args))
     except (ModelCardError, ProviderError) as exc:
         raise CliError(str(exc), 2) from exc
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
     for path in images:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -106,8 +145,11 @@ def run(args: argparse.Namespace) -> int:
         if args.out is None:
             print(json.dumps(doc), flush=True)
         else:
-            target = args.out / f"{path.stem}.json"
-            target.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+            target = args.out / names[path]
+            try:
+                target.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+            except OSError as exc:
+                raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
             print(f"{path}: {len(result)} garment(s) → {target}", file=sys.stderr)
     if failed:
         raise CliError(f"{failed} of {len(images)} image(s) could not be read", 1)
