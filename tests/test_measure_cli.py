@@ -98,6 +98,11 @@ def test_measure_with_charuco_in_the_photo_matches_the_truth(scene_files, tmp_pa
     table = capsys.readouterr().out
     assert "chest_width" in table and "cm" in table
 
+    trousers_only = tmp_path / "trousers.csv"
+    trousers_only.write_text("pom,size,target_cm,tolerance_cm,category\nwaist_width,M,40,1,trousers\n")
+    assert main([*argv, "--spec", str(trousers_only), "--size", "M"]) == 0
+    assert "spec size M: no POM of the sheet applies to a short sleeve top" in capsys.readouterr().out
+
 
 def test_calibrate_then_measure_with_the_file(scene_files, tmp_path, capsys):
     scene, image, keypoints = scene_files

@@ -222,6 +222,8 @@ class MeasurementsPanel(QWidget):
             else:
                 checks = {c.pom: c for c in result.checks}
                 verdict = {True: "PASS", False: "FAIL", None: "incomplete"}[result.passed]
+                if not result.checks:  # a sheet for other garment types
+                    verdict = "no POM of this sheet applies to this category"
                 self.result_label.setText(f"Size {result.size}: {verdict}")
         unit = "cm" if calibration is not None else "px"
         self.table.setRowCount(len(measured))

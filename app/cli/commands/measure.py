@@ -235,10 +235,10 @@ def _print_table(payload: dict) -> None:
             print(f"  {name:28s}{shown}{verdict}")
         if garment["spec"]:
             passed = garment["spec"]["passed"]
-            print(
-                f"  spec size {garment['spec']['size']}: "
-                + {True: "PASS", False: "FAIL", None: "incomplete (some POMs not measured)"}[passed]
-            )
+            verdict = {True: "PASS", False: "FAIL", None: "incomplete (some POMs not measured)"}[passed]
+            if not garment["spec"]["poms"]:  # a sheet for other garment types
+                verdict = f"no POM of the sheet applies to a {garment['category']}"
+            print(f"  spec size {garment['spec']['size']}: {verdict}")
         for warning in garment["warnings"]:
             print(f"  warning: {warning}")
 
