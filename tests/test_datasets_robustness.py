@@ -320,3 +320,27 @@ def test_export_help_and_readme_list_fld():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     (usage,) = [ln for ln in readme.splitlines() if ln.startswith("garment-studio export ")]
     assert "yolo-pose|csv|fld" in usage and "--overwrite" in usage
+
+
+def test_df2_fields_survive_a_trip_through_coco_as_the_official_conversion_writes_them(store, tmp_path):
+    """style, segmentation and the image's pair_id: DF2 JSON → project → COCO → project → DF2 JSON."""
+    image = write_png(tmp_path / "df2" / "image" / "000001.png", 80, 60, seed=3)
+    garment = make_garment(1)
+    item = {"category_id": 1, "category_name": "short sleeve top", "bounding_box": list(garment.bbox),
+            "landmarks": [v for k in garment.keypoints for v in ((k.x, k.y, int(k.visibility)) if k.visibility
+                                                                  else (0.0, 0.0, 0))],
+            "style": 2, "occlusion": 1, "segmentation": [[3.5, 4.0, 30.25, 4.0, 30.25, 40.0]]}
+    (tmp_path / "df2" / "annos").mkdir()
+    (tmp_path / "df2" / "annos" / "000001.json").write_text(json.dumps({"source": "user", "pair_id": 7, "item1": item}))
+    assert import_sources(store, [tmp_path / "df2"], "deepfashion2").errors == []
+    export_project(store, tmp_path / "coco", "coco")
+    (ann,) = json.loads((tmp_path / "coco" / "annotations.json").read_text())["annotations"]
+    assert (ann["style"], ann["pair_id"], ann["segmentation"]) == (2, 7, item["segmentation"])
+    with ProjectStore.create(tmp_path / "back.db") as back:
+        assert import_sources(back, [tmp_path / "coco" / "annotations.json"], "coco").errors == []
+        export_project(back, tmp_path / "df2_again", "deepfashion2")
+    (again,) = (tmp_path / "df2_again" / "annos").glob("*.json")
+    doc = json.loads(again.read_text())
+    assert doc["pair_id"] == 7
+    assert {k: doc["item1"][k] for k in ("style", "occlusion", "segmentation")} == {
+        "style": 2, "occlusion": 1, "segmentation": item["segmentation"]}

@@ -6,7 +6,9 @@ project's image ids and annotation ids its garment ids. Each annotation also car
 ``status`` (COCO allows extra fields; ``encode_garment`` leaves it out because synthetic truth and evaluation
 use it too). Import keeps a written status, reads a ``score`` without one as a model's prediction, and takes
 anything else as an outside dataset's labels (verified). Import looks for ``file_name`` beside the JSON and
-in ``images/`` or ``image/`` next to it or one level up.
+in ``images/`` or ``image/`` next to it or one level up. DF2's item fields (style, segmentation, occlusion…)
+and the image's ``pair_id`` are written per annotation, as the official DF2 → COCO conversion does, and read
+back the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .common import (
     recorded_status,
     selected_images,
 )
+from .deepfashion2 import ITEM_ATTRIBUTES
 
 
 def find_listed_image(json_path: Path, file_name: str) -> Path | None:
@@ -72,6 +75,7 @@ def import_coco(store, path: Path, status: GarmentStatus = GarmentStatus.VERIFIE
         return report
     by_image: dict = {}
     failed: set = set()  # image ids with an annotation that could not be read
+    pair_ids: dict = {}  # DF2's image-level pair id, which the official COCO conversion repeats per annotation
     for index, ann in enumerate(doc.get("annotations") or []):
         if not isinstance(ann, dict):
             report.errors.append(f"{path}: annotations[{index}] is {ann!r}, not an object")
@@ -81,6 +85,9 @@ def import_coco(store, path: Path, status: GarmentStatus = GarmentStatus.VERIFIE
             if not isinstance(image_id, int | str) or isinstance(image_id, bool):
                 raise CocoFormatError(f"annotation {ann.get('id')!r}: image_id {image_id!r} is not an id")
             garment = _with_status(decode_annotation(ann), recorded_status(ann, status))
+            garment = replace(garment, extra={**garment.extra, **{k: ann[k] for k in ITEM_ATTRIBUTES if k in ann}})
+            if "pair_id" in ann:
+                pair_ids.setdefault(image_id, ann["pair_id"])
         except (CocoFormatError, DatasetError) as exc:
             report.errors.append(f"{path} annotations[{index}]: {exc}")
             if isinstance(image_id, int | str):
@@ -105,7 +112,8 @@ def import_coco(store, path: Path, status: GarmentStatus = GarmentStatus.VERIFIE
         if found is None:
             report.errors.append(f"{path} image {image_id!r}: {image['file_name']} not found")
             continue
-        ingest(store, found, garments, report, str(path))
+        ingest(store, found, garments, report, str(path),
+               {"pair_id": pair_ids[image_id]} if image_id in pair_ids else None)
     for image_id in by_image:
         report.errors.append(f"{path}: annotations refer to image_id {image_id!r}, which is not in 'images'")
     report.sources_ok, report.sources_failed = (1, 0) if report.imported_anything else (0, 1)
@@ -149,7 +157,12 @@ def export_coco(store, out_dir: Path, selection: Selection) -> ExportReport:
             if is_fld(g):
                 report.skipped += 1
                 continue
-            annotations.append({**encode_garment(g, info.id, gid), "status": str(g.status)})
+            ann = {**encode_garment(g, info.id, gid), "status": str(g.status)}
+            # DF2's own fields, where the official DF2 → COCO conversion puts them
+            ann.update({k: g.extra[k] for k in ITEM_ATTRIBUTES if k in g.extra})
+            if "pair_id" in info.attributes:
+                ann["pair_id"] = info.attributes["pair_id"]
+            annotations.append(ann)
         report.images += 1
     report.garments = len(annotations)
     report.files.append(atomic_write_json(out_dir / "annotations.json", build_document(images, annotations)))
