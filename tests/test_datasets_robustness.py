@@ -324,7 +324,7 @@ def test_export_help_and_readme_list_fld():
 
 def test_df2_fields_survive_a_trip_through_coco_as_the_official_conversion_writes_them(store, tmp_path):
     """style, segmentation and the image's pair_id: DF2 JSON → project → COCO → project → DF2 JSON."""
-    image = write_png(tmp_path / "df2" / "image" / "000001.png", 80, 60, seed=3)
+    write_png(tmp_path / "df2" / "image" / "000001.png", 80, 60, seed=3)
     garment = make_garment(1)
     item = {"category_id": 1, "category_name": "short sleeve top", "bounding_box": list(garment.bbox),
             "landmarks": [v for k in garment.keypoints for v in ((k.x, k.y, int(k.visibility)) if k.visibility
