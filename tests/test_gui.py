@@ -337,3 +337,30 @@ def test_a_read_only_project_opens_says_so_and_refuses_edits_without_losing_anyt
         win.session.move_point(win.image_id, gid, 2, 10.5, 20.5)
     assert "read-only" in refused.args[0]
     assert stored(project, gid) == before and win.session.stack.count() == 0
+
+
+def test_deleting_two_garments_and_undoing_redoing_keeps_both(window, project):
+    """Restoring a deleted garment under a fresh id once sent later undo steps to the wrong garment
+    (SQLite reuses the freed top id): undo, redo, undo again must give back exactly what was there."""
+    image_id = window.image_id
+    (first,) = window.canvas.garment_ids()
+    other_image = next(i.id for i in window.store.list_images() if i.id != image_id)
+    window.store.store_predictions(other_image, [skirt_garment()], "test@1")  # holds the id after ours
+    drawn = skirt_garment(GarmentStatus.CORRECTED)
+    second = window.session.add_garment(image_id, drawn)
+    before = {gid: stored(project, gid) for gid in (first, second)}
+    stack = window.session.stack
+    for gid in (second, first):  # the newest first: its id is the top one SQLite hands out again
+        window.canvas.select_garment(gid)
+        window.actions.delete_garment.trigger()
+    assert window.canvas.garment_ids() == []
+    stack.undo()
+    stack.undo()
+    assert sorted(window.canvas.garment_ids()) == sorted(before)
+    stack.redo()
+    stack.redo()
+    assert window.canvas.garment_ids() == []
+    stack.undo()
+    stack.undo()
+    assert {gid: stored(project, gid) for gid in window.canvas.garment_ids()} == before
+    assert stack.canUndo()  # the add is still there to undo

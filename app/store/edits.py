@@ -253,6 +253,10 @@ class EditsMixin:
             if edit.action == "delete_garment":
                 restored = garment_from_dict(old["garment"])
                 row = GarmentRow(image_id=edit.image_id, prediction=old.get("prediction"))
+                if edit.garment_id is not None and s.get(GarmentRow, edit.garment_id) is None:
+                    # back under its own id: SQLite hands a freed top id to the next garment, and undo steps
+                    # that name this garment (or that one) must not be sent to the other
+                    row.id = edit.garment_id
                 write_garment(row, restored)
                 s.add(row)
                 s.flush()
