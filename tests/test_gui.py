@@ -364,3 +364,21 @@ def test_deleting_two_garments_and_undoing_redoing_keeps_both(window, project):
     stack.undo()
     assert {gid: stored(project, gid) for gid in window.canvas.garment_ids()} == before
     assert stack.canUndo()  # the add is still there to undo
+
+
+def test_opening_another_project_shows_its_own_photo_and_edits_go_to_its_garments(qtbot, window, project, tmp_path):
+    other = tmp_path / "other.db"
+    with ProjectStore.create(other) as store:
+        (image_id,) = [r.image_id for r in store.add_images([write_scene(tmp_path / "o.png", marker=(90, 90))]).results]
+        store.store_predictions(image_id, [skirt_garment()], "test@1")  # garment 1 there too, same id as here
+    mine_before = stored(project, window.canvas.selected_id)
+    window.images.wait_for_thumbnails()
+    window.open_project(other)
+    assert window.image_id == image_id and window.images.current_image_id() == image_id
+    gid = window.canvas.selected_id
+    window.session.move_point(window.image_id, gid, 2, 33.5, 44.25)
+    with ProjectStore.open(other) as store:
+        assert (store.garment(gid).keypoints[2].x, store.garment(gid).keypoints[2].y) == (33.5, 44.25)
+    assert stored(project, gid) == mine_before  # the first project is untouched
+    window.close_project()
+    assert window.canvas.garment_ids() == [] and window.images.image_ids() == []

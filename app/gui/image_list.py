@@ -35,15 +35,15 @@ STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class _ThumbSignals(QObject):
-    loaded = Signal(int, QImage)  # emitted from a pool thread, delivered (queued) on the GUI thread
+    loaded = Signal(int, int, QImage)  # image id, list generation, thumbnail; delivered (queued) on the GUI thread
 
 
 class _ThumbLoader(QRunnable):
     """Decodes one thumbnail at reduced size (QImageReader scales JPEGs while decoding)."""
 
-    def __init__(self, image_id: int, path: str, signals: _ThumbSignals):
+    def __init__(self, image_id: int, path: str, generation: int, signals: _ThumbSignals):
         super().__init__()
-        self.image_id, self.path, self.signals = image_id, path, signals
+        self.image_id, self.path, self.generation, self.signals = image_id, path, generation, signals
 
     def run(self) -> None:
         reader = QImageReader(self.path)
@@ -55,7 +55,7 @@ class _ThumbLoader(QRunnable):
         if not image.isNull():
             image = image.convertToFormat(QImage.Format.Format_RGB888)  # 3 bytes a pixel, not 4
         try:
-            self.signals.loaded.emit(self.image_id, image)
+            self.signals.loaded.emit(self.image_id, self.generation, image)
         except RuntimeError:  # the list was closed while this decode ran: nobody to tell
             pass
 
@@ -91,6 +91,8 @@ class ImageListPanel(QWidget):
         self._pending: set[int] = set()  # queued or decoding
         self._blank_icons: dict[str, QIcon] = {}
         self._items: dict[int, QListWidgetItem] = {}
+        # Image ids are per project: a decode queued for the project before must not land on this one's row
+        self._generation = 0
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(2)
         self._signals = _ThumbSignals(self)
@@ -173,7 +175,19 @@ class ImageListPanel(QWidget):
         if image_id in self._thumbs or image_id in self._pending:
             return
         self._pending.add(image_id)
-        self._pool.start(_ThumbLoader(image_id, path, self._signals))
+        self._pool.start(_ThumbLoader(image_id, path, self._generation, self._signals))
+
+    def reset(self) -> None:
+        """Forget every row and thumbnail (another project is opened: its image ids mean other photos)."""
+        self._generation += 1
+        self._pool.clear()
+        self._pending.clear()
+        self._thumbs.clear()
+        self.list.blockSignals(True)
+        self.list.clear()
+        self.list.blockSignals(False)
+        self._items.clear()
+        self.count_label.setText("")
 
     def shutdown(self, msecs: int = 3000) -> None:
         """Drop queued decodes and wait for the running ones (closing the window)."""
@@ -210,7 +224,9 @@ class ImageListPanel(QWidget):
         if current is not None:
             self.imageActivated.emit(int(current.data(ID_ROLE)))
 
-    def _on_thumb(self, image_id: int, image: QImage) -> None:
+    def _on_thumb(self, image_id: int, generation: int, image: QImage) -> None:
+        if generation != self._generation:
+            return  # decoded for a project since closed
         self._pending.discard(image_id)
         self._thumbs[image_id] = image
         self._thumbs.move_to_end(image_id)

@@ -213,7 +213,8 @@ class MainWindow(QMainWindow):
         self.refresh_images()
         ids = self.images.image_ids()
         if ids:
-            self.images.select_image(ids[0])
+            self.images.select_image(ids[0], emit=False)
+            self.show_image(ids[0])
 
     def close_project(self) -> None:
         if self.session is not None:
@@ -228,6 +229,13 @@ class MainWindow(QMainWindow):
             self.store.close()
         self.photos.clear()  # another project's photos
         self.store = self.session = self.image_id = None
+        # Nothing of the closed project may stay on screen: an edit on a garment still drawn would go to the
+        # garment of the same id in the next project.
+        self.images.reset()
+        self.editor.show_image(None)
+        self.canvas.set_image(None, [])
+        self.inspector.show_garment(None, None)
+        self.measurements.show_keypoints(None, None)
 
     def _calibration_profiles(self) -> dict:
         from measure.calibration import Calibration, CalibrationError
