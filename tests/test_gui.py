@@ -382,3 +382,17 @@ def test_opening_another_project_shows_its_own_photo_and_edits_go_to_its_garment
     assert stored(project, gid) == mine_before  # the first project is untouched
     window.close_project()
     assert window.canvas.garment_ids() == [] and window.images.image_ids() == []
+
+
+def test_undo_of_an_edit_on_another_photo_shows_that_photo_and_its_status(window, project):
+    first = window.image_id
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_Space)  # verify, and on to the next photo
+    assert window.image_id != first
+    row = window.images._items[first]
+    assert row.text().endswith("verified")
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.image_id == first and window.images.current_image_id() == first
+    assert row.text().endswith("predicted")
+    store = ProjectStore.open(project)
+    assert str(store.image(first).status) == "predicted"
+    store.close()

@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         self.store: ProjectStore | None = None
         self.session: EditSession | None = None
         self.image_id: int | None = None
+        self._stepping_history = False  # inside an undo or redo (see _on_session_change)
         self.actions = Actions(self)
         self.canvas = CanvasView(self)
         self.setCentralWidget(self.canvas)
@@ -187,8 +188,9 @@ class MainWindow(QMainWindow):
         self.store = store
         self.session = EditSession(store, self)
         self.editor.attach(self.session)
-        self.actions.undo.triggered.connect(self.session.stack.undo)
-        self.actions.redo.triggered.connect(self.session.stack.redo)
+        self.actions.undo.triggered.connect(self.undo)
+        self.actions.redo.triggered.connect(self.redo)
+        self.session.garmentChanged.connect(self._on_session_change)
         self.session.stack.canUndoChanged.connect(self.actions.undo.setEnabled)
         self.session.stack.canRedoChanged.connect(self.actions.redo.setEnabled)
         self.session.stack.undoTextChanged.connect(lambda t: self.actions.undo.setText(f"&Undo {t}".strip()))
@@ -218,8 +220,9 @@ class MainWindow(QMainWindow):
 
     def close_project(self) -> None:
         if self.session is not None:
-            self.actions.undo.triggered.disconnect(self.session.stack.undo)
-            self.actions.redo.triggered.disconnect(self.session.stack.redo)
+            self.actions.undo.triggered.disconnect(self.undo)
+            self.actions.redo.triggered.disconnect(self.redo)
+            self.session.garmentChanged.disconnect(self._on_session_change)
             self.editor.attach(None)
             # Deleting the stack clears it, which emits its text signals into this window's actions: at
             # quit those are gone before it, and the lambdas above would raise.
@@ -236,6 +239,31 @@ class MainWindow(QMainWindow):
         self.canvas.set_image(None, [])
         self.inspector.show_garment(None, None)
         self.measurements.show_keypoints(None, None)
+
+    def undo(self) -> None:
+        self._step_history(self.session.stack.undo)
+
+    def redo(self) -> None:
+        self._step_history(self.session.stack.redo)
+
+    def _step_history(self, step) -> None:
+        self._stepping_history = True
+        try:
+            step()
+        finally:
+            self._stepping_history = False
+
+    def _on_session_change(self, image_id: int, _garment_id: int) -> None:
+        """Any edit, undo or redo: the photo's row shows its new status. An undo or redo of an edit made on
+        another photo brings that photo up, so the person sees what changed."""
+        if self.store is None:
+            return
+        if self.images.has_image(image_id):
+            self.images.update_status(image_id, str(self.store.image(image_id).status))
+        if self._stepping_history and image_id != self.image_id:
+            if self.images.has_image(image_id):
+                self.images.select_image(image_id, emit=False)
+            self.show_image(image_id)
 
     def _calibration_profiles(self) -> dict:
         from measure.calibration import Calibration, CalibrationError
