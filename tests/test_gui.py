@@ -396,3 +396,20 @@ def test_undo_of_an_edit_on_another_photo_shows_that_photo_and_its_status(window
     store = ProjectStore.open(project)
     assert str(store.image(first).status) == "predicted"
     store.close()
+
+
+def test_a_spec_sheet_loaded_from_csv_is_kept_in_its_project_only(qtbot, window, project, tmp_path, monkeypatch):
+    csv = tmp_path / "style-42.csv"
+    csv.write_text("pom,size,target_cm,tolerance_cm,category\nwaist_width,M,40.25,0.635,skirt\n")
+    monkeypatch.setattr("app.gui.measure_panel.QFileDialog.getOpenFileName", lambda *a, **k: (str(csv), ""))
+    panel = window.measurements
+    panel._load_spec_file()
+    assert panel.spec_combo.currentData() == "style-42.csv"
+    other = tmp_path / "other.db"
+    ProjectStore.create(other).close()
+    window.open_project(other)
+    assert [panel.spec_combo.itemData(i) for i in range(panel.spec_combo.count())] == [None]
+    window.open_project(project)
+    (sheet,) = [panel._specs[n] for n in panel._specs]
+    assert [(e.pom, e.size, e.target_cm, e.tolerance_cm, e.category_id) for e in sheet.entries] == [
+        ("waist_width", "M", pytest.approx(40.25), pytest.approx(0.635), SKIRT)]

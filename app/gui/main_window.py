@@ -21,7 +21,7 @@ from app.gui.image_cache import PhotoPrefetcher
 from app.gui.image_list import ImageListPanel
 from app.gui.inspector import InspectorPanel
 from app.gui.jobs import JobRunner, JobsWidget
-from app.gui.measure_panel import MeasurementsPanel, spec_sheet_from_rows
+from app.gui.measure_panel import MeasurementsPanel, spec_rows, spec_sheet_from_rows
 from app.gui.model_service import ModelService, annotate_job, images_to_annotate, import_job, predict_box_job
 from app.gui.style import FAIL_COLOUR, PASS_COLOUR
 from app.store.convert import garment_layout, reading_box
@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
         self.measurements.changed.connect(self._sync_live_measuring)
         self.measurements.profile.activated.connect(self._remember_profile)
         self.measurements.calibrationRequested.connect(self.calibrate_from_image)
+        self.measurements.specLoaded.connect(self._save_spec_sheet)
         self.model.changed.connect(self._update_model_label)
         self.jobs.itemDone.connect(self._on_job_item)
         self.jobs.finished.connect(self._on_job_finished)
@@ -209,7 +210,8 @@ class MainWindow(QMainWindow):
         if name is not None:  # the project's own calibration is what a user measures with
             self.measurements.profile.setCurrentIndex(self.measurements.profile.findData(name))
             self.measurements.set_calibration(profiles[name], name)
-        self.measurements.set_spec_sheets({s.name: spec_sheet_from_rows(s.rows) for s in store.list_spec_sheets()})
+        self.measurements.set_spec_sheets({s.name: spec_sheet_from_rows(s.rows) for s in store.list_spec_sheets()},
+                                          replace=True)
         if self.auto_model:
             self.load_project_model()
         self.refresh_images()
@@ -411,6 +413,15 @@ class MainWindow(QMainWindow):
         self.measurements.profile.setCurrentIndex(self.measurements.profile.findData(name))
         self.measurements.set_calibration(cal, name)
         self.measurements_dock.raise_()
+
+    def _save_spec_sheet(self, name: str, sheet) -> None:
+        """A spec sheet loaded from a CSV belongs to the project: it is there the next time it is opened."""
+        if self.store is None:
+            return
+        try:
+            self.store.save_spec_sheet(name, spec_rows(sheet))
+        except StoreError as exc:
+            QMessageBox.warning(self, "Spec sheet", f"{exc}\nThe sheet is used but not saved.")
 
     def set_reference_line(self, p1: QPointF, p2: QPointF) -> None:
         from PySide6.QtWidgets import QInputDialog

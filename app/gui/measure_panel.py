@@ -6,6 +6,8 @@ point live; the window draws the returned construction lines on the canvas.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush
@@ -50,8 +52,15 @@ def spec_sheet_from_rows(rows: list[dict]) -> SpecSheet:
     )
 
 
+def spec_rows(sheet: SpecSheet) -> list[dict]:
+    """A sheet as the store keeps it (mm): the inverse of ``spec_sheet_from_rows``."""
+    return [{"pom": e.pom, "size": e.size, "target_mm": e.target_cm * 10.0, "tolerance_mm": e.tolerance_cm * 10.0,
+             "category_id": e.category_id} for e in sheet.entries]
+
+
 class MeasurementsPanel(QWidget):
     calibrationRequested = Signal()  # "from this image"
+    specLoaded = Signal(str, object)  # name, SpecSheet read from a CSV: the window keeps it in the project
     changed = Signal()  # calibration, spec sheet or size chosen: the window re-measures
 
     def __init__(self, parent=None):
@@ -118,7 +127,10 @@ class MeasurementsPanel(QWidget):
         for name in profiles:
             self.profile.addItem(name, name)
 
-    def set_spec_sheets(self, sheets: dict[str, SpecSheet]) -> None:
+    def set_spec_sheets(self, sheets: dict[str, SpecSheet], replace: bool = False) -> None:
+        """Offer these sheets; ``replace``: only these (another project's sheets are not this one's)."""
+        if replace:
+            self._specs.clear()
         self._specs.update(sheets)
         current = self.spec_combo.currentData()
         self.spec_combo.clear()
@@ -171,9 +183,11 @@ class MeasurementsPanel(QWidget):
         except (SpecError, OSError) as exc:
             QMessageBox.warning(self, "Spec sheet", str(exc))
             return
-        self.set_spec_sheets({path.rsplit("/", 1)[-1]: sheet})
-        self.spec_combo.setCurrentIndex(self.spec_combo.count() - 1)
+        name = Path(path).name
+        self.set_spec_sheets({name: sheet})
+        self.spec_combo.setCurrentIndex(self.spec_combo.findData(name))
         self._on_spec(self.spec_combo.currentIndex())
+        self.specLoaded.emit(name, sheet)
 
     # Values ---------------------------------------------------------------------------------------------
     def _show_warnings(self, warnings: list[str]) -> None:
