@@ -413,3 +413,18 @@ def test_a_spec_sheet_loaded_from_csv_is_kept_in_its_project_only(qtbot, window,
     (sheet,) = [panel._specs[n] for n in panel._specs]
     assert [(e.pom, e.size, e.target_cm, e.tolerance_cm, e.category_id) for e in sheet.entries] == [
         ("waist_width", "M", pytest.approx(40.25), pytest.approx(0.635), SKIRT)]
+
+
+def test_after_choosing_a_category_keys_go_back_to_the_photo(qtbot, window, project):
+    from PySide6.QtWidgets import QApplication
+
+    gid = window.canvas.selected_id
+    combo = window.inspector.category
+    combo.setFocus()
+    index = combo.findData(8)
+    combo.setCurrentIndex(index)
+    combo.activated.emit(index)  # chosen from the popup
+    assert stored(project, gid).category_id == 8
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is not combo, timeout=2000)
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Down)
+    assert stored(project, gid).category_id == 8  # the arrow did not pick the next category

@@ -32,6 +32,8 @@ class InspectorPanel(QWidget):
         for cat in deepfashion2().categories:
             self.category.addItem(f"{cat.id}. {cat.name}", cat.id)
         self.category.activated.connect(self._on_category)
+        # No wheel focus: scrolling the panel over the box must not change a garment's category
+        self.category.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.status = QLabel("–")
         self.score = QLabel("–")
         self.model = QLabel("–")

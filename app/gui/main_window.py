@@ -485,6 +485,9 @@ class MainWindow(QMainWindow):
         trousers reading's hem is not where a pair of shorts has it."""
         if self.store is None:
             return
+        # Keys go back to the photo: left on the box, an arrow key would change the category again and Space
+        # would verify it unseen
+        self.canvas.setFocus()
         before = garment_or_none(self.store, garment_id)
         self.editor.change_category(garment_id, category_id)
         after = garment_or_none(self.store, garment_id)
