@@ -178,21 +178,30 @@ class GarmentPipeline:
         detections, weak = self._photo_detections(image, timings, at_least_one)
         return _mark_weak(self._merged(self.estimate(image, detections, timings)), weak)
 
+    @property
+    def reads_categories(self) -> bool:
+        """Whether the pose graph has a crop classifier, so a box can be read without naming its category."""
+        return self.card.pose.category_output is not None
+
     def predict_boxes(
-        self, image: np.ndarray, boxes: Sequence[tuple[Sequence[float], int]], score: float = 1.0
+        self, image: np.ndarray, boxes: Sequence[tuple[Sequence[float], int | None]], score: float = 1.0
     ) -> PipelineResult:
-        """Landmarks inside given boxes [(x1,y1,x2,y2), category_id] (e.g. a box the user drew); no detector."""
+        """Landmarks inside given boxes [(x1,y1,x2,y2), category_id] (e.g. a box the user drew); no detector.
+        A category of None is left to the crop classifier (``reads_categories``)."""
         timings = StageTimings()
         schema = deepfashion2()
         with timings.measure("pre"):
             image = as_bgr(image)
             detections = []
             for bbox, category_id in boxes:
-                schema.category(int(category_id))  # clear error for an unknown category
+                if category_id is None and not self.reads_categories:
+                    raise ValueError(f"{self.model_version} has no category classifier: name the box's category")
+                if category_id is not None:
+                    schema.category(int(category_id))  # clear error for an unknown category
                 x1, y1, x2, y2 = (float(v) for v in bbox)
                 detections.append(
-                    Detection((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)), score, int(category_id),
-                              category_fixed=True)
+                    Detection((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)), score,
+                              1 if category_id is None else int(category_id), category_fixed=category_id is not None)
                 )
         return self.estimate(image, detections, timings, landmark_boxes=False)  # a given box stays as given
 

@@ -78,6 +78,18 @@ def test_a_category_fixed_by_the_user_is_never_changed(models):
     assert qc.category_id == 7 and len(qc.keypoints) == deepfashion2().category(7).num_keypoints
 
 
+def test_a_drawn_box_without_a_category_is_named_by_the_crop_classifier(models):
+    pipe = GarmentPipeline.from_card(models["crop"], provider="cpu")
+    assert pipe.reads_categories
+    (drawn,) = pipe.predict_boxes(scene(), [((262, 100, 380, 340), None)])
+    assert drawn.category_id == TAGGED and len(drawn.keypoints) == deepfashion2().category(TAGGED).num_keypoints
+    assert drawn.bbox == (262.0, 100.0, 380.0, 340.0)  # the drawn box stays as drawn
+    plain = GarmentPipeline.from_card(models["none"], provider="cpu")
+    assert not plain.reads_categories
+    with pytest.raises(ValueError, match="no category classifier"):
+        plain.predict_boxes(scene(), [((262, 100, 380, 340), None)])
+
+
 def count_crops_run_by(pipe, file: str) -> list[int]:
     """The real session still runs; each call's crop count is recorded, to see which graph read what."""
     calls: list[int] = []

@@ -29,6 +29,7 @@ from app.store.database import StoreError, write_problem
 from app.store.models import LAYOUT_DF2
 from app.store.repository import ProjectStore
 from inference.annotation import Visibility
+from inference.schema import deepfashion2
 
 ORGANISATION = "GarmentKeypointStudio"
 APPLICATION = "Garment Keypoint Studio"
@@ -466,12 +467,16 @@ class MainWindow(QMainWindow):
             return
         if self.model.pipeline is None:
             self.editor.add_garment_from_box(rect, None)
-            self.statusBar().showMessage("No model: empty garment added; press A to place its landmarks", 6000)
+            name = deepfashion2().category(self.editor.new_garment_category).name
+            self.statusBar().showMessage(f"No model: an empty {name} added; set its category in the inspector and "
+                                         "press A to place its landmarks", 8000)
             return
         self._pending_box = (self.image_id, rect)
         path = str(self.store.resolve_path(self.store.image(self.image_id).path))
         box = (rect.left(), rect.top(), rect.right(), rect.bottom())
-        self.box_jobs.start(BOX_JOB, predict_box_job, self.model.pipeline, path, box, self.editor.new_garment_category)
+        # The model names what is in the box when it can; else the category last chosen, said in the status bar
+        category = None if self.model.pipeline.reads_categories else self.editor.new_garment_category
+        self.box_jobs.start(BOX_JOB, predict_box_job, self.model.pipeline, path, box, category)
 
     def _on_box_job(self, name: str, result: dict) -> None:
         if name == REREAD_JOB:
@@ -543,6 +548,10 @@ class MainWindow(QMainWindow):
         self.model.record_latency(result["seconds"])
         garments = result["garments"]
         self.editor.add_garment_from_box(rect, garments[0] if garments else None)
+        if garments:
+            name = deepfashion2().category(garments[0].category_id).name
+            self.statusBar().showMessage(f"Added a {name}: change the category in the inspector if it is not one",
+                                         8000)
 
     def _on_job_item(self, image_id) -> None:
         if self.store is None:

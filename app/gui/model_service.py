@@ -190,9 +190,11 @@ def import_job(ctx: JobContext, project_path: str, paths: list[str]) -> dict:
     return {"added": added, "errors": errors, "files": len(files)}
 
 
-def predict_box_job(ctx: JobContext, pipeline, image_path: str, box: tuple, category_id: int, score: float = 1.0):
-    """One box of a known category (drawn by the user, or a garment read again): landmarks inside it, no
-    detector. ``score`` stands for the detector's confidence in the box (1 for a box a person drew)."""
+def predict_box_job(ctx: JobContext, pipeline, image_path: str, box: tuple, category_id: int | None,
+                    score: float = 1.0):
+    """One box (drawn by the user, or a garment read again): landmarks inside it, no detector; a category of
+    None is the model's to decide. ``score`` stands for the detector's confidence in the box (1 for a box a
+    person drew)."""
     image = read_bgr(image_path)
     started = time.perf_counter()
     result = pipeline.predict_boxes(image, [(box, category_id)], score=score)
