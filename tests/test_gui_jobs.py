@@ -277,6 +277,13 @@ def test_live_view_on_a_video_file_overlays_keypoints_and_captures_a_frame(qtbot
     finally:
         store.close()
     assert window.image_id == captured[0].id
+    assert window.open_live_view() is live  # Ctrl+L again: the same window, not a second on one camera
+
+    window.close_project()
+    path = live.capture()  # the frozen frame, with no project to take it
+    assert path.is_file() and "No project open" in live.stats.text()
+    window.close()
+    assert not live.isVisible()  # closing the main window closes its live view
 
 
 SPEC_CSV = "pom,size,target_cm,tolerance_cm,category\nchest_width,M,0.3,0.5,1\nshoulder_width,M,50,1,1\n"

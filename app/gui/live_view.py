@@ -317,8 +317,8 @@ class LiveWindow(QWidget):
         if not cv2.imwrite(str(path), self.last_frame):
             self.stats.setText(f"cannot write {path}")
             return None
-        self.captured.emit(str(path), list(self.last_garments))
         self.stats.setText(f"Captured {path.name}")
+        self.captured.emit(str(path), list(self.last_garments))  # the window may say otherwise (no project)
         return path
 
     def closeEvent(self, event) -> None:

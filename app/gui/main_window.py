@@ -629,11 +629,16 @@ class MainWindow(QMainWindow):
         from app.gui.live_view import LiveWindow
 
         folder = self.store.folder / "captures" if self.store is not None else Path.home()
-        self._live = LiveWindow(self.model, folder, self.measurements.calibration, self)
-        self._live.captured.connect(self._on_live_capture)
+        live = getattr(self, "_live", None)
+        if live is None:  # one live window: a second would fight the first for the camera
+            live = self._live = LiveWindow(self.model, folder, self.measurements.calibration, self)
+            live.captured.connect(self._on_live_capture)
+        live.capture_dir = folder  # the project open now
         self._sync_live_measuring()
-        self._live.show()
-        return self._live
+        live.show()
+        live.raise_()
+        live.activateWindow()
+        return live
 
     def _sync_live_measuring(self) -> None:
         """The live view measures with the panel's calibration and checks against its spec sheet and size."""
@@ -645,6 +650,9 @@ class MainWindow(QMainWindow):
     def _on_live_capture(self, path: str, garments: list) -> None:
         """A frozen live frame becomes a project image with the live garments as predictions."""
         if self.store is None:
+            self.statusBar().showMessage(f"No project open: the frame is saved as {path} only", 10000)
+            if getattr(self, "_live", None) is not None:
+                self._live.stats.setText(f"No project open: saved as {Path(path).name} only")
             return
         image_id = self.store.add_image(Path(path).resolve(), source="live").image_id
         if garments:
@@ -704,6 +712,8 @@ class MainWindow(QMainWindow):
         self.jobs.cancel()
         self.jobs.wait(10000)
         self.box_jobs.wait(10000)
+        if getattr(self, "_live", None) is not None:
+            self._live.close()  # its camera and worker stop with the window that captures into the project
         self.images.shutdown()
         self.photos.shutdown()
         self.close_project()
