@@ -428,3 +428,24 @@ def test_after_choosing_a_category_keys_go_back_to_the_photo(qtbot, window, proj
     qtbot.waitUntil(lambda: QApplication.focusWidget() is not combo, timeout=2000)
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Down)
     assert stored(project, gid).category_id == 8  # the arrow did not pick the next category
+
+
+def test_the_measurements_table_lists_failing_poms_first_under_a_coloured_verdict(qtbot):
+    from app.gui.measure_panel import MeasurementsPanel
+    from app.gui.style import FAIL_COLOUR
+    from measure.calibration import Calibration
+    from measure.spec import SpecSheet
+
+    panel = MeasurementsPanel()
+    qtbot.addWidget(panel)
+    panel.set_calibration(Calibration.from_scale(1.0), "bench")
+    points = np.array([(x, 60.0 + 7 * x % 50, 2) for x in np.linspace(100, 600, 8)])
+    measured = panel.show_keypoints(SKIRT, points)
+    last = list(measured)[-1]  # the POM listed last: make it the one that fails
+    rows = "".join(f"{n},M,{m.cm + (5 if n == last else 0)},0.5,skirt\n" for n, m in measured.items())
+    panel.set_spec_sheets({"s": SpecSheet.from_csv_text("pom,size,target_cm,tolerance_cm,category\n" + rows)})
+    panel.spec_combo.setCurrentIndex(panel.spec_combo.findData("s"))
+    panel._on_spec(panel.spec_combo.currentIndex())
+    panel.show_keypoints(SKIRT, points)
+    assert panel.table.item(0, 0).text() == last and panel.table.item(0, 3).text().startswith("fail")
+    assert "FAIL" in panel.result_label.text() and FAIL_COLOUR.name() in panel.result_label.text()

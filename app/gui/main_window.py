@@ -90,8 +90,9 @@ class MainWindow(QMainWindow):
         measures.setWidget(self.measurements)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, measures)
         self.measurements_dock = measures
-        self.resizeDocks([images, side], [220, 360], Qt.Orientation.Horizontal)
-        self.resizeDocks([side, measures], [460, 380], Qt.Orientation.Vertical)
+        self.resizeDocks([images, side], [220, 380], Qt.Orientation.Horizontal)
+        # The measurements (a QC verdict, its warnings, the failing POMs) need the room more than the point list
+        self.resizeDocks([side, measures], [400, 440], Qt.Orientation.Vertical)
 
     def _build_menus(self) -> None:
         for menu_name, actions in self.actions.menus().items():

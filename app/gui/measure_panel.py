@@ -191,7 +191,9 @@ class MeasurementsPanel(QWidget):
 
     # Values ---------------------------------------------------------------------------------------------
     def _show_warnings(self, warnings: list[str]) -> None:
-        self.warning_label.setText("<br>".join(f"⚠ {w}" for w in warnings))
+        # the finding in the panel, the advice that follows it (after ";") in the tooltip: the table keeps room
+        self.warning_label.setText("<br>".join(f"⚠ {w.split(';')[0]}" for w in warnings))
+        self.warning_label.setToolTip("\n\n".join(warnings))
         self.warning_label.setVisible(bool(warnings))
 
     def calibration_for(self, image_size: tuple[int, int] | None) -> tuple[Calibration | None, list[str]]:
@@ -236,12 +238,16 @@ class MeasurementsPanel(QWidget):
             else:
                 checks = {c.pom: c for c in result.checks}
                 verdict = {True: "PASS", False: "FAIL", None: "incomplete"}[result.passed]
+                colour = {True: PASS_COLOUR, False: FAIL_COLOUR, None: WARN_COLOUR}[result.passed]
                 if not result.checks:  # a sheet for other garment types
-                    verdict = "no POM of this sheet applies to this category"
-                self.result_label.setText(f"Size {result.size}: {verdict}")
+                    verdict, colour = "no POM of this sheet applies to this category", WARN_COLOUR
+                self.result_label.setText(f"<b style='color:{colour.name()}'>Size {result.size}: {verdict}</b>")
         unit = "cm" if calibration is not None else "px"
         self.table.setRowCount(len(measured))
-        for row, (name, m) in enumerate(measured.items()):
+        # failing POMs first: at a measuring table they are what the verdict is about
+        order = sorted(measured, key=lambda n: 0 if getattr(checks.get(n), "status", "") == "fail" else 1)
+        for row, name in enumerate(order):
+            m = measured[name]
             if m.mm is None:
                 value = f"– ({m.reason})" if m.reason else "–"
             else:
@@ -255,6 +261,8 @@ class MeasurementsPanel(QWidget):
                 value = "≈ " + value  # from a landmark under a fold or a hand: an estimate
             for col, text in enumerate((name, value, target, verdict)):
                 item = QTableWidgetItem(text)
+                if col == 1 and m.reason:  # "– (landmark 12 (left armpit) absent)" is cut in a narrow panel
+                    item.setToolTip(m.reason)
                 if col == 1 and m.occluded:
                     item.setToolTip(m.note())
                     item.setForeground(QBrush(WARN_COLOUR))
@@ -263,7 +271,7 @@ class MeasurementsPanel(QWidget):
                 if col == 3 and check is not None and check.status in ("pass", "fail"):
                     item.setForeground(QBrush(PASS_COLOUR if check.status == "pass" else FAIL_COLOUR))
                 self.table.setItem(row, col, item)
-        self.table.resizeColumnToContents(0)
+        self.table.resizeColumnsToContents()
         return measured
 
     def value_text(self, m: Measurement) -> str:
