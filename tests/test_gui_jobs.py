@@ -249,6 +249,17 @@ def test_import_folder_job_adds_images_in_background(qtbot, window, tmp_path, mo
     assert len(window.images.image_ids()) == 5
 
 
+def test_a_new_project_shows_its_first_photo_once_a_folder_is_added(qtbot, window, tmp_path):
+    folder = tmp_path / "new_photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.jpg"), scene(3, (100, 120)))
+    window.open_project(tmp_path / "fresh.db", create=True)
+    assert window.image_id is None
+    with qtbot.waitSignal(window.jobs.finished, timeout=30000):
+        assert window.import_paths([str(folder)])
+    assert window.image_id is not None and window.images.current_image_id() == window.image_id
+
+
 def test_live_view_on_a_video_file_overlays_keypoints_and_captures_a_frame(qtbot, window, project, tmp_path):
     video = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
@@ -270,6 +281,7 @@ def test_live_view_on_a_video_file_overlays_keypoints_and_captures_a_frame(qtbot
     path = live.capture()
     assert live.frames_shown == shown and path is not None and path.is_file()
     live.stop()
+    qtbot.waitUntil(lambda: live.stats.text().endswith("stopped"), timeout=5000)  # not a view that just froze
     store = ProjectStore.open(project)
     try:
         captured = [i for i in store.list_images() if i.source == "live"]

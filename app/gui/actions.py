@@ -102,10 +102,12 @@ class ShortcutsDialog(QDialog):
                 table.setItem(row, col, QTableWidgetItem(value))
         table.resizeColumnsToContents()
         table.horizontalHeader().setStretchLastSection(True)
+        table.setWordWrap(True)  # the longer help lines wrap instead of being cut
+        table.resizeRowsToContents()
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(table)
         layout.addWidget(buttons)
-        self.resize(760, 640)
+        self.resize(1000, 700)

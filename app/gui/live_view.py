@@ -258,10 +258,12 @@ class LiveWindow(QWidget):
             self.stats.setText(self.model.describe())
             return False
         self.source.setText(source)  # what runs is what the field shows
+        self.freeze_button.setChecked(False)  # a new start shows its frames (a frozen view looked dead)
         self.worker = LiveWorker(self.model.pipeline, source, self.calibration, self, self.category.currentData())
         self.worker.spec, self.worker.size = self.spec, self.size
         self.worker.frameReady.connect(self._on_frame)
-        self.worker.failed.connect(self.stats.setText)
+        self._failed = False
+        self.worker.failed.connect(self._on_failed)
         self.worker.finished.connect(self._on_finished)
         self.worker.start()
         self.start_button.setText("Stop")
@@ -284,6 +286,12 @@ class LiveWindow(QWidget):
     def _on_finished(self) -> None:
         self.worker = None
         self.start_button.setText("Start")
+        if not self._failed:  # else the stats line holds the error, which stays
+            self.stats.setText(self.stats.text() + " · stopped")
+
+    def _on_failed(self, message: str) -> None:
+        self._failed = True
+        self.stats.setText(message)
 
     def _on_freeze(self, frozen: bool) -> None:
         self.frozen = frozen

@@ -573,6 +573,10 @@ class MainWindow(QMainWindow):
         else:
             self.refresh_images()
             text = f"{name}: {result.get('added', 0)} of {result.get('files', 0)} files added"
+            ids = self.images.image_ids()
+            if self.image_id is None and ids:  # a new project's first photos: show one, not an empty canvas
+                self.images.select_image(ids[0], emit=False)
+                self.show_image(ids[0])
         if result.get("cancelled"):
             text += " (cancelled)"
         self.statusBar().showMessage(text, 10000)

@@ -138,6 +138,10 @@ class RetrainDialog(QDialog):
         self.versions.resizeColumnsToContents()
 
     def activate(self, model_id: int) -> None:
+        problem = self.store.model_problem(self.store.model_version(model_id))
+        if problem is not None:  # a version whose files are gone or altered would break every prediction
+            self.status.setText(f"Version {model_id} cannot be used: {problem}")
+            return
         self.store.set_active_model(model_id)
         self.refresh_versions()
         self.modelActivated.emit()
