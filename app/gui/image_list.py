@@ -122,7 +122,9 @@ class ImageListPanel(QWidget):
         # kept; forgetting them as pending can only make a photo in view decode twice.
         self._pool.clear()
         self._pending.clear()
-        shown = f"{len(entries)} images" if total is None or total == len(entries) else f"{len(entries)} of {total} images"
+        total = len(entries) if total is None else total
+        noun = "image" if total == 1 else "images"
+        shown = f"{len(entries)} {noun}" if total == len(entries) else f"{len(entries)} of {total} {noun}"
         self.count_label.setText(shown)
         if current in self._items:
             self.select_image(current, emit=False)
