@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from retrain_fixtures import fake_card
+
 from app.cli.main import main
 from app.store import ProjectStore
 
 
 def _project(tmp_path):
     path = tmp_path / "p.db"
+    fake_card(tmp_path / "models" / "a", version="0.2.0+r1")
+    fake_card(tmp_path / "models" / "b", version="0.2.0+r2")
     with ProjectStore.create(path) as store:
         first = store.register_model("bootstrap", "0.2.0+r1", "models/a/model_card.json", metrics={
             "held_out_before": {"keypoint_AP": 0.12, "PCK@0.2": 0.8},

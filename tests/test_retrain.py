@@ -165,6 +165,7 @@ def test_retrain_registers_a_version_and_the_cli_switches_to_it(tmp_path, capsys
     with ProjectStore.open(project) as store:
         first, second = store.list_models()
         assert second.parent_id == first.id and first.active and not second.active
+        assert second.version == "1.0.0+r2"  # the base's own version + a new rN, not 1.0.0+r1+r2
 
     assert main(["models", str(project), "--activate", str(second.id)]) == 0
     assert "*    2" in capsys.readouterr().out
@@ -172,7 +173,8 @@ def test_retrain_registers_a_version_and_the_cli_switches_to_it(tmp_path, capsys
     with ProjectStore.open(project) as store:
         assert store.active_model().id == first.id
     assert main(["models", str(project), "--rollback"]) == 0  # the first's parent is the (unregistered) base
-    assert "bundled model" in capsys.readouterr().out
+    rolled = [line for line in capsys.readouterr().out.splitlines() if line.startswith("rolled back")][-1]
+    assert str(base) in rolled and "not a registered version" in rolled
     with ProjectStore.open(project) as store:
         assert store.active_model() is None
     assert main(["models", str(project), "--rollback"]) == 2

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from .database import StoreError
 from .models import CalibrationRow, GarmentRow, MeasurementRow, ModelVersionRow, SpecSheetRow
@@ -54,6 +55,10 @@ class SpecSheet:
     id: int
     name: str
     rows: list  # [{"pom", "size", "target_mm", "tolerance_mm"}]
+
+
+class ModelVersionExists(StoreError):
+    """The project already has a model version of this name and version label."""
 
 
 def _calibration(r: CalibrationRow) -> Calibration:
@@ -153,17 +158,42 @@ class RecordsMixin:
         self, name: str, version: str, card_path: str, *, parent_id: int | None = None,
         metrics: dict | None = None, active: bool = False,
     ) -> int:
-        with self._write() as s:
-            row = ModelVersionRow(
-                name=name, version=version, card_path=str(card_path), parent_id=parent_id,
-                metrics=dict(metrics or {}), active=False,
-            )
-            s.add(row)
-            s.flush()
-            if active:
-                s.execute(update(ModelVersionRow).values(active=False))
-                row.active = True
-            return row.id
+        """Returns the new id; raises ModelVersionExists when ``name`` ``version`` is taken."""
+        try:
+            with self._write() as s:
+                row = ModelVersionRow(
+                    name=name, version=version, card_path=str(card_path), parent_id=parent_id,
+                    metrics=dict(metrics or {}), active=False,
+                )
+                s.add(row)
+                s.flush()
+                if active:
+                    s.execute(update(ModelVersionRow).values(active=False))
+                    row.active = True
+                return row.id
+        except IntegrityError as exc:
+            taken = self.find_model(name, version)
+            if taken is not None:
+                raise ModelVersionExists(f"{self.path} already has model {name} {version} (version id {taken.id}, "
+                                         f"card {taken.card_path})") from None
+            raise StoreError(f"cannot register model {name} {version} in {self.path}: {exc.orig}") from None
+
+    def find_model(self, name: str, version: str) -> ModelVersion | None:
+        with self._read() as s:
+            row = s.scalar(select(ModelVersionRow).where(ModelVersionRow.name == name,
+                                                         ModelVersionRow.version == version))
+            return None if row is None else _model(row)
+
+    def model_problem(self, version: ModelVersion) -> str | None:
+        """Why a version cannot be used (card missing or invalid, a graph missing or not the file its card's
+        sha256 names), or None when its card loads with every hash checked."""
+        from inference.model_card import ModelCardError, load_card
+
+        try:
+            load_card(self.resolve_path(version.card_path))
+        except ModelCardError as exc:
+            return str(exc)
+        return None
 
     def set_active_model(self, model_id: int) -> int | None:
         """Make one model version active; returns the previously active id."""

@@ -1,7 +1,9 @@
 """PyTorch weights of a shipped model, for fine-tuning it.
 
 A retrained model keeps its weights beside the card (``weights/detector.pt``, ``weights/pose.pt``: state dicts
-plus the architecture config). A card without them (the bundled model ships only ONNX) is recovered from its
+plus the architecture config), their sha256 in the card (``training.torch_weights_sha256``); weights that no
+longer match it (replaced, corrupt) are not used: the model is recovered from its ONNX graphs, which the
+card's own hashes vouch for. A card without weights (the bundled model ships only ONNX) is recovered from its
 ONNX graphs: the exporter folds each BatchNorm into the convolution before it and renames some tensors, so
 the mapping is found by exporting a fresh model of the same architecture whose BatchNorms are identities and
 whose parameters are distinct random values, and matching every initializer of that export to the parameter
@@ -23,7 +25,7 @@ from torch import nn
 from app.training.detector import CenterNetDetector, DetectorConfig, DetectorWithDecode
 from app.training.export import pose_output_names
 from app.training.rtfpose import PoseConfig, RTFPose
-from inference.model_card import ModelCard
+from inference.model_card import ModelCard, sha256_file
 
 WEIGHTS_DIR = "weights"
 RECOVERY_PARITY = 1e-3  # max abs difference of the recovered model's outputs from the shipped graph
@@ -149,36 +151,60 @@ def _parity(wrapper: nn.Module, onnx_path: Path, sample: torch.Tensor, pose: boo
 
 
 def save_weights(folder: Path, detector: CenterNetDetector, pose: RTFPose) -> dict[str, str]:
-    """Write ``weights/`` beside a card; returns {graph: relative file} for the card."""
+    """Write ``weights/`` beside a card; returns {relative file: sha256} for the card's
+    ``training.torch_weights_sha256``."""
     target = folder / WEIGHTS_DIR
     target.mkdir(parents=True, exist_ok=True)
     torch.save({"config": detector.cfg.to_json(), "model": detector.state_dict()}, target / "detector.pt")
     torch.save({"config": pose.cfg.to_json(), "model": pose.state_dict()}, target / "pose.pt")
-    return {"detector": f"{WEIGHTS_DIR}/detector.pt", "pose": f"{WEIGHTS_DIR}/pose.pt"}
+    return {f"{WEIGHTS_DIR}/{n}": sha256_file(target / n) for n in ("detector.pt", "pose.pt")}
+
+
+def weights_problem(card: ModelCard) -> str | None:
+    """Why the card's weights/ files cannot be trusted (None: they match the sha256 the card records). Cards
+    written before the hashes were recorded cannot be checked and pass."""
+    recorded = card.training.get("torch_weights_sha256")
+    if not isinstance(recorded, dict):
+        return None
+    for name in ("detector.pt", "pose.pt"):
+        rel = f"{WEIGHTS_DIR}/{name}"
+        expected, path = recorded.get(rel), card.folder / rel
+        if expected is None:
+            return f"{card.path} records no sha256 for {rel}"
+        if sha256_file(path) != expected:
+            return f"{path} does not match the sha256 in {card.path} (replaced or corrupt)"
+    return None
 
 
 def load_base_models(card: ModelCard, log=print) -> tuple[CenterNetDetector, RTFPose, str]:
-    """(detector, pose, how) for a card: from its weights/ folder, else recovered from its ONNX graphs."""
+    """(detector, pose, how) for a card: from its weights/ folder when they match the card, else recovered
+    from its ONNX graphs."""
     folder = card.folder / WEIGHTS_DIR
+    problem = None
     if (folder / "detector.pt").is_file() and (folder / "pose.pt").is_file():
-        det_state = torch.load(folder / "detector.pt", map_location="cpu", weights_only=False)
-        pose_state = torch.load(folder / "pose.pt", map_location="cpu", weights_only=False)
-        detector = CenterNetDetector(DetectorConfig.from_json(det_state["config"]))
-        pose = RTFPose(PoseConfig.from_json(pose_state["config"]))
-        detector.load_state_dict(det_state["model"])
-        pose.load_state_dict(pose_state["model"])
-        return detector, pose, f"PyTorch weights in {folder}"
+        problem = weights_problem(card)
+        if problem is None:
+            det_state = torch.load(folder / "detector.pt", map_location="cpu", weights_only=False)
+            pose_state = torch.load(folder / "pose.pt", map_location="cpu", weights_only=False)
+            detector = CenterNetDetector(DetectorConfig.from_json(det_state["config"]))
+            pose = RTFPose(PoseConfig.from_json(pose_state["config"]))
+            detector.load_state_dict(det_state["model"])
+            pose.load_state_dict(pose_state["model"])
+            return detector, pose, f"PyTorch weights in {folder}"
+        log(f"warning: {problem}: recovering the weights from the ONNX graphs instead")
     try:
         det_cfg = DetectorConfig.from_json(card.training["detector_config"])
         pose_cfg = PoseConfig.from_json(card.training["pose_config"])
     except (KeyError, TypeError) as exc:
-        raise BaseModelError(f"{card.path} records no detector_config/pose_config and has no {folder}") from exc
+        why = problem or f"has no {folder}"
+        raise BaseModelError(f"{card.path} records no detector_config/pose_config and {why}") from exc
     detector, pose = CenterNetDetector(det_cfg), RTFPose(pose_cfg)
     det_parity = recover_from_onnx(detector, card.file_path(card.detector.file), pose=False)
     pose_parity = recover_from_onnx(pose, card.file_path(card.pose.file), pose=True)
     log(f"recovered PyTorch weights from {card.folder} ONNX graphs (parity detector {det_parity:.1e}, "
         f"pose {pose_parity:.1e})")
-    return detector, pose, f"recovered from the ONNX graphs in {card.folder}"
+    how = f"recovered from the ONNX graphs in {card.folder}"
+    return detector, pose, how + (f" ({problem})" if problem else "")
 
 
 def freeze_batchnorm(model: nn.Module) -> nn.Module:

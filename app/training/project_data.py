@@ -4,7 +4,8 @@
   The detector trains only on images with no unreviewed (predicted) garment left, since a garment missing
   from the labels would teach it that the garment is background; the pose model uses every reviewed garment.
 - The held-out split is by image content (sha256), so it is deterministic, survives renames and re-imports,
-  and an image never moves between train and held-out as the project grows.
+  and an image never moves between train and held-out as the project grows. Held-out images are fully
+  reviewed ones only (an unlabelled garment would count as a false positive).
 - The data snapshot hash is the sha256 of the training annotations (image hashes + COCO-encoded garments).
 """
 
@@ -57,16 +58,25 @@ def reviewed_images(store) -> list[ProjectImage]:
 
 
 def split_images(images: list[ProjectImage], holdout: float) -> tuple[list[ProjectImage], list[ProjectImage]]:
-    """(train, held-out) by content hash; with at least two images each side gets one."""
-    held_ids = {im.image_id for im in images if is_held_out(im.sha256, holdout)}
+    """(train, held-out) by content hash; with at least two images each side gets one.
+
+    Only fully reviewed images are held out: a garment still unreviewed on a held-out image has no label, so
+    the model's correct detection of it would count as a false positive. A partly reviewed image whose hash
+    says held-out is used for neither until it is fully reviewed: it never trains a model that is later
+    measured on it.
+    """
+    by_hash = {im.image_id for im in images if is_held_out(im.sha256, holdout)}
+    held_ids = {im.image_id for im in images if im.image_id in by_hash and im.fully_reviewed}
+    waiting = by_hash - held_ids
     if holdout > 0 and len(images) >= 2:
         # Too few images for the hash split to land on both sides: the extreme hash crosses over.
-        ordered = sorted(images, key=lambda im: im.sha256)
-        if not held_ids:
-            held_ids = {ordered[0].image_id}
-        elif len(held_ids) == len(images):
-            held_ids.discard(ordered[-1].image_id)
-    train = [im for im in images if im.image_id not in held_ids]
+        candidates = sorted((im for im in images if im.image_id not in waiting), key=lambda im: im.sha256)
+        reviewed = [im for im in candidates if im.fully_reviewed]
+        if not held_ids and reviewed and len(candidates) >= 2:
+            held_ids = {reviewed[0].image_id}
+        elif held_ids and len(held_ids) == len(candidates):
+            held_ids.discard(candidates[-1].image_id)
+    train = [im for im in images if im.image_id not in held_ids and im.image_id not in waiting]
     held = [im for im in images if im.image_id in held_ids]
     return train, held
 

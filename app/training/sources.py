@@ -1,4 +1,5 @@
-"""Where training and evaluation images come from (torch-free): a COCO DF2-294 file, or the synthetic renderer.
+"""Where training and evaluation images come from (torch-free): a COCO DF2-294 file, a DeepFashion2 folder
+(``annos/*.json`` + ``image/``), or the synthetic renderer.
 
 A source is indexable: ``len(source)`` and ``source.load(i) -> (BGR image, list[Garment], image_info)``.
 """
@@ -22,9 +23,26 @@ class DataSourceError(ValueError):
     """A dataset file or image cannot be used; the message names it."""
 
 
+def open_dataset(path: str | Path, images_dir: str | Path | None = None):
+    """A COCO file, or a DeepFashion2 folder read directly."""
+    path = Path(path)
+    return DeepFashion2Source(path, images_dir) if path.is_dir() else CocoSource(path, images_dir)
+
+
+def _folder_hint(path: Path) -> str:
+    """Why a folder is not a COCO file, and what to do with a DeepFashion2 one."""
+    if not any(path.glob("*.json")) and not (path / "annos").is_dir():
+        return f"{path} is a folder, not a COCO JSON file"
+    return (f"{path} is a folder (a DeepFashion2 annos/*.json + image/ layout?), not a COCO JSON file: "
+            f"`garment-studio import P.db {path}` then `garment-studio export P.db OUT --format coco` "
+            "writes one (train --data reads DeepFashion2 folders directly)")
+
+
 class CocoSource:
     def __init__(self, json_path: str | Path, images_dir: str | Path | None = None):
         self.json_path = Path(json_path)
+        if self.json_path.is_dir():
+            raise DataSourceError(_folder_hint(self.json_path))
         try:
             doc = json.loads(self.json_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -65,6 +83,45 @@ class CocoSource:
         if image is None:
             raise DataSourceError(f"cannot read image {path} (listed in {self.json_path})")
         return image, self.garments[int(info["id"])], info
+
+
+class DeepFashion2Source:
+    """A DeepFashion2 split folder (``annos/000001.json`` with item1..itemN, images in ``image/``) or a folder
+    of those JSON files, read with the importer's own reader (``app.datasets.deepfashion2``)."""
+
+    def __init__(self, folder: str | Path, images_dir: str | Path | None = None):
+        from app.datasets.common import DatasetError, find_image
+        from app.datasets.deepfashion2 import annotation_files, decode_file, image_for
+
+        self.folder = Path(folder)
+        files = annotation_files(self.folder)
+        if not files:
+            raise DataSourceError(f"{self.folder}: no DeepFashion2 annotation files (annos/*.json or *.json)")
+        self.items: list[tuple[Path, list[Garment]]] = []
+        errors: list[str] = []
+        for path in files:
+            try:
+                garments, _ = decode_file(path, errors)
+            except DatasetError as exc:
+                raise DataSourceError(str(exc)) from exc
+            image = (find_image(path.stem, [Path(images_dir)]) if images_dir else None) or image_for(path)
+            if image is None:
+                raise DataSourceError(f"{path}: no image named {path.stem}.* beside it, in ../image/"
+                                      + (f" or in {images_dir}" if images_dir else ""))
+            self.items.append((image, garments))
+        if errors:  # a label dropped in silence would teach the detector that its garment is background
+            raise DataSourceError(f"{errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def load(self, i: int) -> tuple[np.ndarray, list[Garment], dict]:
+        path, garments = self.items[i]
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataSourceError(f"cannot read image {path} (of {self.folder})")
+        info = {"id": i + 1, "file_name": path.name, "width": image.shape[1], "height": image.shape[0]}
+        return image, list(garments), info
 
 
 class SynthSource:

@@ -10,12 +10,13 @@ from pathlib import Path
 from app.cli.errors import CliError
 from app.cli.pipeline_options import add_pipeline_options, pipeline_options
 
-HELP = "Evaluate a model card on a COCO DF2-294 dataset: keypoint AP, box AP, PCK@0.2, AUC, NE per category."
+HELP = "Evaluate a model card on a COCO DF2-294 file or a DeepFashion2 folder: keypoint AP, box AP, PCK@0.2, AUC, NE per category."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="CARD", type=Path, required=True, help="model_card.json or its folder")
-    parser.add_argument("--dataset", metavar="COCO_JSON", type=Path, required=True)
+    parser.add_argument("--dataset", metavar="COCO_JSON_OR_DF2_DIR", type=Path, required=True,
+                        help="a COCO DF2-294 file, or a DeepFashion2 folder (annos/*.json + image/)")
     parser.add_argument("--images", metavar="DIR", type=Path, help="image folder (default: beside the JSON or in images/ there)")
     add_pipeline_options(parser, default_on=False)
     parser.add_argument("--score-threshold", type=float, default=0.05,
@@ -66,7 +67,7 @@ def _check_output(path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from app.training.evaluation import evaluate_source, open_pipeline
     from app.training.export import SCORE_ALPHA
-    from app.training.sources import CocoSource, DataSourceError
+    from app.training.sources import DataSourceError, open_dataset
     from inference.model_card import ModelCardError
 
     if args.limit is not None and args.limit < 1:
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         _check_output(args.json)
     try:
-        source = CocoSource(args.dataset, args.images)
+        source = open_dataset(args.dataset, args.images)  # a COCO file or a DeepFashion2 folder
     except DataSourceError as exc:
         raise CliError(str(exc), 2) from exc
     if not len(source):  # all-zero metrics would read like a model that found nothing

@@ -13,13 +13,25 @@ HELP = ("Train the garment detector and keypoint model (COCO DF2-294 data or syn
 
 SCRATCH_EPOCHS, PROJECT_EPOCHS = 30, 8
 SCRATCH_LR, PROJECT_LR = 2e-3, 5e-4
+# Options of one kind of run only. Their defaults are filled in by run(), so that one given to the other kind
+# of run is refused rather than ignored in silence.
+SCRATCH_DEFAULTS = {"images": None, "pool": None, "render_procs": 0, "per_category": "", "finetune_epochs": 3,
+                    "val_synthetic": 100, "val_data": None, "val_images": None, "detector_input": 320,
+                    "pose_input": 128, "category_head": False, "category_detector_weight": 0.0, "init_pose": None,
+                    "init_detector": None, "closeups": 0.0, "seed": 0, "detector_only": False, "pose_only": False,
+                    "export_only": False}
+PROJECT_DEFAULTS = {"base": None, "replay": 0.0, "holdout": 0.2, "activate": False, "activate_if_better": False}
+# What an interrupted retrain's checkpoint already fixes: --resume continues with the recorded values.
+RUN_SETTINGS = ("base", "out", "epochs", "pose_epochs", "replay", "holdout", "lr", "batch", "pose_batch",
+                "max_minutes", "name", "version", "activate", "activate_if_better")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--project", metavar="PROJECT_DB", type=Path,
                      help="fine-tune the project's model on its corrected/verified garments and register the result")
-    src.add_argument("--data", metavar="COCO_JSON", type=Path, help="COCO keypoints file in the DF2 294 layout")
+    src.add_argument("--data", metavar="COCO_JSON", type=Path,
+                     help="COCO keypoints file in the DF2 294 layout, or a DeepFashion2 folder (annos/*.json + image/)")
     src.add_argument("--synthetic", metavar="N", type=int, help="render N new synthetic scenes per epoch")
     parser.add_argument("--images", metavar="DIR", type=Path, help="image folder for --data (default: beside it or in images/ there)")
     parser.add_argument("--out", metavar="DIR", type=Path,
@@ -29,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pose-epochs", type=int, help="pose epochs (default: --epochs)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"),
                         help="default cpu (auto with --project: the GPU when torch sees one)")
-    parser.add_argument("--resume", metavar="CKPT", type=Path, help="checkpoint to continue (detector or pose)")
+    parser.add_argument("--resume", metavar="CKPT", type=Path,
+                        help="checkpoint to continue (detector or pose); with --project, the checkpoint of an "
+                        "interrupted retrain, which goes on in its folder with its own settings")
     stage = parser.add_mutually_exclusive_group()
     stage.add_argument("--detector-only", action="store_true")
     stage.add_argument("--pose-only", action="store_true")
@@ -37,32 +51,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="no training: export the checkpoints in --out/checkpoints and write the card")
     parser.add_argument("--pool", metavar="DIR", type=Path,
                         help="with --synthetic: reuse the same N scenes every epoch, cached in DIR")
-    parser.add_argument("--render-procs", metavar="P", type=int, default=0,
+    parser.add_argument("--render-procs", metavar="P", type=int,
                         help="with --pool: first render the pool's missing scenes with P processes (a machine "
                              "with many cores fills it in minutes; training then only decodes them)")
-    parser.add_argument("--per-category", metavar="IDS", default="",
+    parser.add_argument("--per-category", metavar="IDS",
                         help="comma-separated category ids to fine-tune pose variants for (e.g. 1,2,8)")
-    parser.add_argument("--finetune-epochs", type=int, default=3)
+    parser.add_argument("--finetune-epochs", type=int, help="default 3")
     parser.add_argument("--batch", type=int, help="detector images per batch (default 16; 8 with --project)")
-    parser.add_argument("--pose-batch", type=int, default=8, help="images per pose batch (all their garments)")
+    parser.add_argument("--pose-batch", type=int, help="images per pose batch (all their garments), default 8")
     parser.add_argument("--lr", type=float, help=f"default {SCRATCH_LR} ({PROJECT_LR} with --project)")
     parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--max-minutes", metavar="MIN", type=float,
                         help="wall-clock budget per training stage: the learning-rate schedule is compressed "
                              "to end there, and the stage stops with annealed weights")
-    parser.add_argument("--val-synthetic", metavar="N", type=int, default=100,
-                        help="render N fixed-seed validation scenes for the card's metrics (0: skip)")
-    parser.add_argument("--val-data", metavar="COCO_JSON", type=Path, help="validation set instead of renders")
+    parser.add_argument("--val-synthetic", metavar="N", type=int,
+                        help="render N fixed-seed validation scenes for the card's metrics (default 100; 0: skip)")
+    parser.add_argument("--val-data", metavar="COCO_JSON", type=Path,
+                        help="validation set instead of renders (a COCO file or a DeepFashion2 folder)")
     parser.add_argument("--val-images", metavar="DIR", type=Path)
-    parser.add_argument("--detector-input", metavar="PX", type=int, default=320,
-                        help="square detector input size (multiple of 32)")
-    parser.add_argument("--pose-input", metavar="PX", type=int, default=128,
-                        help="square pose crop size (multiple of 32); --init-pose weights of another size are resampled")
+    parser.add_argument("--detector-input", metavar="PX", type=int,
+                        help="square detector input size (multiple of 32, default 320)")
+    parser.add_argument("--pose-input", metavar="PX", type=int,
+                        help="square pose crop size (multiple of 32, default 128); --init-pose weights of another "
+                        "size are resampled")
     parser.add_argument("--category-head", action="store_true",
                         help="give the pose model a garment-category classifier (the runtime then combines it "
                         "with the detector's class)")
-    parser.add_argument("--category-detector-weight", metavar="W", type=float, default=0.0,
+    parser.add_argument("--category-detector-weight", metavar="W", type=float,
                         help="with a category head: weight of the detector's class in the category decision, "
                         "written to the card (choose it with python -m app.training.category_tuning)")
     parser.add_argument("--init-pose", metavar="CKPT", type=Path,
@@ -71,19 +87,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-detector", metavar="CKPT", type=Path,
                         help="start detector training from this checkpoint's weights and architecture with a fresh "
                         "schedule")
-    parser.add_argument("--closeups", metavar="F", type=float, default=0.0,
+    parser.add_argument("--closeups", metavar="F", type=float,
                         help="with --synthetic: share of flat-lay scenes rendered as one garment filling the frame, "
                         "as photos of a single garment are (scenes already in a --pool keep how they were rendered)")
-    parser.add_argument("--seed", type=int, default=0, help="first training scene seed (synthetic)")
-    parser.add_argument("--name", default="garment-studio")
-    parser.add_argument("--version", help="default 0.1.0 (with --project: the parent's version + rN)")
+    parser.add_argument("--seed", type=int, help="first training scene seed (synthetic), default 0")
+    parser.add_argument("--name", help="default garment-studio (with --project: the base model's name)")
+    parser.add_argument("--version", help="default 0.1.0 (with --project: the base's own version + rN, N new in "
+                        "the project, chosen when the version is registered)")
     retrain = parser.add_argument_group("retraining from a project (--project)")
     retrain.add_argument("--base", metavar="CARD", type=Path,
                          help="model to fine-tune (default: the project's active model, else the bundled one)")
-    retrain.add_argument("--replay", metavar="F", type=float, default=0.0,
-                         help="share of synthetic renders mixed into the training set against forgetting (0..1)")
-    retrain.add_argument("--holdout", metavar="F", type=float, default=0.2,
-                         help="fraction of reviewed images held out for before/after metrics (by image hash)")
+    retrain.add_argument("--replay", metavar="F", type=float,
+                         help="share of synthetic renders mixed into the training set against forgetting (0..1, "
+                         "default 0)")
+    retrain.add_argument("--holdout", metavar="F", type=float,
+                         help="fraction of fully reviewed images held out for before/after metrics (by image "
+                         "hash, default 0.2)")
     activation = retrain.add_mutually_exclusive_group()
     activation.add_argument("--activate", action="store_true", help="make the new version the project's model")
     activation.add_argument("--activate-if-better", action="store_true",
@@ -95,17 +114,24 @@ def run(args: argparse.Namespace) -> int:
         from app.training.detector import DetectorConfig
         from app.training.recipe import VAL_SEED, Recipe, run_recipe, set_torch_threads
         from app.training.rtfpose import PoseConfig
-        from app.training.sources import CocoSource, DataSourceError, SynthSource
+        from app.training.sources import DataSourceError, SynthSource, open_dataset
     except ImportError as exc:
         raise CliError(f"training needs the 'train' extra (torch, onnx): {exc}", 3) from exc
     set_torch_threads(args.threads)
     if args.project is not None:
+        _refuse(args, SCRATCH_DEFAULTS, "do not apply to a project retrain (--project), which fine-tunes both "
+                "networks of its base model on the project's corrections")
         return _retrain(args)
+    _refuse(args, PROJECT_DEFAULTS, "apply only to a project retrain (--project)")
+    for key, value in SCRATCH_DEFAULTS.items():
+        setattr(args, key, value if getattr(args, key) is None else getattr(args, key))
     if args.out is None:
         raise CliError("--out is required with --data or --synthetic", 2)
     args.epochs = SCRATCH_EPOCHS if args.epochs is None else args.epochs
     args.lr = SCRATCH_LR if args.lr is None else args.lr
     args.batch = 16 if args.batch is None else args.batch
+    args.pose_batch = 8 if args.pose_batch is None else args.pose_batch
+    args.name = args.name or "garment-studio"
     if args.device == "auto":
         from app.training.retrain import resolve_device
 
@@ -131,8 +157,9 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"checkpoint not found: {ckpt}", 2)
     try:
         if args.data is not None:
-            train_source = CocoSource(args.data, args.images)
-            description = f"COCO DF2-294 {args.data} ({len(train_source)} images)"
+            train_source = open_dataset(args.data, args.images)
+            kind = "DeepFashion2 folder" if args.data.is_dir() else "COCO DF2-294"
+            description = f"{kind} {args.data} ({len(train_source)} images)"
         else:
             if args.synthetic <= 0:
                 raise CliError("--synthetic needs a positive number of scenes", 2)
@@ -151,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
                 _prerender(train_source, args.render_procs)
         val_source, val_description = None, ""
         if args.val_data is not None:
-            val_source = CocoSource(args.val_data, args.val_images)
+            val_source = open_dataset(args.val_data, args.val_images)
             val_description = f"{args.val_data} ({len(val_source)} images)"
         elif args.val_synthetic > 0:
             val_source = SynthSource(args.val_synthetic, base_seed=VAL_SEED)
@@ -181,8 +208,27 @@ def run(args: argparse.Namespace) -> int:
         summary = run_recipe(recipe)
     except (RuntimeError, DataSourceError) as exc:
         raise CliError(str(exc), 1) from exc
-    print(f"done: {summary.get('card', args.out)}")
+    print(f"done: {summary.get('card', args.out)}" + _parity_warning(summary.get("parity_exceeded")))
     return 0
+
+
+def _parity_warning(exceeded: dict | None) -> str:
+    if not exceeded:
+        return ""
+    return (f" (WARNING: ONNX parity exceeded for {', '.join(exceeded)}: the graphs do not reproduce the trained "
+            "network; see training.onnx_parity_exceeded in the card)")
+
+
+def _given(args: argparse.Namespace, options) -> list[str]:
+    """The options among ``options`` (argument names) given on the command line: None/False when not."""
+    return ["--" + key.replace("_", "-") for key in options if getattr(args, key) is not None
+            and getattr(args, key) is not False]
+
+
+def _refuse(args: argparse.Namespace, options, why: str) -> None:
+    given = _given(args, options)
+    if given:
+        raise CliError(f"{', '.join(given)} {why}", 2)
 
 
 def _prerender(source, processes: int) -> None:
@@ -202,32 +248,53 @@ def _prerender(source, processes: int) -> None:
 
 
 def _retrain(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     from app.store import StoreError
     from app.training.base_weights import BaseModelError
-    from app.training.retrain import RetrainError, RetrainOptions, run_retrain
+    from app.training.retrain import RetrainError, RetrainOptions, check_options, run_retrain
     from app.training.sources import DataSourceError
     from inference.model_card import ModelCardError
 
-    if not 0.0 <= args.replay < 1.0 or not 0.0 <= args.holdout < 1.0:
-        raise CliError("--replay and --holdout must be fractions in [0, 1)", 2)
+    if args.resume is not None:
+        _refuse(args, RUN_SETTINGS, "cannot change a resumed retrain: --resume goes on with the settings its "
+                "checkpoint recorded (--device, --workers and --threads may change)")
+    for key, value in PROJECT_DEFAULTS.items():
+        setattr(args, key, value if getattr(args, key) is None else getattr(args, key))
     options = RetrainOptions(
         project=args.project, base=args.base, out=args.out,
         epochs=PROJECT_EPOCHS if args.epochs is None else args.epochs, pose_epochs=args.pose_epochs,
         replay=args.replay, holdout=args.holdout, lr=PROJECT_LR if args.lr is None else args.lr,
-        det_batch=8 if args.batch is None else args.batch, pose_batch_images=args.pose_batch, device=args.device or "auto",
+        det_batch=8 if args.batch is None else args.batch,
+        pose_batch_images=8 if args.pose_batch is None else args.pose_batch, device=args.device or "auto",
         workers=args.workers, max_minutes=args.max_minutes, activate=args.activate,
-        activate_if_better=args.activate_if_better,
-        name=None if args.name == "garment-studio" else args.name, version=args.version,
+        activate_if_better=args.activate_if_better, name=args.name, version=args.version, resume=args.resume,
         log=lambda m: print(m, flush=True),
     )
+    try:
+        check_options(options)
+    except RetrainError as exc:
+        raise CliError(str(exc), 2) from exc
+    # Cancel in the app terminates this process: as an interrupt, the run still says how to resume it.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
         result = run_retrain(options)
     except (RetrainError, BaseModelError, ModelCardError, DataSourceError, StoreError, RuntimeError) as exc:
         raise CliError(str(exc), 1) from exc
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     before, after = result["before"], result["after"]
     if before and after:
         print(f"held-out keypoint AP {before['keypoint_AP']:.3f} -> {after['keypoint_AP']:.3f}, "
               f"PCK@0.2 {before['PCK@0.2']:.3f} -> {after['PCK@0.2']:.3f} ({result['held_out_images']} images)")
     state = "active" if result["active"] else "not active"
-    print(f"done: model version {result['model_id']} ({result['name']} {result['version']}, {state}): {result['card']}")
+    print(f"done: model version {result['model_id']} ({result['name']} {result['version']}, {state}): {result['card']}"
+          + _parity_warning(result.get("onnx_parity_exceeded")))
     return 0
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
