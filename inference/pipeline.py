@@ -423,7 +423,7 @@ class GarmentPipeline:
             tensor = normalize(buffer, spec.preprocess.mean, spec.preprocess.std,
                                spec.preprocess.channel_order == "RGB")
             views = [view for group in orientations for view in group]
-            if len(views) > 1:
+            if views != [CropView()]:  # a single turned view (a tracked garment's kept turn) is turned too
                 tensor = np.concatenate([view.apply(tensor) for view in views])
         with timings.measure("pose"):
             out = model.run({"crops": tensor})
