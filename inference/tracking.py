@@ -74,12 +74,18 @@ class BoxTracker:
             pts = np.array([(k.x, k.y) for k in garment.keypoints if (k.score or 0.0) >= self.keypoint_min_score])
             # A tracked box keeps its old detection score, so only the landmarks say the garment is still there.
             keypoint_mean = float(garment.extra.get("keypoint_score", garment.score or 0.0))
-            if len(pts) == 0 or keypoint_mean < self.min_keypoint_mean:
-                self._lost = True  # re-detect next frame rather than follow a box onto the background
-                continue
-            centroid, spread = pts.mean(axis=0), pts.std(axis=0)
             before = previous.get(tid)
-            box = garment.bbox if detected or before is None else _follow(before, centroid, spread)
+            if len(pts) == 0 or keypoint_mean < self.min_keypoint_mean:
+                # Re-detect next frame rather than follow a box onto the background; the track stays until then,
+                # so the detection that finds the garment again matches it and keeps its id (and smoothing).
+                self._lost = True
+                x1, y1, x2, y2 = garment.bbox
+                centroid = pts.mean(axis=0) if len(pts) else np.array([(x1 + x2) / 2.0, (y1 + y2) / 2.0])
+                spread = pts.std(axis=0) if len(pts) else np.zeros(2)
+                box = garment.bbox if detected or before is None else before.bbox
+            else:
+                centroid, spread = pts.mean(axis=0), pts.std(axis=0)
+                box = garment.bbox if detected or before is None else _follow(before, centroid, spread)
             det_score = float(garment.extra.get("detection_score", garment.score or 0.0))
             degrees = garment.extra.get("orientation")
             turns = None if degrees is None else int(degrees) // 90
