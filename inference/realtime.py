@@ -68,7 +68,10 @@ class LiveEstimator:
         self._category_in_use = self.known_category
         detected = tracker is None or tracker.needs_detection() or changed
         if detected and self._category_in_use is not None:
-            detections = self.pipeline.detect_known_category(image, self._category_in_use, timings)
+            # No weak best guess live: an empty table must stay empty, not show a garment to pass or fail
+            detections = self.pipeline.detect_known_category(
+                image, self._category_in_use, timings, fallback_threshold=self.pipeline.card.detector.score_threshold
+            )
         elif detected:
             detections = self.pipeline.detect(image, timings)
         else:

@@ -163,3 +163,15 @@ def test_qc_mode_fixes_the_category_and_a_change_takes_effect_on_the_next_frame(
     estimator.known_category = None
     garments, _, detected, _ = estimator.process(frame_with_garment(2), 0.06)
     assert detected and garments[0].category_id == 1  # re-detected at once, the model decides again
+
+
+def test_qc_mode_live_shows_no_weak_best_guess(tmp_path):
+    """A photo keeps its best box under the threshold (something to correct); a live frame does not, in QC
+    mode too: a weak box on an empty table would get a spec verdict."""
+    from dataclasses import replace
+
+    strict = GarmentPipeline.from_card(write_contract_model(tmp_path), provider="cpu")
+    strict.card = replace(strict.card, detector=replace(strict.card.detector, score_threshold=0.95))  # 0.9 < it
+    assert len(strict.predict_known_category(frame_with_garment(0), 9)) == 1  # a photo: the weak box is kept
+    garments, _, detected, _ = LiveEstimator(strict, smooth=False, known_category=9).process(frame_with_garment(0), 0.0)
+    assert detected and garments == []
