@@ -196,6 +196,17 @@ def load_card(path: str | Path, verify_hashes: bool = True) -> ModelCard:
         raise  # already names the file and the field
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelCardError(f"{path}: missing or malformed field: {exc}") from exc
+    if not 0.0 <= card.detector.score_threshold <= 1.0:  # NaN fails too: every frame would come back empty
+        raise ModelCardError(f"{path}: detector score_threshold must be between 0 and 1, "
+                             f"got {card.detector.score_threshold}")
+    if not 1.0 <= card.pose.bbox_padding <= 4.0:  # 0 gives NaN landmarks; under 1 crops inside the garment
+        raise ModelCardError(f"{path}: pose bbox_padding must be between 1 and 4, got {card.pose.bbox_padding}")
+    if not 0.0 < card.pose.simcc_split_ratio <= 16.0:
+        raise ModelCardError(f"{path}: simcc_split_ratio must be in (0, 16], got {card.pose.simcc_split_ratio}")
+    bad_keys = [k for k in card.pose.per_category if not (k.isdigit() and 1 <= int(k) <= card.detector.num_classes)]
+    if bad_keys:
+        raise ModelCardError(f"{path}: per_category keys must be category ids 1..{card.detector.num_classes}, "
+                             f"got {bad_keys}")
     if not 0.0 < card.pose.keypoint_score_reference <= 1.0:
         raise ModelCardError(f"{path}: keypoint_score_reference must be in (0, 1], got {card.pose.keypoint_score_reference}")
     if any(not 1 <= c <= card.detector.num_classes for c in card.pose.sideways_categories):

@@ -197,10 +197,12 @@ class GarmentPipeline:
                 if category_id is None and not self.reads_categories:
                     raise ValueError(f"{self.model_version} has no category classifier: name the box's category")
                 if category_id is not None:
+                    if int(category_id) != category_id:
+                        raise ValueError(f"category id must be a whole number 1..13, got {category_id!r}")
                     schema.category(int(category_id))  # clear error for an unknown category
-                x1, y1, x2, y2 = (float(v) for v in bbox)
+                x1, y1, x2, y2 = _box_in_image(bbox, image.shape[1], image.shape[0])
                 detections.append(
-                    Detection((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)), score,
+                    Detection((x1, y1, x2, y2), score,
                               1 if category_id is None else int(category_id), category_fixed=category_id is not None)
                 )
         return self.estimate(image, detections, timings, landmark_boxes=False)  # a given box stays as given
@@ -519,6 +521,22 @@ class GarmentPipeline:
 
 
 MERGE_IOU = 0.6
+
+
+def _box_in_image(bbox, width: int, height: int) -> tuple[float, float, float, float]:
+    """A given box ordered and clipped to the photo: a box partly outside is read where it overlaps, one
+    with no overlap or non-finite corners is an error (it would give landmarks off the photo, or NaN)."""
+    try:
+        x1, y1, x2, y2 = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise ValueError(f"a box is four numbers x1, y1, x2, y2, got {bbox!r}") from None
+    if not all(np.isfinite((x1, y1, x2, y2))):
+        raise ValueError(f"box {bbox!r} has a corner that is not a finite number")
+    x1, x2 = sorted((x1, x2))
+    y1, y2 = sorted((y1, y2))
+    if x1 >= width or y1 >= height or x2 <= 0 or y2 <= 0:
+        raise ValueError(f"box {bbox!r} lies outside the {width}×{height} photo")
+    return max(x1, 0.0), max(y1, 0.0), min(x2, float(width)), min(y2, float(height))
 
 
 def _mark_weak(result: PipelineResult, weak: bool) -> PipelineResult:

@@ -123,3 +123,15 @@ def test_fields_of_the_wrong_json_kind_are_named(card_path, change, message):
     rewrite(card_path, change)
     with pytest.raises(ModelCardError, match=re.escape(message)):
         load_card(card_path)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["pose"].update(bbox_padding=0), "bbox_padding must be between 1 and 4"),
+    (lambda d: d["detector"].update(score_threshold=float("nan")), "score_threshold must be between 0 and 1"),
+    (lambda d: d["pose"].update(simcc_split_ratio=0), "simcc_split_ratio"),
+    (lambda d: d["pose"].update(per_category={"trousers": "pose.onnx"}), "per_category keys must be category ids"),
+])
+def test_values_the_runtime_cannot_use_are_refused_at_load(card_path, change, message):
+    rewrite(card_path, change)
+    with pytest.raises(ModelCardError, match=message):
+        load_card(card_path, verify_hashes=False)

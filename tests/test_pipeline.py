@@ -238,3 +238,18 @@ def test_a_photo_to_annotate_gets_its_best_weak_box_flagged_when_nothing_passes_
     assert many[0][0].extra["weak_detection"]
     (qc,) = strict.predict_known_category(img, 9)
     assert qc.extra["weak_detection"]
+
+
+def test_given_boxes_are_clipped_to_the_photo_and_impossible_ones_refused(pipeline):
+    img = scene([(1, (100, 60, 220, 300), (160, 180))])
+    h, w = img.shape[:2]
+    (huge,) = pipeline.predict_boxes(img, [((-1e6, -1e6, 1e6, 1e6), 1)])
+    assert huge.bbox == (0.0, 0.0, float(w), float(h))
+    # read in the photo's padded crop: near it (the unsure landmarks may sit in the padding), not 1e6 px off
+    assert all(-w / 2 <= k.x <= 1.5 * w and -h / 2 <= k.y <= 1.5 * h for k in huge.keypoints if k.visibility)
+    for box, message in [((float("nan"), 0, 50, 50), "not a finite number"), ((w + 100, h + 100, w + 400, h + 400),
+                                                                                 "outside"), ((1, 2, 3), "four numbers")]:
+        with pytest.raises(ValueError, match=message):
+            pipeline.predict_boxes(img, [(box, 1)])
+    with pytest.raises(ValueError, match="whole number"):
+        pipeline.predict_boxes(img, [((100, 60, 220, 300), 1.5)])
