@@ -134,3 +134,36 @@ def test_an_older_project_gets_upright_sizes_for_sideways_phone_photos(tmp_path)
         assert store.backup_path is not None
         sizes = [(i.width, i.height) for i in store.list_images()]
     assert sizes == [(40, 100), (30, 20), (64, 48), (10, 50), (70, 20)]
+
+
+@pytest.mark.parametrize("revision", ["0001_annotations", "0002_measure_models_specs"])
+def test_an_upgrade_keeps_every_garment_keypoint_and_measurement(tmp_path, revision):
+    """0003 rebuilds the images table (SQLite's ALTER is copy, drop, rename). With foreign keys on, dropping
+    it deleted every garment, keypoint and measurement through ON DELETE CASCADE."""
+    path = tmp_path / "old.db"
+    engine = make_engine(path)
+    upgrade(engine, revision)
+    engine.dispose()
+    now = "2026-01-01 00:00:00"
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO images (id, path, sha256, width, height, attributes, added_at) "
+                     f"VALUES (1, 'a.png', 'abc', 64, 48, '{{}}', '{now}')")
+        conn.execute("INSERT INTO garments (id, image_id, category_id, layout, x1, y1, x2, y2, score, status, "
+                     f"attributes, created_at, updated_at) VALUES (7, 1, 9, 'df2', 1.5, 2.5, 40.25, 44.0, 0.9, "
+                     f"'corrected', '{{}}', '{now}', '{now}')")
+        for i in range(8):
+            conn.execute("INSERT INTO keypoints (garment_id, idx, x, y, visibility, score, source) "
+                         "VALUES (7, ?, ?, ?, 2, NULL, 'human')", (i, 3.25 + i, 4.5 + i))
+        if revision != "0001_annotations":
+            conn.execute("INSERT INTO measurements (garment_id, pom, value_mm, points, created_at) "
+                         f"VALUES (7, 'waist_width', 123.4, '[]', '{now}')")
+    with ProjectStore.open(path) as store:
+        assert store.backup_path is not None
+        (gid, garment), = store.garments(1)
+        assert gid == 7 and garment.bbox == (1.5, 2.5, 40.25, 44.0)
+        assert [(k.x, k.y) for k in garment.keypoints] == [(3.25 + i, 4.5 + i) for i in range(8)]
+        assert str(store.image(1).status) == "corrected"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        if revision != "0001_annotations":
+            assert conn.execute("SELECT pom, value_mm FROM measurements").fetchall() == [("waist_width", 123.4)]

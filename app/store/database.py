@@ -179,11 +179,25 @@ def backup_copy(path: Path, revision: str | None) -> Path:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate with foreign keys off. SQLite alters a table by copying it, dropping the original and renaming
+    the copy (Alembic's batch mode); with foreign keys on, that DROP deletes every row referencing the table
+    ON DELETE CASCADE (upgrading 0002 → 0003 emptied garments, keypoints and measurements). The references
+    are checked before the upgrade is committed."""
     cfg = alembic_config()
     with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-        conn.commit()
+        raw = conn.connection.dbapi_connection  # a PRAGMA inside a transaction is ignored: before BEGIN
+        raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                conn.rollback()
+                raise StoreError(f"the upgrade to {revision} would leave {len(broken)} broken references "
+                                 f"(first: {tuple(broken[0])}); it was stopped, and the backup beside the file holds the project as it was")
+            conn.commit()
+        finally:
+            raw.execute("PRAGMA foreign_keys = ON")
 
 
 def current_revision(engine: Engine) -> str | None:
