@@ -426,3 +426,14 @@ def test_sqlite_errors_on_open_are_told_apart(tmp_path):
     garbage.write_bytes(b"SQLite format 3\x00" + b"\xa5" * 4000)
     notadb = sqlite_error(str(garbage), "SELECT * FROM sqlite_master")
     assert "is corrupt or not a database" in str(_open_error(garbage, notadb, False, None))
+
+
+def test_a_project_path_with_a_question_mark_is_that_path(tmp_path):
+    folder = tmp_path / "what?"
+    folder.mkdir()
+    path = folder / "proj?v2.db"
+    with ProjectStore.create(path) as store:
+        store.add_image(write_png(tmp_path / "a.png", 8, 8))
+    assert path.is_file() and not (tmp_path / "what").exists()
+    with ProjectStore.open(path) as store:
+        assert len(store.list_images()) == 1

@@ -23,7 +23,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import URL, Engine, create_engine, event, inspect
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -76,11 +76,17 @@ def _on_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(IMMEDIATE) else "BEGIN")
 
 
+def _url(path: Path) -> URL:
+    # Built, not formatted: in "sqlite:///…" a "?" in a folder or file name starts the query string, and the
+    # project would be read and written at the path cut there.
+    return URL.create("sqlite", database=str(path))
+
+
 def make_engine(path: Path, read_only: bool = False, immutable: bool = False, why: str = "") -> Engine:
     """An engine on the project file; read_only: SQLite mode=ro, and write transactions raise StoreError
     (saying ``why`` the file is read-only) before SQLite is asked."""
     if not read_only:
-        engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(_url(path), connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _on_connect)
         event.listen(engine, "begin", _on_begin)
         return engine
@@ -88,7 +94,7 @@ def make_engine(path: Path, read_only: bool = False, immutable: bool = False, wh
     # pool SQLAlchemy picks for a file database
     uri = Path(path).resolve().as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "")
     engine = create_engine(
-        f"sqlite:///{path}",
+        _url(path),
         creator=lambda: sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False),
     )
     event.listen(engine, "connect", _on_connect_read_only)
