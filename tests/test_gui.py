@@ -449,3 +449,25 @@ def test_the_measurements_table_lists_failing_poms_first_under_a_coloured_verdic
     panel.show_keypoints(SKIRT, points)
     assert panel.table.item(0, 0).text() == last and panel.table.item(0, 3).text().startswith("fail")
     assert "FAIL" in panel.result_label.text() and FAIL_COLOUR.name() in panel.result_label.text()
+
+
+def test_undo_in_one_window_keeps_what_another_window_changed_since(qtbot, window, project):
+    other = MainWindow(load_model=False)
+    qtbot.addWidget(other)
+    other.open_project(project)
+    gid = window.canvas.selected_id
+    original = stored(project, gid)
+    window.session.move_point(window.image_id, gid, 0, 101.5, 102.25)
+    other.session.move_point(other.image_id, gid, 5, 150.75, 160.5)
+    window.session.stack.undo()  # takes back its own point only
+    now = stored(project, gid)
+    assert now.keypoints[0] == original.keypoints[0]
+    assert (now.keypoints[5].x, now.keypoints[5].y) == (150.75, 160.5)
+
+    window.session.change_category(window.image_id, gid, 8)  # a garment-wide edit...
+    other.session.move_point(other.image_id, gid, 2, 50.5, 60.5)  # ...then another window's point
+    with qtbot.waitSignal(window.session.failed, timeout=2000) as refused:
+        window.session.stack.undo()
+    assert "changed since" in refused.args[0]
+    kept = stored(project, gid)
+    assert kept.category_id == 8 and (kept.keypoints[2].x, kept.keypoints[2].y) == (50.5, 60.5)

@@ -1,19 +1,23 @@
 """Undoable edits. Every command writes the store at once (redo) and restores it exactly (undo).
 
 Undo puts back the garment snapshot taken just before the edit (points, status, category, box)
-with ``set_garment``, so side effects such as "predicted" becoming "corrected" are undone too.
+with ``set_garment``, so side effects such as "predicted" becoming "corrected" are undone too; when the
+garment was changed since by someone else (a second window), only the command's own point is put back, or
+the undo is refused, so another person's work is never overwritten.
 Undoing a delete restores the garment through the store's edit history (keeping its model
 prediction) under a new id; ``EditSession.resolve`` follows such renames for older commands.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.gui.backend import AnnotationBackend, garment_or_none
 from app.store.database import StoreError
-from inference.annotation import Garment, Visibility
+from inference.annotation import Garment, GarmentStatus, Visibility
 from inference.schema import deepfashion2
 
 
@@ -88,13 +92,16 @@ class EditSession(QObject):
 class _SnapshotEdit(QUndoCommand):
     """An edit of one existing garment, undone by writing back the snapshot taken before it.
 
-    Subclasses define ``apply(backend, garment_id)``: the one store call that makes their edit.
+    Subclasses define ``apply(backend, garment_id)``: the one store call that makes their edit. When the
+    garment changed after the edit (another window, a re-read), the snapshot would wipe that change: a point
+    edit then puts back only its own point (``undo_alone``); a garment-wide edit is not undone, and says so.
     """
 
     def __init__(self, session: EditSession, image_id: int, garment_id: int, text: str):
         super().__init__(text)
         self.session, self.image_id, self._garment_id = session, image_id, garment_id
         self._before: Garment | None = None
+        self._after: Garment | None = None
         self.error = ""
 
     @property
@@ -106,6 +113,7 @@ class _SnapshotEdit(QUndoCommand):
         try:
             self._before = self.session.backend.garment(gid)
             self.apply(self.session.backend, gid)
+            self._after = garment_or_none(self.session.backend, gid)  # None after a delete
         except (StoreError, ValueError) as exc:
             # e.g. the garment was deleted in another window, or has no prediction to revert to:
             # nothing was written, so the command leaves the stack instead of undoing a non-edit.
@@ -117,8 +125,21 @@ class _SnapshotEdit(QUndoCommand):
     def undo(self) -> None:
         gid = self.garment_id
         if self._before is not None:
-            self.session.backend.set_garment(gid, self._before)
+            current = garment_or_none(self.session.backend, gid)
+            if current is None:
+                self.session.failed.emit(f"Cannot undo “{self.text()}”: the garment is gone (deleted elsewhere)")
+                self.setObsolete(True)
+            elif current == self._after:
+                self.session.backend.set_garment(gid, self._before)
+            elif not self.undo_alone(self.session.backend, gid):
+                self.session.failed.emit(f"Not undone: “{self.text()}” — the garment was changed since "
+                                         "(in another window?); undoing would lose that change")
+                self.setObsolete(True)
         self.session.changed(self.image_id, gid)
+
+    def undo_alone(self, backend, garment_id: int) -> bool:
+        """Undo this edit only, leaving later changes by others; False when that cannot be done."""
+        return False
 
 
 class PointEdit(_SnapshotEdit):
@@ -137,6 +158,13 @@ class PointEdit(_SnapshotEdit):
             backend.remove_point(garment_id, self.index)
         else:
             backend.set_visibility(garment_id, self.index, self.value)
+
+    def undo_alone(self, backend, garment_id: int) -> bool:
+        current = backend.garment(garment_id)
+        if len(current.keypoints) != len(self._before.keypoints):  # the category changed since
+            return False
+        backend.set_keypoint(garment_id, self.index, self._before.keypoints[self.index])
+        return True
 
 
 class GarmentEdit(_SnapshotEdit):
@@ -166,7 +194,13 @@ class VerifyImage(QUndoCommand):
     def undo(self) -> None:
         for gid, garment in self._before.items():
             gid = self.session.resolve(gid)
-            self.session.backend.set_garment(gid, garment)
+            current = garment_or_none(self.session.backend, gid)
+            if current is None:
+                continue
+            if current.status == GarmentStatus.VERIFIED and replace(current, status=garment.status) == garment:
+                self.session.backend.set_garment(gid, garment)  # only the verification to take back
+            elif current != garment:
+                self.session.failed.emit(f"Garment {gid} was changed since it was verified: left as it is now")
             self.session.changed(self.image_id, gid)
 
 
