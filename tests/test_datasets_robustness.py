@@ -179,7 +179,7 @@ def test_two_images_of_one_name_from_different_folders_both_export(store, tmp_pa
     for info in store.list_images():
         (_, g), = store.garments(info.id)
         written = [s for s in stems if (out / "labels" / f"{s}.txt").read_text().startswith(f"{g.category_id - 1} ")]
-        assert (out / "images" / f"{written[0]}.bmp").read_bytes() == Path(info.path).read_bytes()
+        assert (out / "images" / f"{written[0]}.bmp").read_bytes() == store.resolve_path(info.path).read_bytes()
 
 
 def test_synth_refuses_a_folder_that_is_not_empty_unless_overwriting(tmp_path, capsys):

@@ -228,12 +228,15 @@ def find_image(stem_or_name: str, folders: Iterable[Path]) -> Path | None:
 
 def ingest(store, image_path: Path, garments: list[Garment], report: ImportReport, source: str,
            attributes: dict | None = None) -> None:
-    """Add one image and its annotations. An image already in the project keeps the garments it has:
-    importing the same dataset twice adds nothing twice."""
+    """Add one image and its annotations in one transaction (a killed import leaves no image without its
+    labels). An image already in the project keeps the garments it has: importing the same dataset twice
+    adds nothing twice (``ProjectStore.import_image``)."""
     from app.store.images import ImageReadError
 
     try:
-        result = store.add_image(image_path.resolve(), source=source, attributes=attributes)
+        # absolute, not resolved: the store keeps a file inside the project folder relative to it, and a
+        # symlinked folder there should stay the link it is
+        result = store.import_image(image_path.absolute(), garments, source=source, attributes=attributes)
     except ImageReadError as exc:
         report.errors.append(f"{source}: {exc}")
         return
@@ -241,5 +244,4 @@ def ingest(store, image_path: Path, garments: list[Garment], report: ImportRepor
         report.images_added += 1
     else:
         report.images_duplicate += 1
-    if garments and (result.added or not store.garments(result.image_id)):
-        report.garments_added += len(store.import_garments(result.image_id, garments, source=source))
+    report.garments_added += len(result.garment_ids)

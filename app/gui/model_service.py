@@ -179,7 +179,7 @@ def import_job(ctx: JobContext, project_path: str, paths: list[str]) -> dict:
             if ctx.cancelled:
                 break
             try:
-                result = store.add_image(path.resolve())
+                result = store.add_image(path.absolute())  # the store makes it relative to the project folder
                 added += int(result.added)
                 ctx.item_done(result.image_id)
             except ValueError as exc:  # ImageReadError names the file

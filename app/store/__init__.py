@@ -8,6 +8,7 @@ from .repository import (
     AddImagesReport,
     ImageInfo,
     ImageStatus,
+    ImportImageResult,
     PredictionResult,
     ProjectStore,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "ImageInfo",
     "ImageReadError",
     "ImageStatus",
+    "ImportImageResult",
     "PredictionResult",
     "ProjectStore",
     "StoreError",

@@ -1,8 +1,10 @@
 """Opening a project file safely: checks, backup, Alembic migrations, SQLite pragmas.
 
 On open: the file must be SQLite (header check; an empty file is a project only when creating one),
-pass ``PRAGMA integrity_check`` and carry a schema revision this build knows. An older revision is
-upgraded in place after a backup copy is written beside the file (``<name>.<revision>.bak``).
+pass ``PRAGMA integrity_check`` and carry a schema revision this build knows. These checks run on a
+read-only connection before the engine (which switches the file to WAL) connects, so a refused file is
+left as it was. An older revision is upgraded in place after a backup copy is written beside the file
+(``<name>.<revision>.bak``); an upgrade that fails is rolled back and says where that copy is.
 Connections run in WAL mode with foreign keys on and a busy timeout; write transactions start with
 ``BEGIN IMMEDIATE`` so two processes editing one project queue up instead of failing half-way (a
 deferred transaction cannot always upgrade its lock in WAL).
@@ -17,13 +19,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Engine, create_engine, event, inspect
+from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -124,9 +127,9 @@ def write_problem(path: Path) -> str | None:
     return None
 
 
-def _open_error(path: Path, exc: SADatabaseError, creating: bool, problem: str | None) -> StoreError:
+def _open_error(path: Path, exc: SADatabaseError | sqlite3.Error, creating: bool, problem: str | None) -> StoreError:
     """A StoreError that says what went wrong: permissions, another program, the disk, or the file itself."""
-    orig = exc.orig
+    orig = getattr(exc, "orig", exc)  # SQLAlchemy wraps the sqlite3 error; the read-only check does not
     name = str(getattr(orig, "sqlite_errorname", "") or "")
     if creating and name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM")):
         return StoreError(f"cannot create project {path}: {orig} (is folder {path.parent} writable?)")
@@ -157,38 +160,123 @@ def _check_file(path: Path, create: bool) -> None:
         raise StoreError(f"{path} is not a Garment Keypoint Studio project (not an SQLite database)")
 
 
-def _integrity_check(engine: Engine, path: Path) -> None:
-    with engine.connect() as conn:
-        rows = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check").fetchall()]
-    if rows != ["ok"]:
-        detail = "; ".join(str(r) for r in rows[:3])
-        raise StoreError(f"project file {path} is corrupt (integrity check: {detail})")
+def _wal_mode(path: Path) -> bool:
+    """Does the file's header say WAL (bytes 18 and 19 are 2)?"""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(20)[18:20] == b"\x02\x02"
+    except OSError:
+        return False
+
+
+def _inspect(path: Path, create: bool, immutable: bool, tidy: bool) -> str | None:
+    """Integrity, schema revision and tables, read through a read-only connection: a file that is refused
+    (a newer project, another program's database) must not be switched to WAL or written at all. Returns
+    the file's revision (None: no project tables yet, allowed only when creating).
+
+    A read-only reader of a WAL file leaves the -wal and -shm it needs behind; when ``tidy`` (the folder is
+    ours to write) and there were none before, a plain connection reads once and closes: SQLite then
+    removes them itself if no one else has the file open (deleting them by hand could pull them from
+    under another program)."""
+    left_by_us = tidy and _wal_mode(path) and not path.with_name(path.name + "-wal").exists()
+    uri = Path(path).resolve().as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "")
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        rows = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+        if rows != ["ok"]:
+            detail = "; ".join(str(r) for r in rows[:3])
+            raise StoreError(f"project file {path} is corrupt (integrity check: {detail})")
+        tables = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )}
+        revision = None
+        if "alembic_version" in tables:
+            found = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            revision = None if found is None else str(found[0])
+    finally:
+        conn.close()
+        if left_by_us:
+            _close_wal(path)
+    if revision is not None and revision not in known_revisions():
+        raise StoreVersionError(
+            f"project file {path} uses schema revision {revision!r}, written by a newer Garment Keypoint "
+            f"Studio; this version knows up to {head_revision()!r}. Update the application to open it."
+        )
+    if revision is None:
+        if tables - {"alembic_version"}:
+            raise StoreError(f"{path} is an SQLite database but not a Garment Keypoint Studio project")
+        if not create:
+            raise StoreError(f"{path} is an empty SQLite database, not a Garment Keypoint Studio project")
+    return revision
+
+
+def _close_wal(path: Path) -> None:
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("PRAGMA schema_version").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass  # only tidying: the files are SQLite's own and harmless
 
 
 def backup_copy(path: Path, revision: str | None) -> Path:
-    """A consistent copy through SQLite's online backup API (safe even with WAL pages pending)."""
+    """A consistent copy through SQLite's online backup API (safe even with WAL pages pending).
+
+    Written under a temporary name, flushed to disk and then renamed: a kill or a full disk never leaves
+    a half-written (or empty) database under the backup's name, where it would pass for the project."""
     target = path.with_name(f"{path.name}.{revision or 'unversioned'}.bak")
     n = 1
     while target.exists():
         target = path.with_name(f"{path.name}.{revision or 'unversioned'}.{n}.bak")
         n += 1
-    src = sqlite3.connect(str(path))
+    tmp = None
     try:
-        dst = sqlite3.connect(str(target))
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        src = sqlite3.connect(str(path))
         try:
-            src.backup(dst)
+            dst = sqlite3.connect(tmp)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
         finally:
-            dst.close()
+            src.close()
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        tmp = None
+        _fsync_folder(path.parent)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot write the backup of project file {path} before upgrading it "
+                         f"({getattr(exc, 'strerror', None) or exc}); the project was not changed") from exc
     finally:
-        src.close()
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
     return target
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); Windows cannot open a folder for this and needs nothing."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate with foreign keys off. SQLite alters a table by copying it, dropping the original and renaming
     the copy (Alembic's batch mode); with foreign keys on, that DROP deletes every row referencing the table
     ON DELETE CASCADE (upgrading 0002 → 0003 emptied garments, keypoints and measurements). The references
-    are checked before the upgrade is committed."""
+    are checked before the upgrade is committed; any failure rolls the whole upgrade back."""
     cfg = alembic_config()
     with engine.connect() as conn:
         raw = conn.connection.dbapi_connection  # a PRAGMA inside a transaction is ignored: before BEGIN
@@ -198,10 +286,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             command.upgrade(cfg, revision)
             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
             if broken:
-                conn.rollback()
                 raise StoreError(f"the upgrade to {revision} would leave {len(broken)} broken references "
-                                 f"(first: {tuple(broken[0])}); it was stopped, and the backup beside the file holds the project as it was")
+                                 f"(first: {tuple(broken[0])})")
             conn.commit()
+        except BaseException:
+            conn.rollback()  # before the PRAGMA below, which a still open transaction would ignore
+            raise
         finally:
             raw.execute("PRAGMA foreign_keys = ON")
 
@@ -219,6 +309,7 @@ def open_database(path: Path, create: bool, read_only: bool | None = None) -> tu
     path = Path(path)
     creating = not path.exists()
     problem = None
+    revision = None
     if creating:
         if not create:
             raise StoreError(f"project file {path} does not exist")
@@ -235,14 +326,26 @@ def open_database(path: Path, create: bool, read_only: bool | None = None) -> tu
             raise StoreError(f"cannot save to project file {path}: {problem}")
         if read_only is None:
             read_only = problem is not None
+    wal_pending = path.with_name(path.name + "-wal").exists()
+    immutable = bool(read_only) and not _writable(path.parent) and not wal_pending
+    if not creating:
+        try:
+            revision = _inspect(path, create, immutable, tidy=not read_only)
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc, creating, problem) from exc
+        if revision != head_revision() and read_only:
+            why = f" ({problem})" if problem else ""
+            raise StoreError(
+                f"project file {path} was written by an older version (schema {revision!r}) and must be "
+                f"upgraded to {head_revision()!r}, which cannot be done read-only{why}; make it writable and "
+                "open it once"
+            )
     if read_only:
-        wal_pending = path.with_name(path.name + "-wal").exists()
-        immutable = not _writable(path.parent) and not wal_pending
         engine = make_engine(path, read_only=True, immutable=immutable, why=problem or "")
     else:
         engine = make_engine(path)
     try:
-        return engine, _prepare(engine, path, create, problem if read_only else None, bool(read_only))
+        return engine, _prepare(engine, path, revision)
     except SADatabaseError as exc:
         engine.dispose()
         raise _open_error(path, exc, creating, problem) from exc
@@ -251,32 +354,23 @@ def open_database(path: Path, create: bool, read_only: bool | None = None) -> tu
         raise
 
 
-def _prepare(engine: Engine, path: Path, create: bool, problem: str | None, read_only: bool) -> Path | None:
-    _integrity_check(engine, path)
-    revision = current_revision(engine)
-    known = known_revisions()
-    if revision is not None and revision not in known:
-        raise StoreVersionError(
-            f"project file {path} uses schema revision {revision!r}, written by a newer Garment Keypoint "
-            f"Studio; this version knows up to {head_revision()!r}. Update the application to open it."
-        )
-    if revision is None:
-        with engine.connect() as conn:
-            tables = inspect(conn).get_table_names()
-        if tables:
-            raise StoreError(f"{path} is an SQLite database but not a Garment Keypoint Studio project")
-        if not create:
-            raise StoreError(f"{path} is an empty SQLite database, not a Garment Keypoint Studio project")
-    backup = None
-    if revision != head_revision():
-        if read_only:
-            why = f" ({problem})" if problem else ""
-            raise StoreError(
-                f"project file {path} was written by an older version (schema {revision!r}) and must be "
-                f"upgraded to {head_revision()!r}, which cannot be done read-only{why}; make it writable and "
-                "open it once"
-            )
-        if revision is not None:
-            backup = backup_copy(path, revision)
+def _prepare(engine: Engine, path: Path, revision: str | None) -> Path | None:
+    """Bring a checked file (or a new one) to the head schema; returns the backup written, if any."""
+    if revision == head_revision():
+        with engine.connect() as conn:  # the first connection sets WAL; errors surface here, not on first use
+            conn.exec_driver_sql("SELECT 1")
+        return None
+    if revision is None:  # a new project: nothing to back up, nothing to lose
         upgrade(engine)
+        return None
+    backup = backup_copy(path, revision)
+    try:
+        upgrade(engine)
+    except Exception as exc:
+        detail = exc.orig if isinstance(exc, SADatabaseError) else exc
+        raise StoreError(
+            f"the upgrade of project file {path} from schema {revision!r} to {head_revision()!r} stopped "
+            f"({type(detail).__name__}: {detail}); it was rolled back, and the copy made before it is at "
+            f"{backup}"
+        ) from exc
     return backup

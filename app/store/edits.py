@@ -1,14 +1,19 @@
 """Human edits of garments, each in its own transaction with an edit-history row (mixed into ProjectStore).
 
-History values are JSON: point edits store ``{"index", "keypoint", "status"}``, box edits ``{"bbox",
-"status"}``, whole-garment edits ``{"garment"}`` (plus ``"prediction"`` for deletes), verify
-``{"status"}``. ``revert_edit`` applies an entry's old value, which is also how a delete is undone.
+History values are JSON: point edits store ``{"index", "keypoint", "status", "category_id", "layout"}``,
+box edits ``{"bbox", "status"}``, whole-garment edits ``{"garment"}``, deletes ``{"garment",
+"prediction", "measurements", "created_at"}``, verify ``{"status"}``, verify_image and add_garment the
+image's ``{"verified_at"}``. ``revert_edit`` applies an entry's old value, which is also how a delete is
+undone; it refuses an entry whose garment is not the one it was written for any more (another image, a
+later garment under a reused id, another category or number of points), and a delete already undone.
+Garment ids are never reused (AUTOINCREMENT, migration 0005); older projects may hold history written
+before that, which these checks keep from landing on the wrong garment.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +22,7 @@ from inference.annotation import Garment, GarmentStatus, Keypoint, PointSource, 
 
 from .convert import (
     BOX_BY_HAND_KEY,
+    LAYOUT_KEY,
     garment_from_dict,
     garment_from_row,
     garment_to_dict,
@@ -30,7 +36,7 @@ from .convert import (
     write_keypoint,
 )
 from .database import StoreError
-from .models import LAYOUT_DF2, EditRow, GarmentRow, utcnow
+from .models import LAYOUT_DF2, CalibrationRow, EditRow, GarmentRow, ImageRow, MeasurementRow, utcnow
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,41 @@ class EditRecord:
 
 POINT_ACTIONS = {"move_point", "set_visibility", "add_point", "remove_point", "set_keypoint"}
 GARMENT_ACTIONS = {"change_category", "set_garment", "revert_to_prediction", "revert_edit", "reread_landmarks"}
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """SQLite gives timestamps back without a zone; rows not yet read back still carry UTC."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return None if value is None else _naive_utc(value).isoformat()
+
+
+def _unstamp(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _removes_garment(edit: EditRow) -> bool:
+    """A delete, or the revert of an add (or of a restore): the entry holds the whole garment it removed."""
+    return edit.action == "delete_garment" or (
+        edit.action == "revert_edit" and edit.new_value is None and "garment" in (edit.old_value or {})
+    )
+
+
+def _creates_garment(edit: EditRow) -> bool:
+    """An add, or the revert of a delete (it put the garment back): reverting it removes the garment."""
+    return edit.action == "add_garment" or (
+        edit.action == "revert_edit" and edit.garment_id is not None and "garment" not in (edit.old_value or {})
+    )
+
+
+def _has_human_work(row: GarmentRow) -> bool:
+    """Points a person placed, a box a person set, or a category other than the model's: a garment like this
+    must not read "predicted", or the next prediction run would replace it."""
+    if any(k.source == PointSource.HUMAN for k in row.keypoints) or (row.attributes or {}).get(BOX_BY_HAND_KEY):
+        return True
+    return row.prediction is not None and int(row.prediction.get("category_id", row.category_id)) != row.category_id
 
 
 class EditsMixin:
@@ -74,10 +115,13 @@ class EditsMixin:
             old_status = row.status
             write_keypoint(krow, new)
             self._touch(row)
+            # the category and layout say which landmark slot ``index`` is: a revert after a category change
+            # must not write this point into another landmark's slot
+            slot = {"category_id": row.category_id, "layout": row.layout}
             self._record(
                 s, row.image_id, garment_id, action,
-                {"index": index, "keypoint": keypoint_to_dict(old), "status": old_status},
-                {"index": index, "keypoint": keypoint_to_dict(new), "status": row.status},
+                {"index": index, "keypoint": keypoint_to_dict(old), "status": old_status, **slot},
+                {"index": index, "keypoint": keypoint_to_dict(new), "status": row.status, **slot},
             )
             return old
 
@@ -191,21 +235,41 @@ class EditsMixin:
             row = GarmentRow(image_id=image_id, prediction=None if prediction is None else garment_to_dict(prediction))
             write_garment(row, garment)
             s.add(row)
+            was_verified = _stamp(image.verified_at)  # an image confirmed empty: reverting the add says so again
             image.verified_at = None
             s.flush()
-            self._record(s, image_id, row.id, "add_garment", None, {"garment": garment_to_dict(garment)})
+            self._record(s, image_id, row.id, "add_garment", {"verified_at": was_verified},
+                         {"garment": garment_to_dict(garment)})
             return row.id
 
     def delete_garment(self, garment_id: int) -> Garment:
         with self._write() as s:
             row = self._garment_row(s, garment_id)
             old = garment_from_row(row)
-            self._record(
-                s, row.image_id, garment_id, "delete_garment",
-                {"garment": garment_to_dict(old), "prediction": row.prediction}, None,
-            )
+            self._record(s, row.image_id, garment_id, "delete_garment", self._removal(s, row), None)
+            # a verification covered the garments as they were; with one gone (maybe the last) it says
+            # nothing about an image now empty
+            row.image.verified_at = None
             s.delete(row)
             return old
+
+    @staticmethod
+    def _removal(s: Session, row: GarmentRow) -> dict:
+        """All a removed garment needs to come back as it was: itself, the model's snapshot, its
+        measurements (restored rather than left for the next measuring run) and when it was made."""
+        measurements = s.scalars(
+            select(MeasurementRow).where(MeasurementRow.garment_id == row.id).order_by(MeasurementRow.id)
+        )
+        return {
+            "garment": garment_to_dict(garment_from_row(row)),
+            "prediction": row.prediction,
+            "measurements": [
+                {"pom": m.pom, "value_mm": m.value_mm, "points": m.points, "calibration_id": m.calibration_id,
+                 "created_at": _stamp(m.created_at)}
+                for m in measurements
+            ],
+            "created_at": _stamp(row.created_at),
+        }
 
     def verify(self, garment_id: int) -> GarmentStatus:
         with self._write() as s:
@@ -226,7 +290,10 @@ class EditsMixin:
                 row.status = GarmentStatus.VERIFIED
                 row.updated_at = utcnow()
                 self._record(s, image_id, row.id, "verify", {"status": old[row.id]}, {"status": row.status})
+            was = _stamp(image.verified_at)
             image.verified_at = utcnow()
+            # the image's own mark (all an empty image has) is history too, and can be reverted
+            self._record(s, image_id, None, "verify_image", {"verified_at": was}, {"verified_at": _stamp(image.verified_at)})
             return old
 
     # ---- history ------------------------------------------------------------------------------------
@@ -244,32 +311,41 @@ class EditsMixin:
             ]
 
     def revert_edit(self, edit_id: int) -> int | None:
-        """Put back the value an edit replaced; returns the garment id it applies to (new id for a delete)."""
+        """Put back the value an edit replaced; returns the garment id it applies to (None for an image's
+        own verification). Raises StoreError when the edit cannot be applied to the project as it is now."""
         with self._write() as s:
             edit = s.get(EditRow, edit_id)
             if edit is None:
                 raise StoreError(f"no edit with id {edit_id} in {self.path}")
             old = edit.old_value or {}
-            if edit.action == "delete_garment":
-                restored = garment_from_dict(old["garment"])
-                row = GarmentRow(image_id=edit.image_id, prediction=old.get("prediction"))
-                if edit.garment_id is not None and s.get(GarmentRow, edit.garment_id) is None:
-                    # back under its own id: SQLite hands a freed top id to the next garment, and undo steps
-                    # that name this garment (or that one) must not be sent to the other
-                    row.id = edit.garment_id
-                write_garment(row, restored)
-                s.add(row)
-                s.flush()
-                self._record(s, edit.image_id, row.id, "revert_edit", {"edit_id": edit_id}, {"garment": garment_to_dict(restored)})
-                return row.id
-            if edit.action not in POINT_ACTIONS | GARMENT_ACTIONS | {"set_box", "verify", "add_garment"}:
+            if _removes_garment(edit):
+                return self._restore_garment(s, edit)
+            if edit.garment_id is None and "verified_at" in old:  # verify_image, or the revert of one
+                image = self._image_row(s, edit.image_id)
+                before = _stamp(image.verified_at)
+                image.verified_at = _unstamp(old["verified_at"])
+                self._record(s, edit.image_id, None, "revert_edit", {"edit_id": edit_id, "verified_at": before},
+                             {"verified_at": old["verified_at"]})
+                return None
+            if edit.garment_id is None or (
+                edit.action not in POINT_ACTIONS | GARMENT_ACTIONS | {"set_box", "verify", "add_garment"}
+            ):
                 raise StoreError(f"edit {edit_id} ({edit.action}) cannot be reverted")
-            row = self._garment_row(s, edit.garment_id)
-            before = garment_to_dict(garment_from_row(row))
-            if edit.action == "add_garment":
+            row = s.get(GarmentRow, edit.garment_id)
+            if row is None:
+                raise StoreError(f"edit {edit_id} ({edit.action}) cannot be reverted: garment {edit.garment_id} "
+                                 "is no longer in the project")
+            self._check_same_garment(s, edit, row)
+            if _creates_garment(edit):
+                removal = self._removal(s, row)
+                image = row.image
                 s.delete(row)
-                self._record(s, edit.image_id, edit.garment_id, "revert_edit", {"edit_id": edit_id, "garment": before}, None)
+                s.flush()
+                if old.get("verified_at") and not s.scalar(select(GarmentRow.id).where(GarmentRow.image_id == image.id)):
+                    image.verified_at = _unstamp(old["verified_at"])  # an empty image verified before the add
+                self._record(s, edit.image_id, edit.garment_id, "revert_edit", {"edit_id": edit_id, **removal}, None)
                 return edit.garment_id
+            before = garment_to_dict(garment_from_row(row))
             if edit.action in POINT_ACTIONS:
                 write_keypoint(row.keypoints[old["index"]], keypoint_from_dict(old["keypoint"]))
                 row.status = old["status"]
@@ -282,7 +358,119 @@ class EditsMixin:
                 row.status = old["status"]
             else:
                 write_garment(row, garment_from_dict(old["garment"]))
+            if self._changed_since(s, edit) or (row.status == GarmentStatus.PREDICTED and _has_human_work(row)):
+                # the edit's old status described the garment before it; later edits (or points a person
+                # placed) are still there, and "predicted" would let the next prediction run replace them
+                row.status = GarmentStatus.CORRECTED
             row.updated_at = utcnow()
             after = garment_to_dict(garment_from_row(row))
             self._record(s, edit.image_id, edit.garment_id, "revert_edit", {"edit_id": edit_id, "garment": before}, {"garment": after})
             return edit.garment_id
+
+    def _check_same_garment(self, s: Session, edit: EditRow, row: GarmentRow) -> None:
+        """Refuse an edit written for another garment than the one holding its garment id now, or for this
+        garment when it had another category (its point index would name another landmark)."""
+        why = None
+        if row.image_id != edit.image_id:
+            why = f"garment {row.id} now belongs to image {row.image_id}, the edit was made on image {edit.image_id}"
+        elif _naive_utc(row.created_at) > _naive_utc(edit.created_at):
+            why = f"garment {row.id} was made after the edit (a deleted garment's id was given to it)"
+        elif edit.action in POINT_ACTIONS:
+            index = int(edit.old_value["index"])
+            category, layout = self._category_at(s, edit, row)
+            if (category, layout) != (row.category_id, row.layout):
+                now = row.category_id if row.layout == LAYOUT_DF2 else row.layout
+                then = category if layout == LAYOUT_DF2 else layout
+                why = (f"garment {row.id} is category {now} now, the edit was made when it was category {then} "
+                       f"(point {index} is another landmark now)")
+            elif not 0 <= index < len(row.keypoints):
+                why = f"garment {row.id} has no keypoint {index} now"
+        if why:
+            raise StoreError(f"edit {edit.id} ({edit.action}) cannot be reverted: {why}")
+
+    @staticmethod
+    def _category_at(s: Session, edit: EditRow, row: GarmentRow) -> tuple[int, str]:
+        """The garment's category and layout when a point edit was made: recorded in the entry, or (entries
+        written before that) the one the next whole-garment snapshot in the history started from."""
+        old = edit.old_value
+        if "category_id" in old:
+            return int(old["category_id"]), str(old.get("layout", LAYOUT_DF2))
+        later = s.scalars(
+            select(EditRow).where(EditRow.garment_id == edit.garment_id, EditRow.id > edit.id).order_by(EditRow.id)
+        )
+        for e in later:
+            snapshot = (e.old_value or {}).get("garment")
+            if isinstance(snapshot, dict):
+                return int(snapshot["category_id"]), str((snapshot.get("extra") or {}).get(LAYOUT_KEY, LAYOUT_DF2))
+        return row.category_id, row.layout
+
+    @staticmethod
+    def _changed_since(s: Session, edit: EditRow) -> bool:
+        """Has the garment been changed since this edit by anything not reverted since? Reverts of later edits
+        only take those back; a revert of an earlier edit (or of this one) changed it again."""
+        later = s.scalars(
+            select(EditRow).where(EditRow.garment_id == edit.garment_id, EditRow.id > edit.id).order_by(EditRow.id)
+        ).all()
+        reverts: dict[int, list[EditRow]] = {}
+        for e in later:
+            if e.action == "revert_edit" and "edit_id" in (e.old_value or {}):
+                reverts.setdefault(int(e.old_value["edit_id"]), []).append(e)
+
+        def undone(e: EditRow) -> bool:  # reverted by a revert that was not itself reverted
+            return any(not undone(r) for r in reverts.get(e.id, ()))
+
+        for e in later:
+            target = (e.old_value or {}).get("edit_id") if e.action == "revert_edit" else None
+            if target is not None and int(target) > edit.id:
+                continue  # takes back a later edit: no change of its own
+            if not undone(e):
+                return True
+        return False
+
+    def _restore_garment(self, s: Session, edit: EditRow) -> int:
+        """Put a removed garment back, with its model snapshot and measurements, under its own id when that
+        is free (undo steps name it by that id); refused when this removal was undone already."""
+        old = edit.old_value
+        restores = s.scalars(select(EditRow).where(EditRow.image_id == edit.image_id, EditRow.action == "revert_edit"))
+        for r in restores:
+            if (r.old_value or {}).get("edit_id") == edit.id and r.garment_id is not None \
+                    and s.get(GarmentRow, r.garment_id) is not None:
+                raise StoreError(f"edit {edit.id} ({edit.action}) was reverted already: garment {r.garment_id} "
+                                 "is in the project")
+        image = s.get(ImageRow, edit.image_id)
+        if image is None:
+            raise StoreError(f"edit {edit.id} ({edit.action}) cannot be reverted: image {edit.image_id} is gone")
+        restored = garment_from_dict(old["garment"])
+        validate_garment(restored)
+        row = GarmentRow(image_id=edit.image_id, prediction=old.get("prediction"))
+        if edit.garment_id is not None and s.get(GarmentRow, edit.garment_id) is None:
+            row.id = edit.garment_id  # ids are never reused (0005); an older project's id may be taken
+        row.created_at = _unstamp(old.get("created_at")) or self._first_seen(s, edit)
+        write_garment(row, restored)
+        s.add(row)
+        image.verified_at = None
+        s.flush()
+        calibrations = {c for (c,) in s.execute(select(CalibrationRow.id))}
+        for m in old.get("measurements") or ():
+            s.add(MeasurementRow(
+                garment_id=row.id, pom=m["pom"], value_mm=float(m["value_mm"]), points=m["points"],
+                calibration_id=m.get("calibration_id") if m.get("calibration_id") in calibrations else None,
+                created_at=_unstamp(m.get("created_at")) or utcnow(),
+            ))
+        self._record(s, edit.image_id, row.id, "revert_edit", {"edit_id": edit.id}, {"garment": garment_to_dict(restored)})
+        return row.id
+
+    @staticmethod
+    def _first_seen(s: Session, edit: EditRow) -> datetime:
+        """When a garment removed by an entry written before removals kept it came to be: its first history
+        entry since its id was last freed, so its own earlier edits can still be reverted."""
+        rows = s.scalars(
+            select(EditRow).where(EditRow.garment_id == edit.garment_id, EditRow.image_id == edit.image_id,
+                                  EditRow.id < edit.id).order_by(EditRow.id)
+        ).all()
+        first = edit.created_at
+        for e in reversed(rows):
+            if _removes_garment(e):
+                break
+            first = e.created_at
+        return first

@@ -51,6 +51,9 @@ class ImageRow(Base):
 
 class GarmentRow(Base):
     __tablename__ = "garments"
+    # AUTOINCREMENT: a deleted garment's id is never handed to a new one, so the edit history (which names
+    # garments by id and outlives them) cannot be read as, or reverted into, another garment (migration 0005)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), nullable=False, index=True)

@@ -5,9 +5,12 @@ Open or create::
     store = ProjectStore.open(path, create=True)   # checks, backs up and migrates; see app.store.database
     with ProjectStore.open(path) as store: ...      # closes the engine on exit
 
-Images (paths stored as given; relative ones resolve against the project folder)::
+Images (a file inside the project folder is stored relative to it, with "/", so the folder can be moved or
+copied; one outside is stored absolute; a relative path given or stored means the project folder's)::
 
     add_image(path, source=None, camera=None, attributes=None) -> AddImageResult(image_id, added)
+    import_image(path, garments, source=None, attributes=None) -> ImportImageResult(image_id, added, garment_ids)
+        the image and its dataset labels in one transaction (a killed import leaves both or neither)
     add_images(paths, ...) -> AddImagesReport(results, errors)   # duplicates (same sha256) are skipped
     image(image_id) -> ImageInfo;  resolve_path(stored_path) -> Path
     list_images(status=None, category=None) -> [ImageInfo]  # status new/predicted/corrected/verified
@@ -19,6 +22,9 @@ Garments (``inference.annotation.Garment``; FLD garments carry ``extra["layout"]
     store_predictions(image_id, garments, model_version=None) -> PredictionResult
         predicted garments are replaced; corrected/verified ones are never touched; a prediction of the
         same category overlapping a kept garment (IoU > 0.5) is dropped.
+
+A write that waits longer than the busy timeout for another program's lock, or that the disk refuses,
+raises StoreError (as every failure of this API does).
 
 Edits: each runs in its own transaction, writes an ``edit_history`` row and returns the old value the
 GUI's undo needs. The first human change turns a predicted (or verified) garment into corrected::
@@ -39,6 +45,7 @@ calibration), model versions and spec sheets: see ``app.store.records.RecordsMix
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -46,6 +53,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from inference.annotation import Garment, GarmentStatus
@@ -55,7 +63,7 @@ from .convert import garment_from_row, garment_to_dict, validate_garment, write_
 from .database import IMMEDIATE, StoreError, open_database
 from .edits import EditsMixin
 from .images import ImageReadError, probe_image
-from .models import GarmentRow, ImageRow, utcnow
+from .models import EditRow, GarmentRow, ImageRow, utcnow
 from .records import RecordsMixin
 
 
@@ -88,6 +96,13 @@ class AddImageResult:
     added: bool  # False: an image with the same content was already in the project
 
 
+@dataclass(frozen=True)
+class ImportImageResult:
+    image_id: int
+    added: bool  # False: the image was already in the project
+    garment_ids: tuple[int, ...]  # the garments this import added (none when the image already had its own)
+
+
 @dataclass
 class AddImagesReport:
     results: list[AddImageResult]
@@ -103,6 +118,13 @@ class PredictionResult:
 
 
 PREDICTION_OVERLAP_IOU = 0.5
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def image_status(counts: dict[str, int], predicted: bool, verified: bool) -> ImageStatus:
@@ -148,20 +170,59 @@ class ProjectStore(EditsMixin, RecordsMixin):
 
     @contextmanager
     def _read(self):
-        with self._read_sessions() as session, session.begin():
-            yield session
+        try:
+            with self._read_sessions() as session, session.begin():
+                yield session
+        except IntegrityError:
+            raise
+        except DatabaseError as exc:
+            raise self._database_error(exc, "read") from exc
 
     @contextmanager
     def _write(self):
         """One short write transaction (BEGIN IMMEDIATE): committed on exit, rolled back on error."""
-        with self._write_sessions() as session, session.begin():
-            yield session
+        try:
+            with self._write_sessions() as session, session.begin():
+                yield session
+        except IntegrityError:
+            raise  # a constraint: the caller that can break one handles it (register_model)
+        except DatabaseError as exc:
+            raise self._database_error(exc, "save to") from exc
+
+    def _database_error(self, exc: DatabaseError, doing: str) -> StoreError:
+        """SQLite's failures as StoreError, which the GUI and the CLI catch: a lock held past the busy
+        timeout, a full disk, an I/O error."""
+        name = str(getattr(exc.orig, "sqlite_errorname", "") or "")
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return StoreError(f"project {self.path} is busy: another program holds it; try again")
+        if name.startswith("SQLITE_FULL"):
+            return StoreError(f"cannot {doing} project {self.path}: the disk is full")
+        return StoreError(f"cannot {doing} project {self.path}: {exc.orig}")
 
     # ---- images -------------------------------------------------------------------------------------
 
     def resolve_path(self, stored: str) -> Path:
         p = Path(stored)
         return p if p.is_absolute() else self.folder / p
+
+    def stored_path(self, path: Path | str) -> str:
+        """How a file is written into the project: relative to the project folder (with "/") when it lies
+        inside it, so a moved or copied project folder still finds its images; absolute otherwise.
+
+        The inside test is on the path as given, made absolute without following symlinks: a link inside
+        the folder (``images`` pointing at a shared drive) stays ``images/…`` and moves with the project.
+        A caller that already resolved the link still lands inside when the project folder's own real
+        path holds the file."""
+        given = self.resolve_path(str(path)).absolute()
+        full = Path(os.path.normpath(given))  # folds "..", keeps links
+        if full != given and not _same_file(full, given):
+            full = given.resolve()  # a ".." after a link leaves it: only the real path names that file
+        for folder in (Path(os.path.abspath(self.path)).parent, self.folder):
+            try:
+                return full.relative_to(folder).as_posix()
+            except ValueError:
+                continue
+        return str(full)
 
     def add_image(
         self,
@@ -172,18 +233,66 @@ class ProjectStore(EditsMixin, RecordsMixin):
         attributes: dict | None = None,
     ) -> AddImageResult:
         """Register one image; raises ImageReadError when the file is missing or not an image."""
+        result = self.import_image(path, (), source=source, camera=camera, attributes=attributes)
+        return AddImageResult(result.image_id, result.added)
+
+    def import_image(
+        self,
+        path: Path | str,
+        garments: Sequence[Garment],
+        *,
+        source: str | None = None,
+        camera: str | None = None,
+        attributes: dict | None = None,
+    ) -> ImportImageResult:
+        """Add an image with its dataset labels (statuses as given) in one transaction, so an import that
+        is killed leaves no image without its ground truth (which a later prediction would then fill).
+
+        An image already in the project (same content) keeps the garments it has: importing a dataset
+        twice adds nothing twice. An image with no garments gets the labels; so does one holding nothing
+        but predictions and never imported into (one an older version's killed import left bare, predicted
+        since), in place of the predictions, which no person has touched. Raises ImageReadError when the file is missing or not an image."""
+        for g in garments:
+            validate_garment(g)
         probe = probe_image(self.resolve_path(str(path)))
         with self._write() as s:
-            existing = s.scalar(select(ImageRow.id).where(ImageRow.sha256 == probe.sha256))
-            if existing is not None:
-                return AddImageResult(existing, False)
-            row = ImageRow(
-                path=str(path), sha256=probe.sha256, width=probe.width, height=probe.height,
-                source=source, camera=camera, attributes=dict(attributes or {}),
-            )
+            row = s.scalar(select(ImageRow).where(ImageRow.sha256 == probe.sha256))
+            added = row is None
+            replaced: list[int] = []
+            if added:
+                row = ImageRow(
+                    path=self.stored_path(path), sha256=probe.sha256, width=probe.width, height=probe.height,
+                    source=source, camera=camera, attributes=dict(attributes or {}),
+                )
+                s.add(row)
+                s.flush()
+            elif garments:
+                existing = s.scalars(select(GarmentRow).where(GarmentRow.image_id == row.id)).all()
+                imported = existing and s.scalar(
+                    select(EditRow.id).where(EditRow.image_id == row.id, EditRow.action == "import").limit(1)
+                )
+                if imported or any(r.status != GarmentStatus.PREDICTED for r in existing):
+                    return ImportImageResult(row.id, False, ())
+                for r in existing:
+                    replaced.append(r.id)
+                    s.delete(r)
+            if not garments:
+                return ImportImageResult(row.id, added, ())
+            ids = self._add_garments(s, row, garments)
+            value = {"added": ids, "source": source}
+            self._record(s, row.id, None, "import", {"replaced": replaced} if replaced else None, value)
+            return ImportImageResult(row.id, added, tuple(ids))
+
+    def _add_garments(self, s: Session, image: ImageRow, garments: Sequence[Garment]) -> list[int]:
+        rows = []
+        for g in garments:
+            row = GarmentRow(image_id=image.id, prediction=None)
+            write_garment(row, g)
             s.add(row)
-            s.flush()
-            return AddImageResult(row.id, True)
+            rows.append(row)
+        image.verified_at = None  # no longer an image confirmed empty
+        s.flush()
+        return [r.id for r in rows]
 
     def add_images(self, paths: Iterable[Path | str], **kwargs) -> AddImagesReport:
         report = AddImagesReport([], [])
@@ -323,14 +432,6 @@ class ProjectStore(EditsMixin, RecordsMixin):
         for g in garments:
             validate_garment(g)
         with self._write() as s:
-            self._image_row(s, image_id)
-            rows = []
-            for g in garments:
-                row = GarmentRow(image_id=image_id, prediction=None)
-                write_garment(row, g)
-                s.add(row)
-                rows.append(row)
-            s.flush()
-            ids = [r.id for r in rows]
+            ids = self._add_garments(s, self._image_row(s, image_id), garments)
             self._record(s, image_id, None, "import", None, {"added": ids, "source": source})
             return ids
