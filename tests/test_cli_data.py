@@ -48,6 +48,9 @@ def test_import_info_export_through_main(tmp_path, capsys):
     assert (tmp_path / "y" / "data.yaml").is_file()
     assert main(["export", str(project), str(tmp_path / "m"), "--format", "csv"]) == 0
     assert (tmp_path / "m" / "measurements.csv").read_text().startswith("image_id,")
+    capsys.readouterr()
+    assert main(["export", str(project), str(tmp_path / "none"), "--format", "coco", "--status", "predicted"]) == 0
+    assert "warning: the project has no predicted garments to export; try --status all" in capsys.readouterr().err
 
 
 def test_photos_in_formats_opencv_cannot_read_are_reported(tmp_path, capsys):

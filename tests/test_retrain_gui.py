@@ -127,3 +127,27 @@ def test_opening_a_project_loads_its_active_model_and_the_menu_has_retrain(qtbot
     assert window.model.card == str(tiny_card) and window.model.pipeline.model_version == "tiny@1.0.0"
     assert window.actions.retrain.text() == "&Retrain model…"
     window.close_project()
+
+
+def test_dialog_says_why_it_cannot_train_and_what_the_version_buttons_did(qtbot, tmp_path, store, monkeypatch):
+    bare = ProjectStore.create(tmp_path / "bare.db")
+    try:
+        dialog = RetrainDialog(bare)
+        qtbot.addWidget(dialog)
+        assert "bundled model" in dialog.status.text() and not dialog.activate_button.isEnabled()
+        dialog.start()  # nothing a person checked: no process is started
+        assert dialog.process is None and "Nothing to learn from" in dialog.status.text()
+    finally:
+        bare.close()
+    _script(tmp_path, """
+        import sys
+        print("garment-studio: error: the GPU ran out of patience", file=sys.stderr, flush=True)
+        sys.exit(2)
+    """, monkeypatch)
+    dialog = RetrainDialog(store)
+    qtbot.addWidget(dialog)
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.process is None, timeout=20000)
+    assert "the GPU ran out of patience" in dialog.status.text() and "Nothing was registered" in dialog.status.text()
+    dialog.bundled_button.click()
+    assert dialog.status.text() == "The project uses the bundled model."

@@ -119,7 +119,10 @@ class RetrainDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel)
         self.activate_button.clicked.connect(self._activate_selected)
         self.bundled_button.clicked.connect(self.use_bundled)
+        self.versions.itemSelectionChanged.connect(self._on_selection)
         self.refresh_versions()
+        if not self.store.list_models():
+            self.status.setText("No retrained versions yet: the project uses the bundled model.")
         self.resize(760, 640)
 
     # Versions ------------------------------------------------------------------------------------------
@@ -136,6 +139,10 @@ class RetrainDialog(QDialog):
                 item.setData(Qt.ItemDataRole.UserRole, v.id)
                 self.versions.setItem(row, col, item)
         self.versions.resizeColumnsToContents()
+        self._on_selection()
+
+    def _on_selection(self, *_args) -> None:
+        self.activate_button.setEnabled(bool(self.versions.selectionModel().selectedRows()))
 
     def activate(self, model_id: int) -> None:
         problem = self.store.model_problem(self.store.model_version(model_id))
@@ -144,11 +151,13 @@ class RetrainDialog(QDialog):
             return
         self.store.set_active_model(model_id)
         self.refresh_versions()
+        self.status.setText(f"Version {model_id} is the project's model now.")
         self.modelActivated.emit()
 
     def use_bundled(self) -> None:
         self.store.clear_active_model()
         self.refresh_versions()
+        self.status.setText("The project uses the bundled model.")
         self.modelActivated.emit()
 
     def _activate_selected(self) -> None:
@@ -159,6 +168,10 @@ class RetrainDialog(QDialog):
     # Training process ------------------------------------------------------------------------------------
     def start(self) -> None:
         if self.process is not None:
+            return
+        if not any(self.store.list_images(status=s) for s in ("corrected", "verified")):
+            self.status.setText("Nothing to learn from yet: correct or verify some garments first (the model "
+                                "is retrained on what a person has checked).")
             return
         self.parser = ProgressParser()
         self._buffer = ""
@@ -214,7 +227,11 @@ class RetrainDialog(QDialog):
                 self._buffer = ""
         result = self.parser.result
         if status == QProcess.ExitStatus.CrashExit or (code != 0 and result is None):
-            self.status.setText(f"Training stopped (exit code {code}); see the log. Nothing was registered.")
+            # the command's own one-line reason, where it gave one, says more than an exit code
+            reason = next((line.split("error:", 1)[1].strip() for line in
+                           reversed(self.log.toPlainText().splitlines()) if "error:" in line), "")
+            detail = f": {reason}" if reason else f" (exit code {code}); see the log"
+            self.status.setText(f"Training stopped{detail}. Nothing was registered.")
         elif result is not None:
             self._offer(result)
         self._done()

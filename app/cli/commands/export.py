@@ -61,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     skipped = f", {report.skipped} garments this format cannot carry skipped" if report.skipped else ""
     print(f"exported {report.images} images, {report.garments} garments as {args.format} to {args.out_dir}{skipped}")
+    if not report.garments and args.format != "csv":
+        which = "" if args.status == "all" else f"{args.status} "
+        hint = "; try --status all" if args.status != "all" else ""
+        print(f"warning: the project has no {which}garments to export{' in that category' if args.category else ''}"
+              f"{hint}", file=sys.stderr)
     for error in report.errors:
         print(f"  error: {error}", file=sys.stderr)
     return 1 if report.errors else 0
