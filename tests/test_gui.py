@@ -471,3 +471,24 @@ def test_undo_in_one_window_keeps_what_another_window_changed_since(qtbot, windo
     assert "changed since" in refused.args[0]
     kept = stored(project, gid)
     assert kept.category_id == 8 and (kept.keypoints[2].x, kept.keypoints[2].y) == (50.5, 60.5)
+
+
+def test_undo_leaves_a_point_another_window_moved_again(qtbot, window, project):
+    other = MainWindow(load_model=False)
+    qtbot.addWidget(other)
+    other.open_project(project)
+    gid = window.canvas.selected_id
+    window.session.move_point(window.image_id, gid, 0, 101.5, 102.25)
+    other.session.move_point(other.image_id, gid, 0, 140.5, 150.25)  # the same point, later
+    with qtbot.waitSignal(window.session.failed, timeout=2000):
+        window.session.stack.undo()
+    assert (stored(project, gid).keypoints[0].x, stored(project, gid).keypoints[0].y) == (140.5, 150.25)
+
+
+def test_export_dialog_refuses_an_empty_folder_field(qtbot, project):
+    from app.gui.export_dialog import ExportDialog
+
+    dialog = ExportDialog(project)
+    qtbot.addWidget(dialog)
+    dialog.out_dir.setText("  ")
+    assert dialog.start() is False and "Choose a folder" in dialog.result.text()

@@ -437,3 +437,12 @@ def test_a_project_path_with_a_question_mark_is_that_path(tmp_path):
     assert path.is_file() and not (tmp_path / "what").exists()
     with ProjectStore.open(path) as store:
         assert len(store.list_images()) == 1
+
+
+def test_reviewed_garments_are_what_a_person_corrected_or_verified(store, image_id, tmp_path):
+    empty = store.add_image(write_png(tmp_path / "e.png", 8, 8, seed=9)).image_id
+    store.verify_image(empty)  # an image confirmed empty: verified, but no garment to learn from
+    (gid,) = store.store_predictions(image_id, [make_garment(1)]).added
+    assert not store.has_reviewed_garments()
+    store.move_point(gid, 0, 1.5, 2.5)
+    assert store.has_reviewed_garments()

@@ -5,7 +5,8 @@ with ``set_garment``, so side effects such as "predicted" becoming "corrected" a
 garment was changed since by someone else (a second window), only the command's own point is put back, or
 the undo is refused, so another person's work is never overwritten.
 Undoing a delete restores the garment through the store's edit history (keeping its model
-prediction) under a new id; ``EditSession.resolve`` follows such renames for older commands.
+prediction) under its own id; ``EditSession.resolve`` follows a rename for the rare case where that id
+is taken (a project from before garment ids were made unique).
 """
 
 from __future__ import annotations
@@ -162,6 +163,8 @@ class PointEdit(_SnapshotEdit):
     def undo_alone(self, backend, garment_id: int) -> bool:
         current = backend.garment(garment_id)
         if len(current.keypoints) != len(self._before.keypoints):  # the category changed since
+            return False
+        if current.keypoints[self.index] != self._after.keypoints[self.index]:  # this very point moved since
             return False
         backend.set_keypoint(garment_id, self.index, self._before.keypoints[self.index])
         return True

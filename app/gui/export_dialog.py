@@ -103,9 +103,18 @@ class ExportDialog(QDialog):
     def start(self) -> bool:
         from app.datasets.export_folder import is_empty
 
+        text = self.out_dir.text().strip()
+        out_dir = Path(text)
+        if not text or (out_dir.exists() and not out_dir.is_dir()):  # "" would be the working folder
+            self.result.setText("Choose a folder to export into.")
+            return False
         # A non-empty folder is overwritten only when the user says so (an earlier export's files are deleted).
-        overwrite = not is_empty(Path(self.out_dir.text()))
-        if overwrite and not self._confirm_overwrite(Path(self.out_dir.text())):
+        try:
+            overwrite = not is_empty(out_dir)
+        except OSError as exc:
+            self.result.setText(f"Cannot use {out_dir}: {exc.strerror or exc}")
+            return False
+        if overwrite and not self._confirm_overwrite(out_dir):
             return False
         self.export_button.setEnabled(False)
         self.result.setText("Exporting…")
@@ -126,6 +135,8 @@ class ExportDialog(QDialog):
         text = f"{report.images} images, {report.garments} garments written to {self.out_dir.text()}"
         if report.skipped:
             text += f"; {report.skipped} garments this format cannot hold were skipped"
+        if not report.garments and self.format.currentData() != "csv":
+            text += "\nNo garment matched the chosen status and category: nothing to train on in this export."
         if report.errors:
             text += "\n" + "\n".join(report.errors[:10])
         self._show(text)

@@ -659,10 +659,14 @@ class MainWindow(QMainWindow):
             if getattr(self, "_live", None) is not None:
                 self._live.stats.setText(f"No project open: saved as {Path(path).name} only")
             return
-        image_id = self.store.add_image(Path(path).resolve(), source="live").image_id
-        if garments:
-            version = getattr(self.model.pipeline, "model_version", None)
-            self.store.store_predictions(image_id, garments, version)
+        try:
+            image_id = self.store.add_image(Path(path).resolve(), source="live").image_id
+            if garments:
+                version = getattr(self.model.pipeline, "model_version", None)
+                self.store.store_predictions(image_id, garments, version)
+        except (StoreError, ValueError) as exc:  # a read-only project, a busy one
+            self.statusBar().showMessage(f"The frame is saved as {path} but not added: {exc}", 12000)
+            return
         self.refresh_images()
         self.images.select_image(image_id)
         self.statusBar().showMessage(f"Captured frame {Path(path).name} added to the project", 6000)

@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.store.database import StoreError
+
 RESULT_PREFIX = "retrain-result "  # the line app.training.retrain prints last
 # Share of the whole run each stage takes (roughly, on CPU); progress inside a stage comes from its iter lines.
 STAGES = {"data": (0, 3), "evaluate-before": (3, 8), "detector": (8, 50), "pose": (50, 85), "export": (85, 92),
@@ -149,13 +151,21 @@ class RetrainDialog(QDialog):
         if problem is not None:  # a version whose files are gone or altered would break every prediction
             self.status.setText(f"Version {model_id} cannot be used: {problem}")
             return
-        self.store.set_active_model(model_id)
+        try:
+            self.store.set_active_model(model_id)
+        except StoreError as exc:  # a read-only or busy project
+            self.status.setText(f"Version {model_id} not activated: {exc}")
+            return
         self.refresh_versions()
         self.status.setText(f"Version {model_id} is the project's model now.")
         self.modelActivated.emit()
 
     def use_bundled(self) -> None:
-        self.store.clear_active_model()
+        try:
+            self.store.clear_active_model()
+        except StoreError as exc:
+            self.status.setText(f"Not changed: {exc}")
+            return
         self.refresh_versions()
         self.status.setText("The project uses the bundled model.")
         self.modelActivated.emit()
@@ -169,7 +179,7 @@ class RetrainDialog(QDialog):
     def start(self) -> None:
         if self.process is not None:
             return
-        if not any(self.store.list_images(status=s) for s in ("corrected", "verified")):
+        if not self.store.has_reviewed_garments():
             self.status.setText("Nothing to learn from yet: correct or verify some garments first (the model "
                                 "is retrained on what a person has checked).")
             return

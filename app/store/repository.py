@@ -337,6 +337,12 @@ class ProjectStore(EditsMixin, RecordsMixin):
             raise StoreError(f"no image with id {image_id} in {self.path}")
         return found[0]
 
+    def has_reviewed_garments(self) -> bool:
+        """Whether a person corrected or verified any garment: what retraining learns from."""
+        with self._read() as s:
+            reviewed = (GarmentStatus.CORRECTED, GarmentStatus.VERIFIED)
+            return s.scalar(select(GarmentRow.id).where(GarmentRow.status.in_(reviewed)).limit(1)) is not None
+
     def list_images(
         self, status: str | Iterable[str] | None = None, category: int | Iterable[int] | None = None
     ) -> list[ImageInfo]:

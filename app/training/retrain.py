@@ -381,11 +381,7 @@ def _register(store: ProjectStore, opts: RetrainOptions, name: str, version: str
               base_version: str, **row) -> tuple[int, str]:
     """(id, version label). An automatic label is chosen now, among the versions registered by now, and
     renumbered when another run took it meanwhile; the card is relabelled to match."""
-    stored_path = card_path.resolve()
-    try:
-        stored = str(stored_path.relative_to(store.folder))  # the project folder stays movable
-    except ValueError:
-        stored = str(stored_path)
+    stored = store.stored_path(card_path)  # relative inside the project folder: the folder stays movable
     for _ in range(10):
         if opts.version is None:
             label = auto_version(store, base_version)
