@@ -492,3 +492,17 @@ def test_export_dialog_refuses_an_empty_folder_field(qtbot, project):
     qtbot.addWidget(dialog)
     dialog.out_dir.setText("  ")
     assert dialog.start() is False and "Choose a folder" in dialog.result.text()
+
+
+def test_project_actions_are_greyed_out_without_a_project(qtbot, window, project):
+    from app.gui.main_window import NEEDS_PROJECT
+
+    assert all(window.actions.by_key[k].isEnabled() for k in NEEDS_PROJECT)
+    window.close_project()
+    assert not any(window.actions.by_key[k].isEnabled() for k in NEEDS_PROJECT)
+    assert window.actions.open_project.isEnabled() and window.actions.new_project.isEnabled()
+    fresh = MainWindow(load_model=False)
+    qtbot.addWidget(fresh)
+    assert not fresh.actions.verify_next.isEnabled()
+    fresh.open_project(project)
+    assert fresh.actions.verify_next.isEnabled()

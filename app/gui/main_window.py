@@ -33,6 +33,13 @@ from inference.schema import deepfashion2
 
 ORGANISATION = "GarmentKeypointStudio"
 APPLICATION = "Garment Keypoint Studio"
+# Actions that act on an open project: greyed out without one, rather than answering "select a garment"
+NEEDS_PROJECT = (
+    "add_images", "add_folder", "export", "new_window", "cycle_visibility", "set_visible", "set_occluded",
+    "set_absent", "place_point", "draw_box", "delete_garment", "revert_garment", "verify_next", "next_garment",
+    "next_image", "prev_image", "next_unverified", "annotate_current", "annotate_missing", "annotate_all",
+    "reread_garment", "retrain", "calibrate_image", "reference_line",
+)
 BOX_JOB = "Predict in box"
 REREAD_JOB = "Re-read garment"
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
@@ -68,6 +75,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._connect()
+        self._enable_project_actions(False)
         if restore_layout:
             self._restore_settings()
         else:
@@ -191,6 +199,7 @@ class MainWindow(QMainWindow):
         self.store = store
         self.session = EditSession(store, self)
         self.editor.attach(self.session)
+        self._enable_project_actions(True)
         self.actions.undo.triggered.connect(self.undo)
         self.actions.redo.triggered.connect(self.redo)
         self.session.garmentChanged.connect(self._on_session_change)
@@ -238,11 +247,16 @@ class MainWindow(QMainWindow):
         self.store = self.session = self.image_id = None
         # Nothing of the closed project may stay on screen: an edit on a garment still drawn would go to the
         # garment of the same id in the next project.
+        self._enable_project_actions(False)
         self.images.reset()
         self.editor.show_image(None)
         self.canvas.set_image(None, [])
         self.inspector.show_garment(None, None)
         self.measurements.show_keypoints(None, None)
+
+    def _enable_project_actions(self, enabled: bool) -> None:
+        for key in NEEDS_PROJECT:
+            self.actions.by_key[key].setEnabled(enabled)
 
     def undo(self) -> None:
         self._step_history(self.session.stack.undo)
