@@ -86,3 +86,27 @@ def test_export_and_info_refuse_bad_projects_and_categories(tmp_path, capsys):
     ProjectStore.create(tmp_path / "ok.db").close()
     assert main(["export", str(tmp_path / "ok.db"), str(tmp_path / "o"), "--format", "coco", "--category", "hat"]) != 0
     assert "unknown DeepFashion2 category 'hat'" in capsys.readouterr().err
+
+
+def test_measurement_report_with_a_spec_sheet(tmp_path, capsys):
+    """The CSV a QC lead gets: rounded cm beside the exact mm, occluded landmarks named, each POM checked
+    against the spec and each garment's verdict."""
+    import csv
+
+    project = tmp_path / "qc.db"
+    with ProjectStore.create(project) as store:
+        image_id = store.add_image(write_png(tmp_path / "photo.png", 64, 48, seed=5)).image_id
+        (gid,) = store.store_predictions(image_id, [make_garment(9)]).added  # skirt; landmark 2 occluded
+        store.replace_measurements(gid, [("waist_width", 401.234567, [], None), ("skirt_length", 600.0, [], None)])
+    spec = tmp_path / "spec.csv"
+    spec.write_text("pom,size,target_cm,tolerance_cm,category\nwaist_width,M,40,0.5,skirt\nskirt_length,M,63,1,skirt\n")
+    assert main(["export", str(project), str(tmp_path / "out"), "--format", "csv", "--spec", str(spec),
+                 "--size", "M"]) == 0
+    rows = {r["pom"]: r for r in csv.DictReader((tmp_path / "out" / "measurements.csv").open())}
+    waist, length = rows["waist_width"], rows["skirt_length"]
+    assert waist["value_mm"] == "401.234567" and waist["value_cm"] == "40.12"
+    assert (waist["check"], waist["deviation_cm"]) == ("pass", "0.12") and length["check"] == "fail"
+    assert waist["garment_verdict"] == length["garment_verdict"] == "FAIL"
+    assert length["occluded_landmarks"] == "2" and waist["occluded_landmarks"] == ""  # skirt length reads 2
+    assert main(["export", str(project), str(tmp_path / "c"), "--format", "coco", "--spec", str(spec)]) == 2
+    assert "--format csv" in capsys.readouterr().err

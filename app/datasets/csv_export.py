@@ -1,4 +1,10 @@
-"""Measurements as CSV (``OUT/measurements.csv``), one row per point of measure, values in mm."""
+"""Measurements as CSV (``OUT/measurements.csv``), one row per point of measure.
+
+``value_mm`` is the stored value, unrounded; ``value_cm`` the same to 0.01 cm for a reader. A POM measured
+from a landmark marked occluded lists those landmarks (1-based DF2 ids): a QC report should not present an
+estimate as a reading. With a spec sheet and a size, each row also gets its target, tolerance, deviation and
+pass/fail, and the garment's verdict (PASS, FAIL, or incomplete when a spec POM could not be measured).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,18 @@ import io
 import json
 from pathlib import Path
 
+from inference.annotation import Visibility
 from inference.schema import SchemaError, deepfashion2
+from measure.measurements import Measurement
+from measure.poms import PomError, load_catalog
 
 from .common import LAYOUT_KEY, ExportReport, Selection, atomic_write_text, selected_images
 
 COLUMNS = (
     "image_id", "image_path", "garment_id", "category_id", "category", "garment_status",
-    "pom", "value_mm", "calibration", "points",
+    "pom", "value_mm", "value_cm", "occluded_landmarks", "calibration", "points",
 )
+SPEC_COLUMNS = ("size", "target_cm", "tolerance_cm", "deviation_cm", "check", "garment_verdict")
 
 
 def _category_name(garment) -> str:
@@ -26,21 +36,50 @@ def _category_name(garment) -> str:
         return ""
 
 
-def export_measurements_csv(store, out_dir: Path, selection: Selection) -> ExportReport:
+def _occluded(garment, pom: str, catalog) -> str:
+    """The occluded landmarks (1-based, space-separated) the POM was measured from; "" when none or unknown."""
+    if LAYOUT_KEY in garment.extra:
+        return ""
+    try:
+        required = catalog.for_category(garment.category_id).get(pom).required
+    except PomError:
+        return ""
+    return " ".join(str(i) for i in required
+                    if i <= len(garment.keypoints) and garment.keypoints[i - 1].visibility == Visibility.OCCLUDED)
+
+
+def export_measurements_csv(store, out_dir: Path, selection: Selection, spec=None, size: str | None = None) -> ExportReport:
     report = ExportReport()
+    catalog = load_catalog()
     calibrations = {c.id: c.name for c in store.list_calibrations()}
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    checking = spec is not None and size
+    writer.writerow(COLUMNS + (SPEC_COLUMNS if checking else ()))
     for info, garments in selected_images(store, selection):
         by_id = dict(garments)
         rows = [m for m in store.measurements(image_id=info.id) if m.garment_id in by_id]
+        verdicts = {}
+        if checking:
+            for gid in {m.garment_id for m in rows}:
+                measured = {m.pom: Measurement(m.pom, "", float(m.value_mm)) for m in rows if m.garment_id == gid}
+                result = spec.check(measured, size, by_id[gid].category_id)
+                verdicts[gid] = ({c.pom: c for c in result.checks},
+                                 {True: "PASS", False: "FAIL", None: "incomplete"}[result.passed] if result.checks
+                                 else "")
         for m in rows:
             g = by_id[m.garment_id]
-            writer.writerow([
+            line = [
                 info.id, info.path, m.garment_id, g.category_id, _category_name(g), str(g.status), m.pom,
-                repr(float(m.value_mm)), calibrations.get(m.calibration_id, ""), json.dumps(m.points),
-            ])
+                repr(float(m.value_mm)), f"{m.value_mm / 10.0:.2f}", _occluded(g, m.pom, catalog),
+                calibrations.get(m.calibration_id, ""), json.dumps(m.points),
+            ]
+            if checking:
+                checks, verdict = verdicts[m.garment_id]
+                c = checks.get(m.pom)
+                line += [size, "", "", "", "", verdict] if c is None else [
+                    size, repr(c.target_cm), repr(c.tolerance_cm), f"{c.deviation_cm:.2f}", c.status, verdict]
+            writer.writerow(line)
         report.images += bool(rows)
         report.garments += len({m.garment_id for m in rows})
     report.files.append(atomic_write_text(out_dir / "measurements.csv", buf.getvalue()))

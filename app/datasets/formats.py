@@ -102,14 +102,20 @@ EXPORTERS = {
 
 
 def export_project(
-    store, out_dir: Path, fmt: str, selection: Selection | None = None, overwrite: bool = False
+    store, out_dir: Path, fmt: str, selection: Selection | None = None, overwrite: bool = False,
+    spec=None, size: str | None = None,
 ) -> ExportReport:
-    """Export into ``out_dir``, which must be empty unless ``overwrite`` (see ``export_folder``)."""
+    """Export into ``out_dir``, which must be empty unless ``overwrite`` (see ``export_folder``). ``spec`` and
+    ``size`` (a ``measure.spec.SpecSheet``) add pass/fail columns to the measurements CSV."""
+    if spec is not None and fmt != "csv":
+        raise DatasetError("a spec sheet applies to the measurements CSV only (--format csv)")
     if fmt not in EXPORTERS:
         raise DatasetError(f"unknown export format {fmt!r} ({', '.join(EXPORT_FORMATS)})")
     out_dir = Path(out_dir)
     keep = {store.resolve_path(info.path).resolve() for info in store.list_images()}
     export_folder.prepare(out_dir, fmt, overwrite, keep)
-    report = EXPORTERS[fmt](store, out_dir, selection or Selection())
+    selection = selection or Selection()
+    report = (export_measurements_csv(store, out_dir, selection, spec, size) if fmt == "csv"
+              else EXPORTERS[fmt](store, out_dir, selection))
     export_folder.write_manifest(out_dir, fmt, report)
     return report

@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="DF2 category ids (1-13) or names, e.g. 8 or trousers",
     )
     parser.add_argument(
+        "--spec", metavar="SPEC.csv", type=Path,
+        help="with --format csv: check each POM against this spec sheet (pom,size,target_cm,tolerance_cm"
+        "[,category]) and add target, tolerance, deviation, pass/fail and each garment's verdict",
+    )
+    parser.add_argument("--size", help="the spec sheet's size to check against (with --spec)")
+    parser.add_argument(
         "--overwrite", action="store_true",
         help="export into a folder that is not empty: first delete the files an earlier export wrote there "
         "(listed in its .garment-studio-export.json) and this format's annotation files; nothing else is "
@@ -49,12 +55,14 @@ def run(args: argparse.Namespace) -> int:
         selection = Selection.parse(args.status, args.category)
     except SchemaError as exc:
         raise CliError(str(exc), 2) from exc
+    spec = _spec(args)
     try:
         store = ProjectStore.open(args.project)
     except StoreError as exc:
         raise CliError(str(exc)) from exc
     try:
-        report = export_project(store, args.out_dir, args.format, selection, overwrite=args.overwrite)
+        report = export_project(store, args.out_dir, args.format, selection, overwrite=args.overwrite,
+                                spec=spec, size=args.size)
     except (DatasetError, OSError) as exc:
         raise CliError(f"export to {args.out_dir} failed: {exc}") from exc
     finally:
@@ -69,3 +77,25 @@ def run(args: argparse.Namespace) -> int:
     for error in report.errors:
         print(f"  error: {error}", file=sys.stderr)
     return 1 if report.errors else 0
+
+
+def _spec(args):
+    """The spec sheet --spec names, checked against the POM catalog, or None; a clear error otherwise."""
+    from app.cli.errors import CliError
+    from measure.poms import load_catalog
+    from measure.spec import SpecError, SpecSheet
+
+    if args.spec is None:
+        if args.size:
+            raise CliError("--size needs --spec SPEC.csv", 2)
+        return None
+    if args.format != "csv":
+        raise CliError("--spec applies to the measurements CSV: use --format csv", 2)
+    try:
+        sheet = SpecSheet.load(args.spec)
+        sheet.validate(load_catalog())
+    except SpecError as exc:
+        raise CliError(str(exc), 2) from None
+    if args.size not in sheet.sizes:
+        raise CliError(f"{args.spec}: give --size, one of {', '.join(sheet.sizes)}", 2)
+    return sheet
