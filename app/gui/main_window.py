@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QPointF, QRectF, QSettings, Qt
+from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from app.gui.actions import Actions, ShortcutsDialog
@@ -17,19 +17,17 @@ from app.gui.backend import entries, garment_or_none
 from app.gui.canvas import CanvasView
 from app.gui.commands import EditSession
 from app.gui.editor import Editor
+from app.gui.garment_reading import GarmentReading
 from app.gui.image_cache import PhotoPrefetcher
 from app.gui.image_list import ImageListPanel
 from app.gui.inspector import InspectorPanel
 from app.gui.jobs import JobRunner, JobsWidget
 from app.gui.measure_panel import MeasurementsPanel, spec_rows, spec_sheet_from_rows
-from app.gui.model_service import ModelService, annotate_job, images_to_annotate, import_job, predict_box_job
+from app.gui.model_service import ModelService, annotate_job, images_to_annotate, import_job
 from app.gui.style import FAIL_COLOUR, PASS_COLOUR
-from app.store.convert import garment_layout, reading_box
 from app.store.database import StoreError, write_problem
-from app.store.models import LAYOUT_DF2
 from app.store.repository import ProjectStore
 from inference.annotation import Visibility
-from inference.schema import deepfashion2
 
 ORGANISATION = "GarmentKeypointStudio"
 APPLICATION = "Garment Keypoint Studio"
@@ -40,8 +38,6 @@ NEEDS_PROJECT = (
     "next_image", "prev_image", "next_unverified", "annotate_current", "annotate_missing", "annotate_all",
     "reread_garment", "retrain", "calibrate_image", "reference_line",
 )
-BOX_JOB = "Predict in box"
-REREAD_JOB = "Re-read garment"
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
 
 
@@ -66,7 +62,8 @@ class MainWindow(QMainWindow):
         self.inspector = InspectorPanel(self.actions)
         self.measurements = MeasurementsPanel()
         self.jobs = JobRunner(self)
-        self.box_jobs = JobRunner(self)  # interactive box predictions never wait behind a long job
+        self.reading = GarmentReading(self)  # a drawn box, a garment read again
+        self.box_jobs = self.reading.jobs
         self.model = ModelService(self)
         self.model.flip_test = bool(settings().value("model/flip_test", True, type=bool))
         self.model.orientation_check = bool(settings().value("model/orientation_check", True, type=bool))
@@ -149,7 +146,7 @@ class MainWindow(QMainWindow):
         a.reference_line.triggered.connect(lambda: self.canvas.set_draw_mode("line"))
         a.delete_garment.triggered.connect(self.editor.delete_selected)
         a.revert_garment.triggered.connect(self.editor.revert_selected)
-        a.reread_garment.triggered.connect(self.reread_selected)
+        a.reread_garment.triggered.connect(self.reading.reread_selected)
         a.verify_next.triggered.connect(self.verify_and_next)
         a.next_garment.triggered.connect(self.editor.next_garment)
         a.next_image.triggered.connect(lambda: self.step_image(1))
@@ -170,12 +167,12 @@ class MainWindow(QMainWindow):
         self.images.filterChanged.connect(self.refresh_images)
         c.garmentSelected.connect(lambda _gid: self._refresh_selection())
         c.pointDragging.connect(lambda *_: self.update_measurements())
-        c.boxDrawn.connect(self.add_garment_from_box)
+        c.boxDrawn.connect(self.reading.add_from_box)
         c.lineDrawn.connect(self.set_reference_line)
         c.cursorMoved.connect(lambda p: self.cursor_label.setText(f"x {p.x():.1f}  y {p.y():.1f}  ·  {c.zoom_level() * 100:.0f}%"))
         self.editor.garmentReloaded.connect(self._on_garment_reloaded)
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
-        self.inspector.categoryChosen.connect(self.change_category)
+        self.inspector.categoryChosen.connect(self.reading.change_category)
         self.measurements.changed.connect(self.update_measurements)
         self.measurements.changed.connect(self._sync_live_measuring)
         self.measurements.profile.activated.connect(self._remember_profile)
@@ -185,8 +182,7 @@ class MainWindow(QMainWindow):
         self.jobs.itemDone.connect(self._on_job_item)
         self.jobs.finished.connect(self._on_job_finished)
         self.jobs.failed.connect(lambda name, err: QMessageBox.warning(self, name, err))
-        self.box_jobs.finished.connect(self._on_box_job)
-        self.box_jobs.failed.connect(lambda name, err: self.statusBar().showMessage(f"{name}: {err}", 8000))
+        self.reading.message.connect(self.statusBar().showMessage)
 
     # Project ----------------------------------------------------------------------------------------------
     def open_project(self, path: str | Path, create: bool = False) -> None:
@@ -226,6 +222,9 @@ class MainWindow(QMainWindow):
         if self.auto_model:
             self.load_project_model()
         self.refresh_images()
+        self._show_first_image()
+
+    def _show_first_image(self) -> None:
         ids = self.images.image_ids()
         if ids:
             self.images.select_image(ids[0], emit=False)
@@ -457,18 +456,18 @@ class MainWindow(QMainWindow):
         self.model_label.setText(text if len(text) < 70 else text[:67] + "…")
         self.model_label.setStyleSheet("" if self.model.pipeline or self.model.loading else f"color: {FAIL_COLOUR.name()}")
 
-    def _require_model(self) -> bool:
+    def require_model(self) -> bool:
         if self.model.pipeline is not None:
             return True
         self.statusBar().showMessage(self.model.describe(), 8000)
         return False
 
     def annotate_current(self) -> None:
-        if self.store is not None and self.image_id is not None and self._require_model():
+        if self.store is not None and self.image_id is not None and self.require_model():
             self.jobs.start("Auto-annotate image", annotate_job, str(self.store.path), self.model.pipeline, [self.image_id])
 
     def annotate_many(self, only_new: bool) -> bool:
-        if self.store is None or not self._require_model():
+        if self.store is None or not self.require_model():
             return False
         ids = images_to_annotate(self.store, only_new)
         if not ids:
@@ -476,97 +475,6 @@ class MainWindow(QMainWindow):
             return False
         name = "Auto-annotate new images" if only_new else "Auto-annotate all images"
         return self.jobs.start(name, annotate_job, str(self.store.path), self.model.pipeline, ids)
-
-    def add_garment_from_box(self, rect: QRectF) -> None:
-        if self.store is None or self.image_id is None:
-            return
-        if self.model.pipeline is None:
-            self.editor.add_garment_from_box(rect, None)
-            name = deepfashion2().category(self.editor.new_garment_category).name
-            self.statusBar().showMessage(f"No model: an empty {name} added; set its category in the inspector and "
-                                         "press A to place its landmarks", 8000)
-            return
-        self._pending_box = (self.image_id, rect)
-        path = str(self.store.resolve_path(self.store.image(self.image_id).path))
-        box = (rect.left(), rect.top(), rect.right(), rect.bottom())
-        # The model names what is in the box when it can; else the category last chosen, said in the status bar
-        category = None if self.model.pipeline.reads_categories else self.editor.new_garment_category
-        self.box_jobs.start(BOX_JOB, predict_box_job, self.model.pipeline, path, box, category)
-
-    def _on_box_job(self, name: str, result: dict) -> None:
-        if name == REREAD_JOB:
-            self._on_reread(result)
-        else:
-            self._on_box_predicted(result)
-
-    def change_category(self, garment_id: int, category_id: int) -> None:
-        """The inspector's category. The points are carried over by landmark name at once (one undo step);
-        then, with a model loaded, the garment is read again in its new category (a second step), since a
-        trousers reading's hem is not where a pair of shorts has it."""
-        if self.store is None:
-            return
-        # Keys go back to the photo: left on the box, an arrow key would change the category again and Space
-        # would verify it unseen
-        self.canvas.setFocus()
-        before = garment_or_none(self.store, garment_id)
-        self.editor.change_category(garment_id, category_id)
-        after = garment_or_none(self.store, garment_id)
-        if before is not None and after is not None and before.category_id != after.category_id:
-            if self.model.pipeline is not None:
-                self.reread_garment(garment_id)
-
-    def reread_selected(self) -> None:
-        if self.editor.selected is None:
-            self.statusBar().showMessage("Select a garment to read it again", 4000)
-            return
-        self.reread_garment(self.editor.selected)
-
-    def reread_garment(self, garment_id: int) -> bool:
-        """The model reads one garment again in its category, inside its box (off the GUI thread); the result
-        replaces the model's points and keeps the person's (``ProjectStore.reread_landmarks``)."""
-        if self.store is None or self.image_id is None or not self._require_model():
-            return False
-        garment = garment_or_none(self.store, garment_id)
-        if garment is None:
-            return False
-        if garment_layout(garment) != LAYOUT_DF2:
-            self.statusBar().showMessage("This garment has FLD landmarks; the model reads DeepFashion2 ones", 6000)
-            return False
-        path = str(self.store.resolve_path(self.store.image(self.image_id).path))
-        # The person chose the category, so the garment's score is the detector's alone (no category factor).
-        score = float(garment.extra.get("detector_score", garment.score if garment.score is not None else 1.0))
-        started = self.box_jobs.start(REREAD_JOB, predict_box_job, self.model.pipeline, path, reading_box(garment),
-                                      garment.category_id, score)
-        if not started:
-            self.statusBar().showMessage("The model is still reading a box: press Shift+P in a moment", 6000)
-            return False
-        self._pending_reread = (self.session, self.image_id, garment_id, garment.category_id)
-        self.statusBar().showMessage("Reading the garment again…", 3000)
-        return True
-
-    def _on_reread(self, result: dict) -> None:
-        session, image_id, garment_id, category_id = self._pending_reread
-        if session is not self.session or self.store is None:
-            return  # the project was closed meanwhile
-        self.model.record_latency(result["seconds"])
-        current = garment_or_none(self.store, session.resolve(garment_id))
-        if not result["garments"] or current is None or current.category_id != category_id:
-            return  # deleted or given another category meanwhile (that change is read in its own turn)
-        info = self.store.image(image_id)
-        session.reread(image_id, garment_id, result["garments"][0], info.width, info.height)
-        self.statusBar().showMessage("Read again: the model's points are new, yours are kept (Ctrl+Z undoes)", 6000)
-
-    def _on_box_predicted(self, result: dict) -> None:
-        image_id, rect = self._pending_box
-        if image_id != self.image_id:
-            return
-        self.model.record_latency(result["seconds"])
-        garments = result["garments"]
-        self.editor.add_garment_from_box(rect, garments[0] if garments else None)
-        if garments:
-            name = deepfashion2().category(garments[0].category_id).name
-            self.statusBar().showMessage(f"Added a {name}: change the category in the inspector if it is not one",
-                                         8000)
 
     def _on_job_item(self, image_id) -> None:
         if self.store is None:
@@ -587,10 +495,8 @@ class MainWindow(QMainWindow):
         else:
             self.refresh_images()
             text = f"{name}: {result.get('added', 0)} of {result.get('files', 0)} files added"
-            ids = self.images.image_ids()
-            if self.image_id is None and ids:  # a new project's first photos: show one, not an empty canvas
-                self.images.select_image(ids[0], emit=False)
-                self.show_image(ids[0])
+            if self.image_id is None:  # a new project's first photos: show one, not an empty canvas
+                self._show_first_image()
         if result.get("cancelled"):
             text += " (cancelled)"
         self.statusBar().showMessage(text, 10000)
