@@ -62,6 +62,15 @@ def window(qtbot, project):
     return win
 
 
+@pytest.fixture
+def other(qtbot, project):
+    """A second window on the same project, as a second person would open it."""
+    win = MainWindow(load_model=False)
+    qtbot.addWidget(win)
+    win.open_project(project)
+    return win
+
+
 def view_point(win: MainWindow, garment_id: int, index: int) -> QPoint:
     item = win.canvas.garment_item(garment_id).points[index]
     return win.canvas.mapFromScene(item.pos())
@@ -172,10 +181,7 @@ def test_edits_survive_closing_and_reopening(qtbot, window, project):
     assert (pos.x(), pos.y()) == (shown.x(), shown.y())
 
 
-def test_second_window_sees_first_windows_edit(qtbot, window, project):
-    other = MainWindow(load_model=False)
-    qtbot.addWidget(other)
-    other.open_project(project)
+def test_second_window_sees_first_windows_edit(qtbot, window, project, other):
     gid = window.canvas.selected_id
     window.session.move_point(window.image_id, gid, 3, 111.5, 122.25)
     other.session.set_visibility(other.image_id, gid, 5, Visibility.OCCLUDED)
@@ -451,10 +457,7 @@ def test_the_measurements_table_lists_failing_poms_first_under_a_coloured_verdic
     assert "FAIL" in panel.result_label.text() and FAIL_COLOUR.name() in panel.result_label.text()
 
 
-def test_undo_in_one_window_keeps_what_another_window_changed_since(qtbot, window, project):
-    other = MainWindow(load_model=False)
-    qtbot.addWidget(other)
-    other.open_project(project)
+def test_undo_in_one_window_keeps_what_another_window_changed_since(qtbot, window, project, other):
     gid = window.canvas.selected_id
     original = stored(project, gid)
     window.session.move_point(window.image_id, gid, 0, 101.5, 102.25)
@@ -473,10 +476,7 @@ def test_undo_in_one_window_keeps_what_another_window_changed_since(qtbot, windo
     assert kept.category_id == 8 and (kept.keypoints[2].x, kept.keypoints[2].y) == (50.5, 60.5)
 
 
-def test_undo_leaves_a_point_another_window_moved_again(qtbot, window, project):
-    other = MainWindow(load_model=False)
-    qtbot.addWidget(other)
-    other.open_project(project)
+def test_undo_leaves_a_point_another_window_moved_again(qtbot, window, project, other):
     gid = window.canvas.selected_id
     window.session.move_point(window.image_id, gid, 0, 101.5, 102.25)
     other.session.move_point(other.image_id, gid, 0, 140.5, 150.25)  # the same point, later

@@ -10,18 +10,6 @@ from inference.annotation import GarmentStatus, Keypoint, PointSource, Visibilit
 from inference.schema import deepfashion2
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = ProjectStore.create(tmp_path / "project.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def image_id(store, tmp_path):
-    return store.add_image(write_png(tmp_path / "img" / "a.png", 64, 48)).image_id
-
-
 def test_add_images_hashes_sizes_and_skips_duplicates(store, tmp_path):
     a = write_png(tmp_path / "a.png", 64, 48, seed=1)
     b = write_png(tmp_path / "b.png", 32, 16, seed=2)

@@ -17,18 +17,6 @@ from app.store.database import head_revision, make_engine, upgrade
 from inference.annotation import GarmentStatus, PointSource
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = ProjectStore.create(tmp_path / "project.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def image_id(store, tmp_path):
-    return store.add_image(write_png(tmp_path / "img" / "a.png", 64, 48)).image_id
-
-
 def _edit(store, garment_id, action):
     return [e for e in store.history(garment_id=garment_id) if e.action == action][-1]
 
