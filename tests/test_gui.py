@@ -158,6 +158,15 @@ def test_place_missing_point_category_change_and_delete_undo(window, project):
     assert reverted.status == GarmentStatus.PREDICTED and reverted.keypoints == skirt_garment().keypoints
 
 
+def test_deleting_a_predicted_garment_marks_the_row_corrected_and_undo_marks_it_predicted(window):
+    row = window.images.list.currentItem()
+    assert row.text().endswith("predicted")
+    window.actions.delete_garment.trigger()
+    assert row.text().endswith("corrected")  # a person's work now: auto-annotate skips it as not new
+    window.session.stack.undo()
+    assert row.text().endswith("predicted")
+
+
 def test_verify_and_next_marks_image_verified_and_moves_on(window, project):
     first = window.image_id
     QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)

@@ -94,6 +94,39 @@ def test_predictions_never_overwrite_corrections(store, image_id):
     assert {g.model_version for gid, g in garments.items() if gid != corrected_id} == {"m2"}
 
 
+def test_a_garment_a_person_deleted_stays_deleted_when_the_model_runs_again(store, image_id):
+    """Deleting a false positive is a correction: the image is no longer "predicted", and the next
+    prediction run (auto-annotate over every photo) does not bring the garment back; undoing the delete
+    lifts both."""
+    false_positive, real = store.store_predictions(
+        image_id, [make_garment(8, box=(50, 5, 60, 40)), make_garment(1)], "m1"
+    ).added
+    assert store.image(image_id).status == ImageStatus.PREDICTED
+    store.delete_garment(false_positive)
+    assert store.image(image_id).status == ImageStatus.CORRECTED
+    assert [i.id for i in store.list_images(status="corrected")] == [image_id]
+
+    again = store.store_predictions(
+        image_id, [make_garment(8, box=(51, 5, 61, 40)), make_garment(1, shift=0.5), make_garment(9, box=(50, 5, 60, 40))],
+        "m2",
+    )
+    assert again.replaced == (real,) and again.dropped == 1  # the trousers in another category are a new claim
+    assert sorted(g.category_id for _, g in store.garments(image_id)) == [1, 9]
+
+    store.delete_garment(again.added[0])  # the re-predicted top as well: nothing left
+    assert store.image(image_id).status == ImageStatus.CORRECTED
+    store.verify_image(image_id)
+    assert store.image(image_id).status == ImageStatus.VERIFIED
+
+    (delete_edit,) = [e for e in store.history(garment_id=false_positive) if e.action == "delete_garment"]
+    store.revert_edit(delete_edit.id)  # undo: the garment is back, so it no longer blocks a prediction
+    third = store.store_predictions(image_id, [make_garment(8, box=(51, 5, 61, 40))], "m3")
+    assert third.replaced == (false_positive,) and third.dropped == 0 and len(third.added) == 1
+    # replaced by the model, not deleted by a person: the undone delete stays undone
+    fourth = store.store_predictions(image_id, [make_garment(8, box=(50, 5, 60, 40))], "m4")
+    assert fourth.dropped == 0 and len(fourth.added) == 1
+
+
 def test_point_edits_return_old_values_and_mark_corrected(store, image_id):
     (gid,) = store.store_predictions(image_id, [make_garment(7)]).added
     before = store.garment(gid)

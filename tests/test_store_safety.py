@@ -377,7 +377,7 @@ def test_deleting_every_garment_of_a_verified_image_leaves_it_unverified(store, 
     store.verify_image(image_id)
     for gid in gids:
         store.delete_garment(gid)
-    assert store.image(image_id).status == ImageStatus.PREDICTED
+    assert store.image(image_id).status == ImageStatus.CORRECTED  # unverified, and a person's work
 
 
 def test_reverting_a_garment_added_to_a_verified_empty_image_leaves_it_verified(store, image_id):

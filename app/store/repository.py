@@ -21,7 +21,8 @@ Garments (``inference.annotation.Garment``; FLD garments carry ``extra["layout"]
     garments(image_id) -> [(garment_id, Garment)];  garment(garment_id) -> Garment
     store_predictions(image_id, garments, model_version=None) -> PredictionResult
         predicted garments are replaced; corrected/verified ones are never touched; a prediction of the
-        same category overlapping a kept garment (IoU > 0.5) is dropped.
+        same category overlapping a kept garment (IoU > 0.5) is dropped, and so is one overlapping a garment
+        a person deleted (a rejected false positive does not come back with the next run).
 
 A write that waits longer than the busy timeout for another program's lock, or that the disk refuses,
 raises StoreError (as every failure of this API does).
@@ -59,7 +60,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from inference.annotation import Garment, GarmentStatus
 from inference.boxes import box_iou
 
-from .convert import garment_from_row, garment_to_dict, validate_garment, write_garment
+from .convert import garment_from_dict, garment_from_row, garment_to_dict, validate_garment, write_garment
 from .database import IMMEDIATE, StoreError, open_database
 from .edits import EditsMixin
 from .images import ImageReadError, probe_image
@@ -114,7 +115,7 @@ class PredictionResult:
     added: tuple[int, ...]
     replaced: tuple[int, ...]  # ids of the earlier predicted garments now gone
     kept: tuple[int, ...]  # human-corrected or verified garments left untouched
-    dropped: int  # predictions skipped because they duplicate a kept garment
+    dropped: int  # predictions skipped: they duplicate a kept garment, or one a person deleted
 
 
 PREDICTION_OVERLAP_IOU = 0.5
@@ -127,15 +128,42 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def image_status(counts: dict[str, int], predicted: bool, verified: bool) -> ImageStatus:
+def image_status(counts: dict[str, int], predicted: bool, verified: bool, deleted: bool = False) -> ImageStatus:
+    """``deleted``: a person deleted a garment of this image (and it is still gone): a correction, so the
+    image is no longer the model's untouched output even when every garment left is."""
     total = sum(counts.values())
     if total == 0:
-        return ImageStatus.VERIFIED if verified else ImageStatus.PREDICTED if predicted else ImageStatus.NEW
+        if verified:
+            return ImageStatus.VERIFIED
+        return ImageStatus.CORRECTED if deleted else ImageStatus.PREDICTED if predicted else ImageStatus.NEW
     if counts.get(GarmentStatus.VERIFIED, 0) == total:
         return ImageStatus.VERIFIED
-    if counts.get(GarmentStatus.CORRECTED, 0) or counts.get(GarmentStatus.VERIFIED, 0):
+    if deleted or counts.get(GarmentStatus.CORRECTED, 0) or counts.get(GarmentStatus.VERIFIED, 0):
         return ImageStatus.CORRECTED
     return ImageStatus.PREDICTED
+
+
+def _still_deleted(s: Session, image_ids: Sequence[int] | None = None) -> dict[int, list[Garment]]:
+    """Per image, the garments a person deleted and nobody put back, as they were when deleted. A delete an
+    undo reverted stays lifted even once its garment is gone again (say, replaced by the next prediction);
+    ids are never reused (AUTOINCREMENT), so a garment id missing from the table means the garment is gone."""
+    deletes = select(EditRow.id, EditRow.image_id, EditRow.old_value).where(
+        EditRow.action == "delete_garment", EditRow.garment_id.not_in(select(GarmentRow.id))
+    )
+    reverts = select(EditRow.old_value).where(EditRow.action == "revert_edit")
+    if image_ids is not None:
+        deletes = deletes.where(EditRow.image_id.in_(image_ids))
+        reverts = reverts.where(EditRow.image_id.in_(image_ids))
+    rows = s.execute(deletes).all()
+    if not rows:
+        return {}
+    undone = {(old or {}).get("edit_id") for (old,) in s.execute(reverts)}
+    found: dict[int, list[Garment]] = {}
+    for edit_id, image_id, old in rows:
+        snapshot = (old or {}).get("garment")
+        if snapshot and edit_id not in undone:
+            found.setdefault(image_id, []).append(garment_from_dict(snapshot))
+    return found
 
 
 class ProjectStore(EditsMixin, RecordsMixin):
@@ -319,10 +347,12 @@ class ProjectStore(EditsMixin, RecordsMixin):
             c = counts.setdefault(image_id, {})
             c[status] = c.get(status, 0) + n
             cats.setdefault(image_id, set()).add(cat)
+        deleted = _still_deleted(s, image_ids)
         return [
             ImageInfo(
                 id=r.id, path=r.path, sha256=r.sha256, width=r.width, height=r.height,
-                status=image_status(counts.get(r.id, {}), r.predicted_at is not None, r.verified_at is not None),
+                status=image_status(counts.get(r.id, {}), r.predicted_at is not None, r.verified_at is not None,
+                                    r.id in deleted),
                 categories=tuple(sorted(cats.get(r.id, ()))), num_garments=sum(counts.get(r.id, {}).values()),
                 source=r.source, camera=r.camera, attributes=dict(r.attributes or {}),
                 calibration_id=r.calibration_id,
@@ -405,17 +435,18 @@ class ProjectStore(EditsMixin, RecordsMixin):
         with self._write() as s:
             image = self._image_row(s, image_id)
             existing = s.scalars(select(GarmentRow).where(GarmentRow.image_id == image_id)).all()
+            # read before the replaced rows go: a restored garment about to be replaced is not a deleted one
+            rejected = _still_deleted(s, [image_id]).get(image_id, [])
             kept = [r for r in existing if r.status != GarmentStatus.PREDICTED]
             replaced = [r for r in existing if r.status == GarmentStatus.PREDICTED]
             for r in replaced:
                 s.delete(r)
+            taken = [(k.category_id, (k.x1, k.y1, k.x2, k.y2)) for k in kept]
+            taken += [(d.category_id, d.bbox) for d in rejected]
             added, dropped = [], 0
             for g in garments:
                 g = replace(g, status=GarmentStatus.PREDICTED, model_version=model_version or g.model_version)
-                if any(
-                    k.category_id == g.category_id and box_iou((k.x1, k.y1, k.x2, k.y2), g.bbox) > PREDICTION_OVERLAP_IOU
-                    for k in kept
-                ):
+                if any(cat == g.category_id and box_iou(box, g.bbox) > PREDICTION_OVERLAP_IOU for cat, box in taken):
                     dropped += 1
                     continue
                 row = GarmentRow(image_id=image_id, prediction=garment_to_dict(g))
