@@ -43,3 +43,12 @@ def test_synth_cli_rejects_bad_input(tmp_path, capsys, argv, message):
     assert rc != 0
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x" / "annotations.json").exists()
+
+
+@pytest.mark.parametrize("size, warned", [("640x480", True), ("1280x960", False)])
+def test_a_board_always_asked_for_at_a_small_size_is_warned_about(tmp_path, capsys, size, warned):
+    rc = main(["synth", "--out", str(tmp_path / "ds"), "--n", "1", "--mode", "workstation", "--board", "always",
+               "--size", size, "--max-garments", "1"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert ("--size 1280x960" in err) is warned
