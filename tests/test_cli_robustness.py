@@ -187,7 +187,7 @@ def test_info_and_export_read_a_read_only_project_and_measure_refuses_to_store(t
     assert main(["export", str(project), str(out), "--format", "coco"]) == 0
     assert json.loads((out / "annotations.json").read_text())["images"][0]["file_name"].endswith("a.png")
     capsys.readouterr()
-    photo = write_png(tmp_path / "img" / "b.png", seed=2)
+    photo = write_png(tmp_path / "img" / "b.png", 64, 72, seed=2)  # holds the landmarks of _df2
     assert main(["measure", str(photo), "--mm-per-px", "1", "--category", "1", "--project", str(project),
                  "--keypoints", str(_df2(tmp_path))]) == 2
     err = _one_error_line(capsys)

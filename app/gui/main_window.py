@@ -415,7 +415,7 @@ class MainWindow(QMainWindow):
         except ValueError as exc:  # CalibrationError / BoardSpecError say what was not found
             QMessageBox.warning(self, "Calibration", f"{path.name}: {exc}")
             return
-        name = f"{path.stem} ({board})"
+        name = f"image #{self.image_id} {path.stem} ({board})"  # one per photo: same-named photos differ
         try:
             calibration_id = self.store.save_calibration(name, cal.method, cal.to_dict())
             if self.image_id is not None:  # the board is in this photo: it measures this photo from now on

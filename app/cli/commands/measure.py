@@ -59,8 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _read_df2(path: str) -> list:
-    """Garments from a DeepFashion2 per-image JSON (item1..itemN), or a clear error naming the item."""
+def _read_keypoints(path: str) -> list:
+    """Garments from a DeepFashion2 per-image JSON (item1..itemN) or from `predict`'s JSON (``garments``),
+    or a clear error naming the item."""
     from app.cli.errors import CliError
     from app.datasets.common import DatasetError
     from app.datasets.deepfashion2 import decode_item
@@ -71,10 +72,12 @@ def _read_df2(path: str) -> list:
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read keypoints file {path}: {exc}") from None
     if not isinstance(doc, dict):
-        raise CliError(f"{path}: a DeepFashion2 file is a JSON object with item1..itemN")
+        raise CliError(f"{path}: expected a JSON object: a DeepFashion2 file (item1..itemN) or `predict`'s output")
+    if isinstance(doc.get("garments"), list):
+        return _decode_predicted(path, doc["garments"])
     items = sorted((k for k in doc if k.startswith("item") and k[4:].isdigit()), key=lambda k: int(k[4:]))
     if not items:
-        raise CliError(f"{path}: no item1..itemN entries")
+        raise CliError(f"{path}: no item1..itemN entries (DeepFashion2) and no garments list (`predict --out`)")
     garments = []
     for key in items:
         try:
@@ -82,6 +85,55 @@ def _read_df2(path: str) -> list:
         except DatasetError as exc:
             raise CliError(f"{path} {key}: {exc}") from None
     return garments
+
+
+def _decode_predicted(path: str, items: list) -> list:
+    """`predict`'s garments: keypoints [x, y, score] with a visibility list (2 seen, 1 occluded, 0 absent);
+    files written before the visibility list count every point as seen."""
+    import math
+
+    from app.cli.errors import CliError
+    from inference.annotation import Garment, GarmentStatus, Keypoint, PointSource, Visibility
+    from inference.schema import SchemaError, deepfashion2
+
+    garments = []
+    for number, item in enumerate(items, start=1):
+        where = f"{path} garment {number}"
+        try:
+            category = deepfashion2().category(int(item["category_id"]))
+            box = tuple(float(v) for v in item["bbox"])
+            points = [(float(p[0]), float(p[1]), None if p[2] is None else float(p[2])) for p in item["keypoints"]]
+            visibility = [int(v) for v in item.get("visibility", [2] * len(points))]
+        except (KeyError, TypeError, ValueError, IndexError, SchemaError) as exc:
+            raise CliError(f"{where}: not a `predict` garment ({exc})") from None
+        if len(box) != 4 or len(points) != category.num_keypoints or len(visibility) != len(points):
+            raise CliError(f"{where}: a {category.name} needs a 4-number bbox and {category.num_keypoints} "
+                           "keypoints with as many visibilities")
+        if not all(math.isfinite(v) for p in points for v in p[:2]) or any(v not in (0, 1, 2) for v in visibility):
+            raise CliError(f"{where}: keypoints must be finite numbers and visibilities 0, 1 or 2")
+        keypoints = tuple(
+            Keypoint.absent() if v == 0 else Keypoint(x, y, Visibility(v), score, PointSource.MODEL)
+            for (x, y, score), v in zip(points, visibility, strict=True)
+        )
+        score = item.get("score")
+        garments.append(Garment(category.id, box, keypoints, None if score is None else float(score),
+                                GarmentStatus.PREDICTED, None))
+    return garments
+
+
+def _check_inside(path: str, garments: list, width: int, height: int) -> None:
+    """Landmarks off the photo mean the file was made for another photo (or another size of it): measuring
+    them would give confident nonsense. Half a pixel of slack for points on the very edge."""
+    from app.cli.errors import CliError
+    from inference.annotation import Visibility
+
+    for number, garment in enumerate(garments, start=1):
+        for index, k in enumerate(garment.keypoints, start=1):
+            if k.visibility != Visibility.ABSENT and not (-0.5 <= k.x <= width + 0.5 and -0.5 <= k.y <= height + 0.5):
+                raise CliError(
+                    f"{path}: garment {number} landmark {index} at ({k.x:g}, {k.y:g}) lies outside the "
+                    f"{width}x{height} photo: were these keypoints made for another photo or another size of it?", 2
+                )
 
 
 def _run_model(args, image) -> list:
@@ -134,6 +186,14 @@ def _check_category(args, garments) -> None:
             raise CliError(f"--category {category.name} contradicts {args.keypoints}: item{number} is a {found}", 2)
 
 
+def _same_points(held: list, given: list) -> bool:
+    """Whether the project's garments are the file's: same categories and landmarks, in any order."""
+    def key(g):
+        return g.category_id, tuple((k.visibility, round(k.x, 6), round(k.y, 6)) for k in g.keypoints)
+
+    return sorted(map(key, held)) == sorted(map(key, given))
+
+
 def _calibration(args, image):
     from app.cli.commands.calibrate import calibrate_from_args
     from app.cli.errors import CliError
@@ -183,9 +243,11 @@ def _garment_report(garment, calibration, catalog, only, sheet, size) -> dict:
     category = deepfashion2().category(garment.category_id)
     keypoints = garment_keypoint_array(garment)
     names = None
+    not_applicable = []
     if only:
         cat_poms = catalog.for_category(category.id)
         names = [n for n in only if n in cat_poms.names]
+        not_applicable = [n for n in only if n not in cat_poms.names]
     try:
         results = measure_keypoints(category.id, keypoints, calibration, catalog, names)
     except PomError as exc:
@@ -202,6 +264,8 @@ def _garment_report(garment, calibration, catalog, only, sheet, size) -> dict:
     present = keypoints[keypoints[:, 2] > 0, :2]
     warning = calibration.extrapolation_warning(present)
     report["warnings"] = [warning] if warning else []
+    if not_applicable:  # asked for by --only, and a garment of this category has no such POM
+        report["warnings"].append(f"{', '.join(not_applicable)}: not a point of measure of a {category.name}")
     if garment.extra.get("weak_detection"):
         report["warnings"].insert(0, "no garment passed the detector's threshold: these are the measurements "
                                      "of its best guess; check the landmarks before trusting them")
@@ -263,8 +327,9 @@ def run(args) -> int:
     image = load_image(args.image)
     calibration = _calibration(args, image)
     if args.keypoints:
-        garments = _read_df2(args.keypoints)
+        garments = _read_keypoints(args.keypoints)
         _check_category(args, garments)
+        _check_inside(args.keypoints, garments, image.shape[1], image.shape[0])
     else:
         garments = _run_model(args, image)
     stored = None
@@ -294,6 +359,7 @@ def _store_in_project(args, garments, calibration, catalog) -> tuple[dict, list]
     """The photo, its garments (model output as predictions, or given keypoints as imported labels), its
     calibration and the measurements of the garments as the project holds them; returns a summary and
     those garments (corrected ones kept over new predictions or labels), which are what gets reported."""
+    import hashlib
     from pathlib import Path
 
     from app.cli.errors import CliError
@@ -308,13 +374,26 @@ def _store_in_project(args, garments, calibration, catalog) -> tuple[dict, list]
             if report.errors:
                 raise CliError(f"{args.project}: {report.errors[0]}", 2)
             image_id = report.results[0].image_id
-            name = f"{Path(args.image).stem} ({calibration.method})"
+            if args.keypoints:
+                # The file is named with its content's hash: run again with the same file, the project's
+                # garments (corrections included) are measured; another file, or this one changed since, is
+                # refused rather than silently not measured.
+                source = f"{args.keypoints} sha256:{hashlib.sha256(Path(args.keypoints).read_bytes()).hexdigest()}"
+                held = [g for _, g in store.garments(image_id) if "layout" not in g.extra]
+                imported = {(e.new_value or {}).get("source") for e in store.history(image_id) if e.action == "import"}
+                if not held:
+                    store.import_garments(image_id, garments, source=source)
+                elif source not in imported and not _same_points(held, garments):
+                    raise CliError(
+                        f"{args.project}: image #{image_id} already has {len(held)} garment(s) from elsewhere, and "
+                        f"their landmarks differ from {args.keypoints}: run without --project to measure the file's "
+                        "landmarks, or without --keypoints to measure the project's", 2
+                    )
+            # one profile per photo: a photo of another folder with the same name must not replace this one's
+            name = f"image #{image_id} {Path(args.image).stem} ({calibration.method})"
             calibration_id = store.save_calibration(name, calibration.method, calibration.to_dict())
             store.set_image_calibration(image_id, calibration_id)
-            if args.keypoints:
-                if not store.garments(image_id):  # labels already there are not imported twice
-                    store.import_garments(image_id, garments, source=str(args.keypoints))
-            else:
+            if not args.keypoints:
                 version = next((g.model_version for g in garments if g.model_version), None)
                 store.store_predictions(image_id, garments, model_version=version)
             # FLD garments (another layout) have no DF2 points of measure

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "shirt.png) get <name>.json (shirt.jpg.json, shirt.png.json), and a name that is still "
                         "shared a number (shirt.jpg.2.json); each JSON names its image "
                         "(default: one JSON document per line on stdout)")
-    add_pipeline_options(parser, default_on=False)
+    add_pipeline_options(parser, default_on=True)  # the landmarks the app would place (and `measure` measures)
 
 
 def collect_images(inputs: list[Path]) -> list[Path]:
@@ -91,6 +91,7 @@ def garment_json(garment) -> dict:
         "score": garment.score,
         "bbox": list(garment.bbox),
         "keypoints": [[k.x, k.y, k.score] for k in garment.keypoints],
+        "visibility": [int(k.visibility) for k in garment.keypoints],  # 2 seen, 1 occluded, 0 absent
     }
 
 

@@ -1,0 +1,99 @@
+"""`garment-studio measure`: which landmarks and which calibration get measured, and refusals of inputs that
+would measure the wrong thing (a QC review, session 14)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from app.cli.main import main
+from measure.calibration import Calibration
+from measure.scene import SHORT_SLEEVE_TOP_MM
+
+SCALES = (0.5, 0.25)
+
+
+def _photo(path, width=600, height=700):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((height, width, 3), 200, np.uint8))
+    return path
+
+
+def _df2(path, shift=0.0):
+    kps = np.hstack([SHORT_SLEEVE_TOP_MM + shift, np.full((25, 1), 2.0)])
+    doc = {"item1": {"category_id": 1, "bounding_box": [0, 10, 500, 610], "landmarks": kps.ravel().tolist()}}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _measure(capsys, argv):
+    code = main(["measure", *argv, "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return json.loads(out.out)
+
+
+def test_photos_sharing_a_name_keep_their_own_calibration_in_a_project(tmp_path, capsys):
+    from app.store.repository import ProjectStore
+
+    project = tmp_path / "qc.db"
+    first, second = _photo(tmp_path / "a" / "shirt.png"), _photo(tmp_path / "b" / "shirt.png", 640)
+    keypoints = _df2(tmp_path / "kp.json")
+    for photo, scale in zip((first, second), SCALES, strict=True):
+        _measure(capsys, [str(photo), "--mm-per-px", str(scale), "--keypoints", str(keypoints), "--project", str(project)])
+    with ProjectStore.open(project) as store:
+        infos = store.list_images()
+        profiles = [Calibration.from_dict(store.calibration(info.calibration_id).payload) for info in infos]
+        assert len({info.calibration_id for info in infos}) == 2
+    assert [p.mm_per_px for p in profiles] == pytest.approx(SCALES)  # the second photo's profile did not replace the first one's
+
+
+def test_a_keypoints_file_unlike_the_projects_landmarks_is_refused_not_ignored(tmp_path, capsys):
+    project, photo = tmp_path / "qc.db", _photo(tmp_path / "shirt.png")
+    base = ["--mm-per-px", "0.5", "--project", str(project)]
+    _measure(capsys, [str(photo), "--keypoints", str(_df2(tmp_path / "kp.json")), *base])
+    moved = _df2(tmp_path / "moved.json", shift=7.5)
+    assert main(["measure", str(photo), "--keypoints", str(moved), *base]) == 2
+    err = capsys.readouterr().err
+    assert "from elsewhere" in err and "moved.json" in err
+    alone = _measure(capsys, [str(photo), "--mm-per-px", "0.5", "--keypoints", str(moved)])
+    assert alone["garments"][0]["keypoints"][0][0] == pytest.approx(SHORT_SLEEVE_TOP_MM[0][0] + 7.5)
+
+
+def test_landmarks_off_the_photo_are_refused(tmp_path, capsys):
+    small = _photo(tmp_path / "small.png", 300, 350)  # the file was made for a 600x700 photo
+    assert main(["measure", str(small), "--mm-per-px", "0.5", "--keypoints", str(_df2(tmp_path / "kp.json"))]) == 2
+    assert "outside the 300x350 photo" in capsys.readouterr().err
+
+
+def test_predicts_json_is_measured_like_the_same_points_as_deepfashion2(tmp_path, capsys):
+    from app.cli.commands.predict import garment_json
+    from inference.annotation import Garment, Keypoint, Visibility
+
+    photo = _photo(tmp_path / "shirt.png")
+    points = [Keypoint(float(x), float(y), Visibility.VISIBLE, 0.9) for x, y in SHORT_SLEEVE_TOP_MM]
+    points[11] = Keypoint(points[11].x, points[11].y, Visibility.OCCLUDED, 0.2)
+    predicted = Garment(1, (0.0, 10.0, 500.0, 610.0), tuple(points), 0.8)
+    (tmp_path / "pred.json").write_text(json.dumps({"image": str(photo), "garments": [garment_json(predicted)]}))
+    kps = np.hstack([SHORT_SLEEVE_TOP_MM, np.full((25, 1), 2.0)])
+    kps[11, 2] = 1
+    doc = {"item1": {"category_id": 1, "bounding_box": [0, 10, 500, 610], "landmarks": kps.ravel().tolist()}}
+    (tmp_path / "df2.json").write_text(json.dumps(doc))
+    from_predict, from_df2 = (
+        _measure(capsys, [str(photo), "--mm-per-px", "0.5", "--keypoints", str(tmp_path / name)])["garments"][0]
+        for name in ("pred.json", "df2.json")
+    )
+    assert from_predict["measurements"] == from_df2["measurements"]  # occluded landmark 12 included
+    assert from_predict["keypoints"][11][2] == 1 and from_predict["score"] == pytest.approx(0.8)
+
+
+def test_only_a_pom_the_category_lacks_says_so(tmp_path, capsys):
+    photo = _photo(tmp_path / "shirt.png")
+    report = _measure(capsys, [str(photo), "--mm-per-px", "0.5", "--keypoints", str(_df2(tmp_path / "kp.json")),
+                               "--only", "inseam,chest_width"])
+    garment = report["garments"][0]
+    assert set(garment["measurements"]) == {"chest_width"}
+    assert any("inseam: not a point of measure of a short sleeve top" in w for w in garment["warnings"])
