@@ -466,6 +466,25 @@ def test_the_measurements_table_lists_failing_poms_first_under_a_coloured_verdic
     assert "FAIL" in panel.result_label.text() and FAIL_COLOUR.name() in panel.result_label.text()
 
 
+def test_the_verdict_names_the_sheets_poms_a_garment_of_this_category_lacks(qtbot):
+    from app.gui.measure_panel import MeasurementsPanel
+    from measure.calibration import Calibration
+    from measure.spec import SpecSheet
+
+    panel = MeasurementsPanel()
+    qtbot.addWidget(panel)
+    panel.set_calibration(Calibration.from_scale(1.0), "bench")
+    points = np.array([(x, 60.0 + 7 * x % 50, 2) for x in np.linspace(100, 600, 8)])
+    measured = panel.show_keypoints(SKIRT, points)
+    rows = "".join(f"{n},M,{m.cm},0.5\n" for n, m in measured.items()) + "sleeve_length,M,60,1\n"
+    panel.set_spec_sheets({"s": SpecSheet.from_csv_text("pom,size,target_cm,tolerance_cm\n" + rows)})
+    panel.spec_combo.setCurrentIndex(panel.spec_combo.findData("s"))
+    panel._on_spec(panel.spec_combo.currentIndex())
+    panel.show_keypoints(SKIRT, points)
+    text = panel.result_label.text()
+    assert "PASS" in text and "1 spec POM does not apply to skirt: sleeve_length" in text
+
+
 def test_undo_in_one_window_keeps_what_another_window_changed_since(qtbot, window, project, other):
     gid = window.canvas.selected_id
     original = stored(project, gid)

@@ -97,3 +97,16 @@ def test_only_a_pom_the_category_lacks_says_so(tmp_path, capsys):
     garment = report["garments"][0]
     assert set(garment["measurements"]) == {"chest_width"}
     assert any("inseam: not a point of measure of a short sleeve top" in w for w in garment["warnings"])
+
+
+def test_the_verdict_names_the_sheets_poms_the_category_lacks_and_ignored_columns(tmp_path, capsys):
+    photo = _photo(tmp_path / "shirt.png")
+    argv = [str(photo), "--mm-per-px", "0.5", "--keypoints", str(_df2(tmp_path / "kp.json"))]
+    report = _measure(capsys, argv)
+    chest = report["garments"][0]["measurements"]["chest_width"]["cm"]
+    spec = tmp_path / "spec.csv"
+    spec.write_text(f"pom,size,target_cm,tolerance_cm,notes\nchest_width,M,{chest},0.5,ok\ninseam,M,80,1,\n")
+    assert main(["measure", *argv, "--spec", str(spec), "--size", "M"]) == 0
+    out = capsys.readouterr()
+    assert "spec size M: PASS — 1 spec POM does not apply to short sleeve top: inseam" in out.out
+    assert "'notes'" in out.err and "ignored" in out.err

@@ -118,7 +118,7 @@ def _paint_measurements(
         if pts and m.cm is not None:
             text = f"{'≈ ' if m.occluded else ''}{m.cm:.1f} cm"
             if check is not None and check.status == "fail":
-                text += f" ({check.deviation_cm:+.1f})"
+                text += f" ({check.deviation_cm:+.2f})"  # the resolution the verdict is decided at
             _label(painter, pts[-1] + QPointF(4 * scale, -4 * scale), text, colour, scale)
     if result is not None and result.checks:
         verdict = {True: "PASS", False: "FAIL", None: "incomplete"}[result.passed]

@@ -6,6 +6,7 @@ point live; the window draws the returned construction lines on the canvas.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +184,8 @@ class MeasurementsPanel(QWidget):
         except (SpecError, OSError) as exc:
             QMessageBox.warning(self, "Spec sheet", str(exc))
             return
+        if sheet.warnings:  # columns it ignored (notes, descriptions): loaded, but said
+            QMessageBox.information(self, "Spec sheet", "\n".join(sheet.warnings))
         name = Path(path).name
         self.set_spec_sheets({name: sheet})
         self.spec_combo.setCurrentIndex(self.spec_combo.findData(name))
@@ -237,11 +240,14 @@ class MeasurementsPanel(QWidget):
                 self.result_label.setText(str(exc))
             else:
                 checks = {c.pom: c for c in result.checks}
-                verdict = {True: "PASS", False: "FAIL", None: "incomplete"}[result.passed]
                 colour = {True: PASS_COLOUR, False: FAIL_COLOUR, None: WARN_COLOUR}[result.passed]
                 if not result.checks:  # a sheet for other garment types
-                    verdict, colour = "no POM of this sheet applies to this category", WARN_COLOUR
-                self.result_label.setText(f"<b style='color:{colour.name()}'>Size {result.size}: {verdict}</b>")
+                    colour = WARN_COLOUR
+                # the summary names the sheet's POMs this category lacks: a PASS that skipped the sleeves of a
+                # top read as a sling must say so
+                self.result_label.setText(
+                    f"<b style='color:{colour.name()}'>Size {result.size}: {html.escape(result.summary)}</b>"
+                )
         unit = "cm" if calibration is not None else "px"
         self.table.setRowCount(len(measured))
         # failing POMs first: at a measuring table they are what the verdict is about

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from app.cli.pipeline_options import add_pipeline_options, pipeline_options
 
@@ -231,6 +232,8 @@ def _load_spec(args, catalog):
         raise CliError(f"{args.spec}: {exc}", 2) from None
     if args.size not in sheet.sizes:
         raise CliError(f"{args.spec}: no size {args.size!r} (sizes: {', '.join(sheet.sizes)})", 2)
+    for warning in sheet.warnings:  # columns it ignored: said once, not per garment
+        print(f"garment-studio: warning: {warning}", file=sys.stderr)
     return sheet
 
 
@@ -259,8 +262,11 @@ def _garment_report(garment, calibration, catalog, only, sheet, size) -> dict:
         "bbox": [float(v) for v in garment.bbox],
         "keypoints": [[float(x), float(y), int(v)] for x, y, v in keypoints],
         "measurements": {name: m.to_dict() for name, m in results.items()},
-        "spec": sheet.check(results, size, category.id).to_dict() if sheet else None,
+        "spec": None,
     }
+    if sheet:
+        result = sheet.check(results, size, category.id, catalog)
+        report["spec"] = {**result.to_dict(), "summary": result.summary}
     present = keypoints[keypoints[:, 2] > 0, :2]
     warning = calibration.extrapolation_warning(present)
     report["warnings"] = [warning] if warning else []
@@ -297,12 +303,8 @@ def _print_table(payload: dict) -> None:
                 else ""
             )
             print(f"  {name:28s}{shown}{verdict}")
-        if garment["spec"]:
-            passed = garment["spec"]["passed"]
-            verdict = {True: "PASS", False: "FAIL", None: "incomplete (some POMs not measured)"}[passed]
-            if not garment["spec"]["poms"]:  # a sheet for other garment types
-                verdict = f"no POM of the sheet applies to a {garment['category']}"
-            print(f"  spec size {garment['spec']['size']}: {verdict}")
+        if garment["spec"]:  # the verdict, and the sheet's POMs a garment of this category does not have
+            print(f"  spec size {garment['spec']['size']}: {garment['spec']['summary']}")
         for warning in garment["warnings"]:
             print(f"  warning: {warning}")
 
