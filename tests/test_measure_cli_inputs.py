@@ -110,3 +110,19 @@ def test_the_verdict_names_the_sheets_poms_the_category_lacks_and_ignored_column
     out = capsys.readouterr()
     assert "spec size M: PASS — 1 spec POM does not apply to short sleeve top: inseam" in out.out
     assert "'notes'" in out.err and "ignored" in out.err
+
+
+def test_measure_into_a_project_runs_the_projects_active_model_version(tmp_path, capsys):
+    """The project's active version is what measure runs (as predict and the app do): here one whose graph
+    files are placeholders, so the run names it when it cannot load it instead of using the bundled model."""
+    from retrain_fixtures import fake_card
+
+    from app.store.repository import ProjectStore
+
+    project = tmp_path / "shop.db"
+    card = fake_card(tmp_path / "retrained", version="0.3.0")
+    with ProjectStore.create(project) as store:
+        store.register_model("bootstrap", "0.3.0", str(card), active=True)
+    photo = _photo(tmp_path / "new.png")
+    assert main(["measure", str(photo), "--mm-per-px", "1", "--project", str(project)]) != 0
+    assert f"cannot load {card}" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from app.cli.pipeline_options import add_pipeline_options, pipeline_options
 
@@ -146,10 +147,15 @@ def _run_model(args, image) -> list:
         raise CliError(
             f"the model runtime is not available ({exc}); pass --keypoints DF2.json to measure given points"
         ) from None
+    card = args.model
+    if card is None and args.project and Path(args.project).is_file():
+        from app.cli.commands.predict import project_card
+
+        card = project_card(Path(args.project))  # the project's active version, as the app and predict use
     try:
-        pipeline = GarmentPipeline.from_card(args.model, provider=args.provider, **pipeline_options(args))
+        pipeline = GarmentPipeline.from_card(card, provider=args.provider, **pipeline_options(args))
     except (OSError, ValueError, RuntimeError) as exc:
-        where = args.model or "the bundled bootstrap model"
+        where = card or "the bundled bootstrap model"
         raise CliError(
             f"cannot load {where}: {exc}; pass --keypoints DF2.json to measure given points"
         ) from None
