@@ -21,6 +21,21 @@ RANSAC_THRESHOLD_PX = 2.0
 SMALL_BOARD_FRACTION = 0.05  # board hull below this share of the image area gets a warning
 HIGH_REPROJECTION_PX = 1.0
 
+# Refusals: a fit that fails one of these is not the board in the photo, or not one a table plane can rest on.
+# At least half the detected corners must agree with the fitted plane. A board that is really there loses at
+# most a few corners to glare or a fold; when most are outliers, the detector matched the grid to something
+# else (a checkerboard spec on a ChArUco board found 15 "corners" that were not its grid, 6 of them "fitting").
+MIN_INLIER_FRACTION = 0.5
+# RMS of the inliers, on the table, as a share of the board's corner spacing (its square). Corners of a real
+# board are found to a fraction of a pixel: 0.02-0.66 mm on 40 mm squares (at most 1.7 %) over 97 synthetic
+# workstation photos, and an uncorrected wide-angle lens adds a few per cent. A tenth of a square means
+# corners lie off the grid by a tenth of its pitch: the matched grid is not the board (the fits above: 2-4 mm).
+MAX_RMS_SQUARE_FRACTION = 0.10
+# Share of the image the inlier hull must cover. The default 7x5 board covered 0.64-2.5 % in those photos
+# and 1.1-2.2 % in the bundled sample; at 0.1 % it spans about 1/30 of the photo's width, so a garment across
+# the photo lies tens of board sizes away, where the plane is guesswork (the fits above: 0.03-0.1 %).
+MIN_BOARD_FRACTION = 0.001
+
 
 def to_gray(image: np.ndarray) -> np.ndarray:
     if image is None or not isinstance(image, np.ndarray) or image.size == 0:
@@ -36,6 +51,27 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 def _hull(points: np.ndarray) -> np.ndarray:
     return cv2.convexHull(points.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+
+
+def _corner_spacing(table_mm: np.ndarray) -> float:
+    """The board's pitch: the median distance from each model corner to its nearest neighbour (mm)."""
+    gaps = np.linalg.norm(table_mm[:, None, :] - table_mm[None, :, :], axis=2)
+    np.fill_diagonal(gaps, np.inf)
+    return float(np.median(gaps.min(axis=1)))
+
+
+def check_intrinsics(camera_matrix: np.ndarray | None, image_size: tuple[int, int]) -> None:
+    """Refuse a camera matrix whose principal point lies outside the photo: it was made for another image
+    size (lens intrinsics are in pixels of the images they were computed on)."""
+    if camera_matrix is None:
+        return
+    k = np.asarray(camera_matrix, dtype=np.float64).reshape(3, 3)
+    width, height = image_size
+    if not (0 < k[0, 2] < width and 0 < k[1, 2] < height):
+        raise CalibrationError(
+            f"the lens intrinsics' principal point ({k[0, 2]:.0f}, {k[1, 2]:.0f}) px lies outside this "
+            f"{width}x{height} photo: they were made on images of another size; compute intrinsics at this size"
+        )
 
 
 def fit_table_plane(
@@ -54,6 +90,7 @@ def fit_table_plane(
     table_mm = np.asarray(table_mm, dtype=np.float64).reshape(-1, 2)
     if len(image_px) < 4:
         raise CalibrationError(f"too few calibration points: {len(image_px)} found, at least 4 needed")
+    check_intrinsics(camera_matrix, image_size)
     probe = Calibration(method, np.eye(3), image_size, camera_matrix, dist_coeffs)
     ideal_px = probe.undistort_px(image_px)
 
@@ -76,10 +113,12 @@ def fit_table_plane(
     err_px = float(np.sqrt(np.mean(np.sum((projected - ideal_px[inliers]) ** 2, axis=1))))
     err_mm = float(np.sqrt(np.mean(np.sum((mapped - table_mm[inliers]) ** 2, axis=1))))
 
-    warnings: list[str] = []
     hull_px = _hull(image_px[inliers])
     hull_mm = _hull(table_mm[inliers])
     share = cv2.contourArea(hull_px.astype(np.float32)) / float(image_size[0] * image_size[1])
+    _refuse_implausible_fit(int(inliers.sum()), len(inliers), err_mm, _corner_spacing(table_mm), share, board)
+
+    warnings: list[str] = []
     if share < SMALL_BOARD_FRACTION:
         warnings.append(
             f"the calibration target covers only {100 * share:.1f}% of the image; "
@@ -108,6 +147,30 @@ def fit_table_plane(
         board_region_px=hull_px.tolist(),
         warnings=warnings,
     )
+
+
+def _refuse_implausible_fit(
+    kept: int, found: int, rms_mm: float, spacing_mm: float, share: float, board: str | None
+) -> None:
+    """Raise CalibrationError when the fit cannot be the board (see MIN_INLIER_FRACTION and the others)."""
+    target = f"board {board}" if board else "the calibration target"
+    hint = "check that the board spec matches the board in the photo and that the whole board is visible"
+    if kept < MIN_INLIER_FRACTION * found:
+        raise CalibrationError(
+            f"{target}: only {kept} of {found} detected corners fit one plane (at least half must): "
+            f"this is not the board; {hint}"
+        )
+    if rms_mm > MAX_RMS_SQUARE_FRACTION * spacing_mm:
+        raise CalibrationError(
+            f"{target}: the corners fit the board with {rms_mm:.2f} mm RMS, "
+            f"{100 * rms_mm / spacing_mm:.0f}% of its {spacing_mm:g} mm corner spacing (at most "
+            f"{100 * MAX_RMS_SQUARE_FRACTION:.0f}%): this is not the board, or it is not flat; {hint}"
+        )
+    if share < MIN_BOARD_FRACTION:
+        raise CalibrationError(
+            f"{target} covers only {100 * share:.2f}% of the image (at least {100 * MIN_BOARD_FRACTION:.1f}%): "
+            f"too small to measure a garment with; {hint}, or move the camera closer"
+        )
 
 
 def _image_size(gray: np.ndarray) -> tuple[int, int]:
@@ -222,17 +285,30 @@ def calibrate_checkerboard(
 
 def calibrate_two_point(
     spec: TwoPointSpec | str,
-    image_size: tuple[int, int] | None = None,
+    image_size: tuple[int, int],
     camera_matrix: np.ndarray | None = None,
     dist_coeffs: np.ndarray | None = None,
 ) -> Calibration:
     """Uniform scale from a known length between two clicked points (assumes a straight-down view).
+
+    ``image_size`` (w, h) is the photo's the points were clicked on: the calibration records it, so it is
+    refused on photos of another size (a resized photo has another scale). A scale known without a photo
+    is ``Calibration.from_scale``.
 
     With lens intrinsics the two points are undistorted before their distance is taken, and the
     calibration keeps the intrinsics, so every point measured with it is undistorted the same way: a
     wide-angle webcam's barrel distortion otherwise shortens a line across the frame by several per cent.
     """
     spec = TwoPointSpec.parse(spec) if isinstance(spec, str) else spec
+    try:
+        width, height = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        width = height = 0
+    if width <= 0 or height <= 0:
+        raise CalibrationError(
+            f"a two-point reference needs the size of the photo its points were taken on, got {image_size!r}"
+        )
+    check_intrinsics(camera_matrix, (width, height))
     lens = {}
     p1, p2 = np.asarray(spec.p1, np.float64), np.asarray(spec.p2, np.float64)
     if camera_matrix is not None:
@@ -245,7 +321,7 @@ def calibrate_two_point(
     return Calibration.from_scale(
         spec.length_mm / length_px,
         method="two-point",
-        image_size=image_size,
+        image_size=(width, height),
         **lens,
         board=str(spec),
         reprojection_error_px=0.0,

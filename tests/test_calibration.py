@@ -67,8 +67,10 @@ def test_small_board_far_garment_warns():
     scene = render_table_scene(10, 0)  # the default 7x5 board, garment beside it
     calib = calibrate_charuco(scene.image, "7x5:40:30:DICT_5X5_100")
     assert any("covers only" in w for w in calib.warnings)
-    far = scene.table_to_image(np.array([[1400.0, 900.0]]))
+    # 2.6 m from the board a length from its centre is ~11 mm off; the garment beside it (1 mm) is not warned
+    far = scene.table_to_image(np.array([[2500.0, 1800.0]]))
     assert "extrapolated" in calib.extrapolation_warning(far)
+    assert calib.extrapolation_warning(scene.garment_px) is None
     assert calib.extrapolation_warning(scene.table_to_image(np.array([[100.0, 100.0]]))) is None
 
 

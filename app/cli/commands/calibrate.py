@@ -52,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write a printable board at true size (the --charuco/--aruco/--checkerboard target)",
     )
     parser.add_argument(
+        "--paper", choices=("a4", "letter", "a3"),
+        help="with --print-board: lay the board out on this sheet (5 mm margins) instead of a page of the "
+        "board's own size (300 x 220 mm for the default board: A3); the default board fits A4, not Letter",
+    )
+    parser.add_argument(
         "--dpi", type=float, default=300.0,
         help=f"resolution of the printable board, {DPI_RANGE[0]}-{DPI_RANGE[1]} (default 300)",
     )
@@ -68,12 +73,13 @@ def _same_file(a: str, b: str) -> bool:
 def _print_board(args) -> None:
     from app.cli.errors import CliError
     from measure.boards import ArucoSpec, BoardSpecError, CharucoSpec, CheckerboardSpec
-    from measure.printable import write_printable
+    from measure.printable import print_instructions, write_printable_page
 
     if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:  # also refuses nan and inf
         raise CliError(f"--dpi must be between {DPI_RANGE[0]} and {DPI_RANGE[1]}, got {args.dpi:g}", 2)
     if args.image and _same_file(args.print_board, args.image):
         raise CliError(f"--print-board {args.print_board} is the photo to calibrate from: give another file", 2)
+    paper = getattr(args, "paper", None)
     try:
         if args.aruco:
             spec = ArucoSpec.parse(args.aruco)
@@ -83,15 +89,15 @@ def _print_board(args) -> None:
             raise CliError("a two-point reference has no printable board")
         else:
             spec = CharucoSpec.parse(args.charuco) if args.charuco else CharucoSpec()
-        width, height = write_printable(spec, args.print_board, args.dpi)
+        layout = write_printable_page(spec, args.print_board, args.dpi, paper)
     except (BoardSpecError, ValueError) as exc:
         raise CliError(str(exc), 2) from None
     except OSError as exc:
         raise CliError(f"cannot write {args.print_board}: {exc}") from None
-    print(
-        f"wrote {args.print_board}: {spec} on a {width:.1f} x {height:.1f} mm page at {args.dpi:g} dpi; "
-        "print at 100 % (actual size) and check one square with a ruler"
-    )
+    width, height = layout.page_mm
+    print(f"wrote {args.print_board}: {spec} on a {width:.1f} x {height:.1f} mm page at {args.dpi:g} dpi")
+    for line in print_instructions(spec, layout):
+        print(line)
 
 
 def load_image(path: str):
@@ -133,7 +139,9 @@ def calibrate_from_args(args, image, intrinsics=(None, None)):
         raise CliError(f"{args.image}: {exc}") from None
 
 
-def _intrinsics(args):
+def _intrinsics(args, image_size: tuple[int, int]):
+    """Lens intrinsics for a photo of ``image_size`` (w, h): from --intrinsics or --intrinsic-views, which
+    must have been made at that size (a camera matrix is in pixels of its images)."""
     from app.cli.errors import CliError
     from measure.calibration import Calibration, CalibrationError
     from measure.detect import calibrate_intrinsics
@@ -145,9 +153,18 @@ def _intrinsics(args):
             raise CliError(str(exc)) from None
         if not source.has_intrinsics:
             raise CliError(f"{args.intrinsics} holds no lens intrinsics")
-        return source.camera_matrix, source.dist_coeffs
+        try:
+            return source.intrinsics_for(*image_size)
+        except CalibrationError as exc:
+            raise CliError(f"{args.intrinsics}: {exc}", 2) from None
     if args.intrinsic_views:
         images = [load_image(p) for p in args.intrinsic_views]
+        for path, view in zip(args.intrinsic_views, images, strict=True):
+            if (view.shape[1], view.shape[0]) != tuple(image_size):
+                raise CliError(
+                    f"intrinsics view {path} is {view.shape[1]}x{view.shape[0]}, the photo {image_size[0]}x"
+                    f"{image_size[1]}: lens intrinsics apply to photos of the size they were computed on", 2
+                )
         try:
             camera_matrix, dist, rms = calibrate_intrinsics(images, args.charuco or "7x5:40:30:DICT_5X5_100")
         except CalibrationError as exc:
@@ -163,6 +180,8 @@ def _intrinsics(args):
 def run(args) -> int:
     from app.cli.errors import CliError
 
+    if getattr(args, "paper", None) and not args.print_board:
+        raise CliError("--paper lays out a printed board: give --print-board OUT.pdf too", 2)
     if args.print_board:
         _print_board(args)
         if not args.image:
@@ -175,7 +194,7 @@ def run(args) -> int:
         if other and _same_file(args.output, other):
             raise CliError(f"-o {args.output} is {what}: give another file for the calibration", 2)
     image = load_image(args.image)
-    calibration = calibrate_from_args(args, image, _intrinsics(args))
+    calibration = calibrate_from_args(args, image, _intrinsics(args, (image.shape[1], image.shape[0])))
     try:
         calibration.save(args.output)
     except OSError as exc:
