@@ -26,6 +26,7 @@ from .common import (
     ImportReport,
     Selection,
     atomic_write_json,
+    count_predicted,
     ingest,
     is_fld,
     read_json,
@@ -146,7 +147,7 @@ def export_coco(store, out_dir: Path, selection: Selection) -> ExportReport:
     report = ExportReport()
     out_dir = out_dir.resolve()
     images, annotations = [], []
-    for info, garments in selected_images(store, selection):
+    for info, garments in selected_images(store, selection, report):
         src = store.resolve_path(info.path).resolve()
         try:
             file_name = src.relative_to(out_dir).as_posix()
@@ -163,6 +164,7 @@ def export_coco(store, out_dir: Path, selection: Selection) -> ExportReport:
             if "pair_id" in info.attributes:
                 ann["pair_id"] = info.attributes["pair_id"]
             annotations.append(ann)
+            report.predicted += count_predicted([g])
         report.images += 1
     report.garments = len(annotations)
     report.files.append(atomic_write_json(out_dir / "annotations.json", build_document(images, annotations)))

@@ -47,6 +47,8 @@ class ExportReport:
     images: int = 0
     garments: int = 0
     skipped: int = 0  # garments this format cannot carry (FLD layouts in DF2 formats)
+    predicted: int = 0  # exported garments that are a model's unreviewed predictions
+    images_left_out: int = 0  # images with chosen garments left out for also holding garments of other statuses
     files: list[Path] = field(default_factory=list)
     copies: list[Path] = field(default_factory=list)  # images this export linked or copied into the folder
     errors: list[str] = field(default_factory=list)
@@ -60,21 +62,47 @@ class Selection:
     categories: frozenset[int] | None = None
 
     @classmethod
-    def parse(cls, status: str | None = "all", categories: Iterable[int | str] | None = None) -> Selection:
-        statuses = None if status in (None, "all") else frozenset({GarmentStatus(status)})
-        cats = None
-        if categories:
-            cats = frozenset(deepfashion2().category(_as_key(c)).id for c in categories)
-        return cls(statuses, cats)
+    def parse(cls, status: str | Iterable[str] | None = "all", categories: Iterable[int | str] | None = None) -> Selection:
+        """``status``: "all" (or None), one status, or several, comma-separated ("corrected,verified") or listed."""
+        return cls(parse_statuses(status), _categories(categories))
 
     @property
     def everything(self) -> bool:
         return self.statuses is None and self.categories is None
 
+    def takes_category(self, garment: Garment) -> bool:
+        return self.categories is None or garment.category_id in self.categories
+
     def takes(self, garment: Garment) -> bool:
-        return (self.statuses is None or garment.status in self.statuses) and (
-            self.categories is None or garment.category_id in self.categories
-        )
+        return (self.statuses is None or garment.status in self.statuses) and self.takes_category(garment)
+
+
+STATUS_CHOICES = ("all", *(str(s) for s in GarmentStatus))
+
+
+def parse_statuses(status: str | Iterable[str] | None) -> frozenset[GarmentStatus] | None:
+    """The statuses a ``--status`` value names; None for all of them. Raises DatasetError naming a bad one."""
+    if status is None:
+        return None
+    names = status.split(",") if isinstance(status, str) else list(status)
+    names = [str(n).strip().lower() for n in names if str(n).strip()]
+    if not names:
+        raise DatasetError(f"no status given: use one of {', '.join(STATUS_CHOICES)}, or several joined by commas")
+    chosen = set()
+    for name in names:
+        if name == "all":
+            return None
+        try:
+            chosen.add(GarmentStatus(name))
+        except ValueError:
+            raise DatasetError(f"status {name!r} is not one of {', '.join(STATUS_CHOICES)}") from None
+    return None if chosen == set(GarmentStatus) else frozenset(chosen)
+
+
+def _categories(categories: Iterable[int | str] | None) -> frozenset[int] | None:
+    if not categories:
+        return None
+    return frozenset(deepfashion2().category(_as_key(c)).id for c in categories)
 
 
 def _as_key(value: int | str) -> int | str:
@@ -87,13 +115,32 @@ def is_fld(garment: Garment) -> bool:
     return str(garment.extra.get(LAYOUT_KEY, "df2")).startswith("fld")
 
 
-def selected_images(store, selection: Selection):
+def selected_images(store, selection: Selection, report: ExportReport | None = None, whole_images: bool = True):
     """Yield (ImageInfo, [(garment_id, Garment)]) in image order; images without a chosen garment are left
-    out unless the selection is everything (then empty images stay, as negatives)."""
+    out unless the selection is everything (then empty images stay, as negatives).
+
+    An image is the unit of a dataset: with a status filter (and ``whole_images``) an image is taken only when
+    every garment of the chosen categories on it has a chosen status. Otherwise its other garments would be
+    missing from the labels and read as background, and a detector's correct finds there as false positives.
+    Such images are counted in ``report.images_left_out``. Garments of other categories do not matter: a
+    category-filtered dataset treats them as background by design.
+    """
     for info in store.list_images():
-        chosen = [(gid, g) for gid, g in store.garments(info.id) if selection.takes(g)]
+        pairs = store.garments(info.id)
+        chosen = [(gid, g) for gid, g in pairs if selection.takes(g)]
+        if whole_images and selection.statuses is not None and any(
+            g.status not in selection.statuses for _, g in pairs if selection.takes_category(g)
+        ):
+            if chosen and report is not None:
+                report.images_left_out += 1
+            continue
         if chosen or selection.everything:
             yield info, chosen
+
+
+def count_predicted(garments) -> int:
+    """How many of these garments are a model's predictions nobody reviewed."""
+    return sum(1 for g in garments if g.status == GarmentStatus.PREDICTED)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

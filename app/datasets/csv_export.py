@@ -56,7 +56,8 @@ def export_measurements_csv(store, out_dir: Path, selection: Selection, spec=Non
     writer = csv.writer(buf, lineterminator="\n")
     checking = spec is not None and size
     writer.writerow(COLUMNS + (SPEC_COLUMNS if checking else ()))
-    for info, garments in selected_images(store, selection):
+    # a QC report, not a dataset: each garment's rows stand alone (and carry its status), so no whole-image rule
+    for info, garments in selected_images(store, selection, whole_images=False):
         by_id = dict(garments)
         rows = [m for m in store.measurements(image_id=info.id) if m.garment_id in by_id]
         verdicts = {}

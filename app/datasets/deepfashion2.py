@@ -6,6 +6,11 @@ Item attributes (style, scale, occlusion, zoom_in, viewpoint, segmentation) and 
 ``source``/``pair_id`` are kept in the store and written back. The image is found beside the JSON or in
 a sibling ``image/`` folder with the same stem. Coordinates stay floats. Our exports add each garment's
 ``status`` (and a model's ``score``), so an exported prediction re-imports as a prediction, not as a label.
+
+The official ``deepfashion2_to_coco.py`` reads the file's ``pair_id`` and each item's ``style`` and
+``segmentation`` unconditionally, so an export always writes them (and ``source``): the stored values when
+the garment or image came from DF2, else neutral defaults (``DEFAULT_SOURCE``, the image's project id as
+its own pair, style 0 = in no shop/consumer pair, segmentation ``[]`` = no mask known; ADR 0003).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from .common import (
     ImportReport,
     Selection,
     atomic_write_json,
+    count_predicted,
     export_image,
     find_image,
     finite_score,
@@ -37,6 +43,8 @@ from .common import (
 ITEM_KEY = re.compile(r"^item(\d+)$")
 ITEM_ATTRIBUTES = ("style", "scale", "occlusion", "zoom_in", "viewpoint", "segmentation")
 IMAGE_ATTRIBUTES = ("source", "pair_id")
+DEFAULT_SOURCE = "user"  # DF2's word for a photo not from a shop catalogue
+DEFAULT_STYLE = 0  # DF2: the item takes part in no shop/consumer pair
 
 
 def _number_list(value, what: str, length: int | None = None) -> list[float]:
@@ -97,6 +105,9 @@ def encode_item(garment: Garment) -> dict:
         "landmarks": flat,
     }
     item.update({k: garment.extra[k] for k in ITEM_ATTRIBUTES if k in garment.extra})
+    # fields the official DF2 -> COCO conversion reads from every item: neutral values when none is stored
+    item.setdefault("style", DEFAULT_STYLE)
+    item.setdefault("segmentation", [])
     if garment.score is not None:
         item["score"] = float(garment.score)
     item["status"] = str(garment.status)
@@ -154,15 +165,23 @@ def import_deepfashion2(store, source: Path, status: GarmentStatus = GarmentStat
     return report
 
 
+def image_fields(info) -> dict:
+    """The file's ``source`` and ``pair_id``: as stored, else ``DEFAULT_SOURCE`` and the image's own id (a
+    pair of one: no other image shares it unless it came from DF2 with that pair id)."""
+    stored = {k: info.attributes[k] for k in IMAGE_ATTRIBUTES if k in info.attributes}
+    return {"source": stored.get("source", DEFAULT_SOURCE), "pair_id": stored.get("pair_id", info.id)}
+
+
 def export_deepfashion2(store, out_dir: Path, selection: Selection, copy_images: bool = True) -> ExportReport:
     """``OUT/annos/<stem>.json`` per image (and the image in ``OUT/image/`` so the folder re-imports)."""
     report = ExportReport()
-    chosen = list(selected_images(store, selection))
+    chosen = list(selected_images(store, selection, report))
     stems = unique_stems(info for info, _ in chosen)
     for info, garments in chosen:
         items = [g for _, g in garments if not is_fld(g)]
         report.skipped += len(garments) - len(items)
-        doc = {k: info.attributes[k] for k in IMAGE_ATTRIBUTES if k in info.attributes}
+        report.predicted += count_predicted(items)
+        doc = image_fields(info)
         doc.update({f"item{i}": encode_item(g) for i, g in enumerate(items, start=1)})
         stem = stems[info.id]
         if copy_images:

@@ -16,7 +16,7 @@ MANIFEST = ".garment-studio-export.json"
 ANNOTATION_FILES = {
     "coco": ("annotations.json",),
     "deepfashion2": ("annos/*.json",),
-    "yolo-pose": ("labels/*.txt", "data.yaml"),
+    "yolo-pose": ("labels/*.txt", "data.yaml", "train.txt", "val.txt"),
     "csv": ("measurements.csv",),
     "fld": ("list_landmarks.txt",),
 }

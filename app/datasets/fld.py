@@ -25,6 +25,7 @@ from .common import (
     ImportReport,
     Selection,
     atomic_write_text,
+    count_predicted,
     ingest,
     selected_images,
 )
@@ -132,9 +133,10 @@ def export_fld(store, out_dir: Path, selection: Selection) -> ExportReport:
     """``OUT/list_landmarks.txt`` with image paths as stored (resolved when relative); DF2 garments skipped."""
     report = ExportReport()
     rows = []
-    for info, garments in selected_images(store, selection):
+    for info, garments in selected_images(store, selection, report):
         fld_garments = [g for _, g in garments if g.extra.get(LAYOUT_KEY) in TYPE_BY_LAYOUT]
         report.skipped += len(garments) - len(fld_garments)
+        report.predicted += count_predicted(fld_garments)
         image = store.resolve_path(info.path).resolve().as_posix()
         rows += [format_line(image, g) for g in fld_garments]
         report.images += bool(fld_garments)

@@ -14,10 +14,12 @@ from .common import DatasetError, ExportReport, ImportReport, Selection, ingest
 from .csv_export import export_measurements_csv
 from .deepfashion2 import export_deepfashion2, import_deepfashion2
 from .fld import export_fld, import_fld
-from .yolo_pose import export_yolo_pose
+from .yolo_pose import check_val_fraction, export_yolo_pose
 
 IMPORT_FORMATS = ("auto", "images", "deepfashion2", "coco", "fld")
 EXPORT_FORMATS = ("coco", "deepfashion2", "yolo-pose", "csv", "fld")
+# Formats whose files have no place for a garment's status: an exported prediction reads as a label there.
+STATUSLESS_FORMATS = ("yolo-pose", "fld")
 
 
 def _json_kind(path: Path) -> str:
@@ -103,19 +105,47 @@ EXPORTERS = {
 
 def export_project(
     store, out_dir: Path, fmt: str, selection: Selection | None = None, overwrite: bool = False,
-    spec=None, size: str | None = None,
+    spec=None, size: str | None = None, val_fraction: float | None = None,
 ) -> ExportReport:
     """Export into ``out_dir``, which must be empty unless ``overwrite`` (see ``export_folder``). ``spec`` and
-    ``size`` (a ``measure.spec.SpecSheet``) add pass/fail columns to the measurements CSV."""
+    ``size`` (a ``measure.spec.SpecSheet``) add pass/fail columns to the measurements CSV. ``val_fraction``:
+    the share of images YOLO-pose lists in val.txt (default 0.1; 0 = validate on the training set)."""
     if spec is not None and fmt != "csv":
         raise DatasetError("a spec sheet applies to the measurements CSV only (--format csv)")
+    if val_fraction is not None and fmt != "yolo-pose":
+        raise DatasetError("a validation fraction applies to the YOLO-pose export only (--format yolo-pose)")
     if fmt not in EXPORTERS:
         raise DatasetError(f"unknown export format {fmt!r} ({', '.join(EXPORT_FORMATS)})")
+    if val_fraction is not None:
+        check_val_fraction(val_fraction)  # before the folder is touched
     out_dir = Path(out_dir)
     keep = {store.resolve_path(info.path).resolve() for info in store.list_images()}
     export_folder.prepare(out_dir, fmt, overwrite, keep)
     selection = selection or Selection()
-    report = (export_measurements_csv(store, out_dir, selection, spec, size) if fmt == "csv"
-              else EXPORTERS[fmt](store, out_dir, selection))
+    if fmt == "csv":
+        report = export_measurements_csv(store, out_dir, selection, spec, size)
+    elif fmt == "yolo-pose":
+        report = export_yolo_pose(store, out_dir, selection, val_fraction=val_fraction)
+    else:
+        report = EXPORTERS[fmt](store, out_dir, selection)
     export_folder.write_manifest(out_dir, fmt, report)
     return report
+
+
+def left_out_note(report: ExportReport) -> str | None:
+    """One line on the images a status filter left out whole, or None."""
+    n = report.images_left_out
+    if not n:
+        return None
+    return (f"{n} image{'s' if n != 1 else ''} left out: {'they also hold' if n != 1 else 'it also holds'} "
+            "garments of other statuses, which would be missing from the labels and read as background")
+
+
+def status_warning(fmt: str, report: ExportReport) -> str | None:
+    """For a format with no status field that got predictions: how many, and that they read as labels."""
+    n = report.predicted
+    if fmt not in STATUSLESS_FORMATS or not n:
+        return None
+    return (f"{n} exported garment{'s are' if n != 1 else ' is a'} model prediction{'s' if n != 1 else ''} nobody "
+            f"reviewed, and {fmt} files cannot mark {'them' if n != 1 else 'it'}: "
+            f"{'they' if n != 1 else 'it'} will be used as ground truth")

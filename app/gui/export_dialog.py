@@ -62,8 +62,13 @@ class ExportDialog(QDialog):
         for fmt in EXPORT_FORMATS:
             self.format.addItem(FORMAT_LABELS.get(fmt, fmt), fmt)
         self.status = QComboBox()
-        for value, text in (("verified", "Verified only"), ("all", "All garments"), ("corrected", "Corrected only"), ("predicted", "Predicted only")):
+        for value, text in (
+            ("verified", "Verified only"), ("corrected,verified", "Verified and corrected (reviewed)"),
+            ("all", "All garments"), ("corrected", "Corrected only"), ("predicted", "Predicted only"),
+        ):
             self.status.addItem(text, value)
+        self.status.setToolTip("With a status chosen, an image is exported only when all its garments have it: "
+                               "a garment left out would read as background. The images left out are counted.")
         self.category = QComboBox()
         self.category.addItem("All categories", None)
         for cat in deepfashion2().categories:
@@ -135,6 +140,14 @@ class ExportDialog(QDialog):
         text = f"{report.images} images, {report.garments} garments written to {self.out_dir.text()}"
         if report.skipped:
             text += f"; {report.skipped} garments this format cannot hold were skipped"
+        from app.datasets.formats import left_out_note, status_warning
+
+        note = left_out_note(report)
+        if note:
+            text += f"\n{note[0].upper()}{note[1:]}."
+        warning = status_warning(self.format.currentData(), report)
+        if warning:
+            text += f"\nWarning: {warning}. Choose 'Verified and corrected' to export reviewed garments only."
         if not report.garments and self.format.currentData() != "csv":
             text += "\nNo garment matched the chosen status and category: nothing to train on in this export."
         if report.errors:
