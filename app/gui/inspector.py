@@ -21,6 +21,14 @@ from inference.annotation import Garment, GarmentStatus, Visibility
 from inference.schema import deepfashion2
 
 
+class _NoWheelComboBox(QComboBox):
+    """A combo box the mouse wheel passes over: one notch on a QComboBox picks the next item (and emits
+    ``activated``), which here would change a garment's category and re-read its landmarks."""
+
+    def wheelEvent(self, event) -> None:
+        event.ignore()  # to the parent, as if the box were not there
+
+
 class InspectorPanel(QWidget):
     categoryChosen = Signal(int, int)  # garment id, category id
     pointRowActivated = Signal(int, int)  # garment id, point index
@@ -28,11 +36,11 @@ class InspectorPanel(QWidget):
     def __init__(self, actions, parent=None):
         super().__init__(parent)
         self.garment_id: int | None = None
-        self.category = QComboBox()
+        self.category = _NoWheelComboBox()
         for cat in deepfashion2().categories:
             self.category.addItem(f"{cat.id}. {cat.name}", cat.id)
         self.category.activated.connect(self._on_category)
-        # No wheel focus: scrolling the panel over the box must not change a garment's category
+        # No wheel focus, and no wheel at all (below): scrolling over the box must not change a garment's category
         self.category.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.status = QLabel("–")
         self.score = QLabel("–")

@@ -66,6 +66,7 @@ class JobRunner(QObject):
     itemDone = Signal(object)
     finished = Signal(str, object)  # job name, result
     failed = Signal(str, str)
+    refused = Signal(str)  # why a job did not start (one is running): said, not swallowed
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -81,6 +82,7 @@ class JobRunner(QObject):
 
     def start(self, name: str, fn: Callable, *args) -> bool:
         if self.busy:
+            self.refused.emit(f"{name}: not started: {self.name} is still running (Esc cancels it)")
             return False
         signals = _JobSignals(self)
         self._ctx = ctx = JobContext(signals)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt
+from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from app.gui.actions import Actions, ShortcutsDialog
@@ -26,7 +26,7 @@ from app.gui.measure_panel import MeasurementsPanel, spec_rows, spec_sheet_from_
 from app.gui.model_service import ModelService, annotate_job, images_to_annotate, import_job
 from app.gui.style import FAIL_COLOUR, PASS_COLOUR
 from app.store.database import StoreError, write_problem
-from app.store.repository import ProjectStore
+from app.store.repository import ImageStatus, ProjectStore
 from inference.annotation import Visibility
 
 ORGANISATION = "GarmentKeypointStudio"
@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.store: ProjectStore | None = None
         self.session: EditSession | None = None
         self.image_id: int | None = None
+        self._empty_verify_armed: int | None = None  # the photo a first Space on an unread, empty photo named
         self._stepping_history = False  # inside an undo or redo (see _on_session_change)
         self.actions = Actions(self)
         self.canvas = CanvasView(self)
@@ -173,6 +174,7 @@ class MainWindow(QMainWindow):
         self.editor.garmentReloaded.connect(self._on_garment_reloaded)
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.inspector.categoryChosen.connect(self.reading.change_category)
+        self.inspector.pointRowActivated.connect(self.show_point)
         self.measurements.changed.connect(self.update_measurements)
         self.measurements.changed.connect(self._sync_live_measuring)
         self.measurements.profile.activated.connect(self._remember_profile)
@@ -182,6 +184,7 @@ class MainWindow(QMainWindow):
         self.jobs.itemDone.connect(self._on_job_item)
         self.jobs.finished.connect(self._on_job_finished)
         self.jobs.failed.connect(lambda name, err: QMessageBox.warning(self, name, err))
+        self.jobs.refused.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.reading.message.connect(self.statusBar().showMessage)
 
     # Project ----------------------------------------------------------------------------------------------
@@ -310,6 +313,7 @@ class MainWindow(QMainWindow):
         if self.store is None:
             return
         self.image_id = image_id
+        self._empty_verify_armed = None
         self.editor.show_image(image_id)
         info = self.store.image(image_id)
         path = self.store.resolve_path(info.path)
@@ -373,9 +377,32 @@ class MainWindow(QMainWindow):
             self.images.select_image(info.id)
         return True
 
+    def show_point(self, garment_id: int, index: int) -> None:
+        """A landmark row double-clicked in the inspector: bring the point into view (or say it is missing)."""
+        item = self.canvas.garment_item(garment_id)
+        if item is None or not 0 <= index < len(item.points):
+            return
+        point = item.points[index]
+        if point.visibility == Visibility.ABSENT:
+            self.statusBar().showMessage(
+                f"Landmark {index + 1} ({point.name}) is not placed (A places the missing landmarks in order, at the cursor)", 6000)
+            return
+        self.canvas.centerOn(point)
+        self.statusBar().showMessage(f"Landmark {index + 1} ({point.name})", 3000)
+
     def verify_and_next(self) -> None:
         if self.session is None or self.image_id is None:
             return
+        info = self.store.image(self.image_id)
+        if info.status == ImageStatus.NEW and self._empty_verify_armed != self.image_id:
+            # Verified empty, a photo leaves the work queue (auto-annotate and verified exports skip it): a
+            # stray Space on a photo nobody has looked at must not do that. A second press confirms.
+            self._empty_verify_armed = self.image_id
+            self.statusBar().showMessage(
+                "The model has not read this photo and it has no garments: Ctrl+P runs the model, B draws a box; "
+                "press again to mark it verified as empty", 8000)
+            return
+        self._empty_verify_armed = None
         self.session.verify_image(self.image_id)
         self.images.update_status(self.image_id, str(self.store.image(self.image_id).status))
         self.go_next_unverified()
@@ -446,7 +473,11 @@ class MainWindow(QMainWindow):
         px = float(np.hypot(p2.x() - p1.x(), p2.y() - p1.y()))
         mm, ok = QInputDialog.getDouble(self, "Reference line", f"Length of the {px:.1f} px line in mm:", 100.0, 0.1, 100000.0, 1)
         if ok:
-            cal = Calibration.from_scale(mm / px, method="reference-line")
+            size = None
+            if self.store is not None and self.image_id is not None:
+                info = self.store.image(self.image_id)
+                size = (info.width, info.height)  # clicked on this photo: not for photos of another size
+            cal = Calibration.from_scale(mm / px, method="reference-line", image_size=size)
             self.measurements.set_calibration(cal, f"reference line {mm:.1f} mm")
 
     # Model ------------------------------------------------------------------------------------------------
@@ -481,7 +512,12 @@ class MainWindow(QMainWindow):
             return
         if self.images.has_image(image_id):
             self.images.update_status(image_id, str(self.store.image(image_id).status))
-        if image_id == self.image_id and not self.canvas.draw_mode:
+        if image_id == self.image_id:
+            if self.canvas.scene().mouseGrabberItem() is not None:
+                # a point or box being dragged: rebuilding the items now would drop the drag; a box being
+                # drawn is no garment item and may stay (skipping the refresh then left the canvas stale)
+                QTimer.singleShot(150, lambda: self._on_job_item(image_id))
+                return
             self.canvas.set_garments(self.store.garments(image_id))
             self._refresh_selection()
 

@@ -1,0 +1,90 @@
+"""The main window says what it did not do, and does not do what nobody asked for (annotator review,
+session 14): the wheel over the category box, a stray Space on an unread photo, a second job while one
+runs, a model result arriving while a box is drawn, a landmark row double-clicked."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import threading
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+from test_gui import SKIRT, project, skirt_garment, stored, window  # noqa: F401  (fixtures)
+
+from app.store.repository import ImageStatus, ProjectStore
+
+
+def test_the_wheel_over_the_category_box_does_not_change_the_garment(window, project):  # noqa: F811
+    gid = window.canvas.selected_id
+    combo = window.inspector.category
+    before = combo.currentIndex()
+    for delta in (-120, 120, -120):
+        event = QWheelEvent(QPointF(5, 5), QPointF(combo.mapToGlobal(QPoint(5, 5))), QPoint(0, 0), QPoint(0, delta),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(combo, event)
+    assert combo.currentIndex() == before and stored(project, gid).category_id == SKIRT
+
+
+def test_a_first_space_on_an_unread_empty_photo_asks_and_a_second_one_verifies_it(window, project):  # noqa: F811
+    ids = window.images.image_ids()
+    window.images.select_image(ids[1])  # never read by the model, no garments
+    assert window.image_id == ids[1]
+    window.actions.verify_next.trigger()
+    assert window.image_id == ids[1] and "press again" in window.statusBar().currentMessage()
+    with ProjectStore.open(project) as store:
+        assert store.image(ids[1]).status == ImageStatus.NEW
+    window.actions.verify_next.trigger()
+    with ProjectStore.open(project) as store:
+        assert store.image(ids[1]).status == ImageStatus.VERIFIED
+    assert window.image_id != ids[1]
+
+
+def test_a_job_asked_for_while_one_runs_says_why_it_did_not_start(qtbot, window):  # noqa: F811
+    release = threading.Event()
+
+    def waits(ctx):
+        release.wait(10)
+        return {}
+
+    assert window.jobs.start("First job", waits)
+    try:
+        assert window.jobs.start("Second job", waits) is False
+        message = window.statusBar().currentMessage()
+        assert "Second job" in message and "First job is still running" in message
+    finally:
+        release.set()
+        qtbot.waitUntil(lambda: not window.jobs.busy, timeout=5000)
+
+
+def test_a_model_result_while_a_box_is_drawn_still_reaches_the_canvas(window, project):  # noqa: F811
+    old = window.canvas.selected_id
+    window.actions.draw_box.trigger()
+    with ProjectStore.open(project) as store:  # what an annotate job does for this photo
+        (new,) = store.store_predictions(window.image_id, [skirt_garment()], "test@2").added
+    window._on_job_item(window.image_id)
+    assert window.canvas.garment_ids() == [new] and new != old
+    window.cancel()
+    assert window.canvas.garment_ids() == [new]
+
+
+def test_double_clicking_a_landmark_row_brings_the_point_into_view(window):  # noqa: F811
+    gid = window.canvas.selected_id
+    window.canvas.zoom(8.0)
+    point = window.canvas.garment_item(gid).points[7]
+    window.inspector.points.cellDoubleClicked.emit(7, 0)
+    centre = window.canvas.mapToScene(window.canvas.viewport().rect().center())
+    assert abs(centre.x() - point.pos().x()) < 2 and abs(centre.y() - point.pos().y()) < 2
+    assert "Landmark 8" in window.statusBar().currentMessage()
+
+
+def test_a_missing_landmarks_row_says_it_is_not_placed(window):  # noqa: F811
+    from inference.annotation import Visibility
+
+    gid, index = window.canvas.selected_id, 0
+    window.session.set_visibility(window.image_id, gid, index, Visibility.ABSENT)
+    window.inspector.points.cellDoubleClicked.emit(index, 0)
+    assert "is not placed" in window.statusBar().currentMessage()
