@@ -88,3 +88,14 @@ def test_a_missing_landmarks_row_says_it_is_not_placed(window):  # noqa: F811
     window.session.set_visibility(window.image_id, gid, index, Visibility.ABSENT)
     window.inspector.points.cellDoubleClicked.emit(index, 0)
     assert "is not placed" in window.statusBar().currentMessage()
+
+
+def test_a_redo_the_project_no_longer_allows_says_so(window, project):  # noqa: F811
+    gid = window.canvas.selected_id
+    window.session.move_point(window.image_id, gid, 0, 101.5, 102.25)
+    window.session.stack.undo()  # the garment is the model's again...
+    with ProjectStore.open(project) as store:  # ...so a model run replaces it
+        store.store_predictions(window.image_id, [skirt_garment()], "test@2")
+    window.session.stack.redo()
+    message = window.statusBar().currentMessage()
+    assert "Move" in message and "no longer in the project" in message

@@ -103,6 +103,7 @@ class _SnapshotEdit(QUndoCommand):
         self.session, self.image_id, self._garment_id = session, image_id, garment_id
         self._before: Garment | None = None
         self._after: Garment | None = None
+        self._done = False  # redone once already (by push): later redos come from the undo stack
         self.error = ""
 
     @property
@@ -118,9 +119,14 @@ class _SnapshotEdit(QUndoCommand):
         except (StoreError, ValueError) as exc:
             # e.g. the garment was deleted in another window, or has no prediction to revert to:
             # nothing was written, so the command leaves the stack instead of undoing a non-edit.
-            self.error = str(exc)
+            gone = isinstance(exc, StoreError) and garment_or_none(self.session.backend, gid) is None
+            self.error = (f"“{self.text()}” not done: the garment is no longer in the project (replaced by a "
+                          "new model run, or deleted in another window)" if gone else str(exc))
             self._before = None
             self.setObsolete(True)
+            if self._done:  # a redo from the stack: push() is not there to report it
+                self.session.failed.emit(self.error)
+        self._done = True
         self.session.changed(self.image_id, gid)
 
     def undo(self) -> None:
