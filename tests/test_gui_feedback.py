@@ -99,3 +99,31 @@ def test_a_redo_the_project_no_longer_allows_says_so(window, project):  # noqa: 
     window.session.stack.redo()
     message = window.statusBar().currentMessage()
     assert "Move" in message and "no longer in the project" in message
+
+
+def test_the_toolbars_undo_button_keeps_its_word_while_the_menu_names_the_step(window):  # noqa: F811
+    from PySide6.QtWidgets import QToolBar
+
+    gid = window.canvas.selected_id
+    toolbar = window.findChild(QToolBar, "main-toolbar")
+    button = toolbar.widgetForAction(window.actions.undo)
+    width = button.sizeHint().width()
+    window.session.move_point(window.image_id, gid, 0, 101.5, 102.25, "left waistband")
+    assert window.actions.undo.text() == "&Undo Move left waistband"
+    assert button.text() == "Undo" and button.sizeHint().width() == width
+    assert "Move left waistband" in window.actions.undo.toolTip()
+
+
+def test_the_shortcuts_dialog_fits_its_width_and_wraps_the_help(qtbot):
+    from app.gui.actions import ShortcutsDialog
+
+    dialog = ShortcutsDialog()
+    qtbot.addWidget(dialog)
+    dialog.resize(700, 600)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    table = dialog.table
+    columns = sum(table.columnWidth(c) for c in range(3))
+    assert columns <= table.viewport().width() + 1  # the "What it does" header is in view
+    heights = {table.rowHeight(r) for r in range(table.rowCount())}
+    assert max(heights) > min(heights)  # a long help line wrapped onto a second line

@@ -204,8 +204,8 @@ class MainWindow(QMainWindow):
         self.session.garmentChanged.connect(self._on_session_change)
         self.session.stack.canUndoChanged.connect(self.actions.undo.setEnabled)
         self.session.stack.canRedoChanged.connect(self.actions.redo.setEnabled)
-        self.session.stack.undoTextChanged.connect(lambda t: self.actions.undo.setText(f"&Undo {t}".strip()))
-        self.session.stack.redoTextChanged.connect(lambda t: self.actions.redo.setText(f"&Redo {t}".strip()))
+        self.session.stack.undoTextChanged.connect(lambda t: self._name_step(self.actions.undo, "Undo", t))
+        self.session.stack.redoTextChanged.connect(lambda t: self._name_step(self.actions.redo, "Redo", t))
         self.actions.undo.setEnabled(False)
         self.actions.redo.setEnabled(False)
         read_only = write_problem(Path(path))  # opened read-only: reading works, saving is refused
@@ -259,6 +259,14 @@ class MainWindow(QMainWindow):
     def _enable_project_actions(self, enabled: bool) -> None:
         for key in NEEDS_PROJECT:
             self.actions.by_key[key].setEnabled(enabled)
+
+    @staticmethod
+    def _name_step(action, verb: str, what: str) -> None:
+        """The menu names the step ("Undo Move left cuff"); the toolbar button keeps its one word, so the
+        buttons after it do not shift (and fall into the overflow menu) after every edit."""
+        action.setText(f"&{verb} {what}".strip())
+        action.setIconText(verb)
+        action.setToolTip(f"{verb} {what}".strip())
 
     def undo(self) -> None:
         self._step_history(self.session.stack.undo)
