@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from app.gui.actions import Actions, ShortcutsDialog
@@ -22,15 +21,15 @@ from app.gui.image_cache import PhotoPrefetcher
 from app.gui.image_list import ImageListPanel
 from app.gui.inspector import InspectorPanel
 from app.gui.jobs import JobRunner, JobsWidget
-from app.gui.measure_panel import MeasurementsPanel, spec_rows, spec_sheet_from_rows
+from app.gui.measure_panel import MeasurementsPanel, spec_sheet_from_rows
+from app.gui.measuring import Measuring
 from app.gui.model_service import ModelService, annotate_job, images_to_annotate, import_job
-from app.gui.style import FAIL_COLOUR, PASS_COLOUR
+from app.gui.settings import APPLICATION, ORGANISATION, settings  # noqa: F401  (re-exported)
+from app.gui.style import FAIL_COLOUR
 from app.store.database import StoreError, write_problem
 from app.store.repository import ImageStatus, ProjectStore
 from inference.annotation import Visibility
 
-ORGANISATION = "GarmentKeypointStudio"
-APPLICATION = "Garment Keypoint Studio"
 # Actions that act on an open project: greyed out without one, rather than answering "select a garment"
 NEEDS_PROJECT = (
     "add_images", "add_folder", "export", "new_window", "cycle_visibility", "set_visible", "set_occluded",
@@ -39,10 +38,6 @@ NEEDS_PROJECT = (
     "reread_garment", "retrain", "calibrate_image", "reference_line",
 )
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)"
-
-
-def settings() -> QSettings:
-    return QSettings(ORGANISATION, APPLICATION)
 
 
 class MainWindow(QMainWindow):
@@ -64,6 +59,7 @@ class MainWindow(QMainWindow):
         self.measurements = MeasurementsPanel()
         self.jobs = JobRunner(self)
         self.reading = GarmentReading(self)  # a drawn box, a garment read again
+        self.measuring = Measuring(self)  # calibrations, spec sheets, the measurement overlay
         self.box_jobs = self.reading.jobs
         self.model = ModelService(self)
         self.model.flip_test = bool(settings().value("model/flip_test", True, type=bool))
@@ -161,25 +157,25 @@ class MainWindow(QMainWindow):
         a.annotate_all.triggered.connect(lambda: self.annotate_many(only_new=False))
         a.cancel_job.triggered.connect(self.cancel)
         a.retrain.triggered.connect(self.open_retrain_dialog)
-        a.calibrate_image.triggered.connect(self.calibrate_from_image)
+        a.calibrate_image.triggered.connect(self.measuring.calibrate_from_image)
         a.live.triggered.connect(self.open_live_view)
         a.shortcuts.triggered.connect(lambda: ShortcutsDialog(self).exec())
         self.images.imageActivated.connect(self.show_image)
         self.images.filterChanged.connect(self.refresh_images)
         c.garmentSelected.connect(lambda _gid: self._refresh_selection())
-        c.pointDragging.connect(lambda *_: self.update_measurements())
+        c.pointDragging.connect(lambda *_: self.measuring.update())
         c.boxDrawn.connect(self.reading.add_from_box)
-        c.lineDrawn.connect(self.set_reference_line)
+        c.lineDrawn.connect(self.measuring.set_reference_line)
         c.cursorMoved.connect(lambda p: self.cursor_label.setText(f"x {p.x():.1f}  y {p.y():.1f}  ·  {c.zoom_level() * 100:.0f}%"))
         self.editor.garmentReloaded.connect(self._on_garment_reloaded)
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.inspector.categoryChosen.connect(self.reading.change_category)
         self.inspector.pointRowActivated.connect(self.show_point)
-        self.measurements.changed.connect(self.update_measurements)
+        self.measurements.changed.connect(self.measuring.update)
         self.measurements.changed.connect(self._sync_live_measuring)
-        self.measurements.profile.activated.connect(self._remember_profile)
-        self.measurements.calibrationRequested.connect(self.calibrate_from_image)
-        self.measurements.specLoaded.connect(self._save_spec_sheet)
+        self.measurements.profile.activated.connect(self.measuring.remember_profile)
+        self.measurements.calibrationRequested.connect(self.measuring.calibrate_from_image)
+        self.measurements.specLoaded.connect(self.measuring.save_spec_sheet)
         self.model.changed.connect(self._update_model_label)
         self.jobs.itemDone.connect(self._on_job_item)
         self.jobs.finished.connect(self._on_job_finished)
@@ -213,7 +209,7 @@ class MainWindow(QMainWindow):
         if read_only:
             self.statusBar().showMessage(f"Opened read-only ({read_only}): edits cannot be saved", 15000)
         settings().setValue("project/last", str(Path(path).resolve()))
-        profiles = self._calibration_profiles()
+        profiles = self.measuring.profiles()
         self.measurements.set_profiles(profiles)
         remembered = settings().value(f"calibration/profile/{Path(path).resolve()}")
         name = remembered if remembered in profiles else next(iter(profiles), None)
@@ -293,22 +289,6 @@ class MainWindow(QMainWindow):
                 self.images.select_image(image_id, emit=False)
             self.show_image(image_id)
 
-    def _calibration_profiles(self) -> dict:
-        from measure.calibration import Calibration, CalibrationError
-
-        profiles = {}
-        for record in self.store.list_calibrations():
-            try:
-                profiles[record.name] = Calibration.from_dict(record.payload)
-            except (CalibrationError, KeyError, TypeError, ValueError):
-                continue  # a profile this build cannot read is skipped, not fatal
-        return profiles
-
-    def _remember_profile(self, _index: int) -> None:
-        if self.store is not None:
-            key = f"calibration/profile/{self.store.path.resolve()}"
-            settings().setValue(key, self.measurements.profile.currentData() or "")
-
     def refresh_images(self) -> None:
         if self.store is None:
             return
@@ -327,7 +307,7 @@ class MainWindow(QMainWindow):
         path = self.store.resolve_path(info.path)
         image, error = self.photos.read(str(path))  # upright, as cv2.imread gives it to the model
         self.canvas.set_image(image, self.store.garments(image_id))  # the annotations show even without it
-        self._use_image_calibration(image_id)
+        self.measuring.use_image_calibration(image_id)
         self._refresh_selection()
         if image.isNull():  # moved, deleted or damaged since it was added
             self.statusBar().showMessage(f"Cannot read {path}: {error}")
@@ -345,20 +325,11 @@ class MainWindow(QMainWindow):
         self.photos.prefetch([str(self.store.resolve_path(self.store.image(i).path))
                               for i in dict.fromkeys(wanted) if i is not None])
 
-    def _use_image_calibration(self, image_id: int) -> None:
-        """A photo with its own calibration (a board in it) is measured with that; others keep the profile."""
-        calibration_id = self.store.image(image_id).calibration_id
-        if calibration_id is None:
-            return
-        name = self.store.calibration(calibration_id).name
-        if name != self.measurements.calibration_name:
-            self.measurements.select_profile(name)
-
     def _refresh_selection(self) -> None:
         gid = self.canvas.selected_id
         garment = None if gid is None or self.store is None else garment_or_none(self.store, gid)
         self.inspector.show_garment(gid, garment)
-        self.update_measurements()
+        self.measuring.update()
 
     def _on_garment_reloaded(self, garment_id: int, _garment) -> None:
         if self.store is not None and self.image_id is not None:
@@ -414,79 +385,6 @@ class MainWindow(QMainWindow):
         self.session.verify_image(self.image_id)
         self.images.update_status(self.image_id, str(self.store.image(self.image_id).status))
         self.go_next_unverified()
-
-    # Measurements ------------------------------------------------------------------------------------------------
-    def update_measurements(self) -> None:
-        self.canvas.clear_overlay()
-        cal = self.measurements.calibration
-        if cal is not None and cal.board_region_px:
-            self.canvas.add_overlay_polygon([QPointF(x, y) for x, y in cal.board_region_px], PASS_COLOUR)
-        item = None if self.canvas.selected_id is None else self.canvas.garment_item(self.canvas.selected_id)
-        size = None
-        if self.store is not None and self.image_id is not None:
-            info = self.store.image(self.image_id)
-            size = (info.width, info.height)  # a calibration made on another frame size does not apply
-        if item is None:
-            self.measurements.show_keypoints(None, None, size)
-            return
-        positions = np.array([(x, y, int(v)) for x, y, v in item.point_positions()], dtype=np.float64)
-        measured = self.measurements.show_keypoints(item.garment.category_id, positions, size)
-        for m in measured.values():
-            pts = [QPointF(x, y) for x, y in m.points_px]
-            for p1, p2 in zip(pts, pts[1:], strict=False):
-                self.canvas.add_overlay_line(p1, p2, self.measurements.value_text(m) if p2 is pts[-1] else "")
-
-    def calibrate_from_image(self) -> None:
-        if self.store is None or self.image_id is None:
-            return
-        from app.gui.model_service import read_bgr
-        from measure.boards import DEFAULT_CHARUCO
-        from measure.detect import calibrate_charuco
-
-        board = str(settings().value("calibration/board", DEFAULT_CHARUCO))
-        path = self.store.resolve_path(self.store.image(self.image_id).path)
-        try:
-            cal = calibrate_charuco(read_bgr(path), board)
-        except ValueError as exc:  # CalibrationError / BoardSpecError say what was not found
-            QMessageBox.warning(self, "Calibration", f"{path.name}: {exc}")
-            return
-        name = f"image #{self.image_id} {path.stem} ({board})"  # one per photo: same-named photos differ
-        try:
-            calibration_id = self.store.save_calibration(name, cal.method, cal.to_dict())
-            if self.image_id is not None:  # the board is in this photo: it measures this photo from now on
-                self.store.set_image_calibration(self.image_id, calibration_id)
-        except StoreError as exc:  # a read-only project: the calibration still measures, unsaved
-            QMessageBox.warning(self, "Calibration", f"{exc}\nThe calibration is used but not saved.")
-            self.measurements.set_calibration(cal, name)
-            return
-        self.measurements.set_profiles(self._calibration_profiles())
-        self.measurements.profile.setCurrentIndex(self.measurements.profile.findData(name))
-        self.measurements.set_calibration(cal, name)
-        self.measurements_dock.raise_()
-
-    def _save_spec_sheet(self, name: str, sheet) -> None:
-        """A spec sheet loaded from a CSV belongs to the project: it is there the next time it is opened."""
-        if self.store is None:
-            return
-        try:
-            self.store.save_spec_sheet(name, spec_rows(sheet))
-        except StoreError as exc:
-            QMessageBox.warning(self, "Spec sheet", f"{exc}\nThe sheet is used but not saved.")
-
-    def set_reference_line(self, p1: QPointF, p2: QPointF) -> None:
-        from PySide6.QtWidgets import QInputDialog
-
-        from measure.calibration import Calibration
-
-        px = float(np.hypot(p2.x() - p1.x(), p2.y() - p1.y()))
-        mm, ok = QInputDialog.getDouble(self, "Reference line", f"Length of the {px:.1f} px line in mm:", 100.0, 0.1, 100000.0, 1)
-        if ok:
-            size = None
-            if self.store is not None and self.image_id is not None:
-                info = self.store.image(self.image_id)
-                size = (info.width, info.height)  # clicked on this photo: not for photos of another size
-            cal = Calibration.from_scale(mm / px, method="reference-line", image_size=size)
-            self.measurements.set_calibration(cal, f"reference line {mm:.1f} mm")
 
     # Model ------------------------------------------------------------------------------------------------
     def _update_model_label(self) -> None:

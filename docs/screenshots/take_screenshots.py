@@ -94,7 +94,7 @@ def correct_and_measure(app, folder: Path, correct_png: Path, measure_png: Path)
     window.show()
     window.open_project(path)
     settle(app)
-    window.calibrate_from_image()  # the ChArUco board in the photo
+    window.measuring.calibrate_from_image()  # the ChArUco board in the photo
     garment_id = window.store.garments(window.image_id)[0][0]
     window.canvas.select_garment(garment_id)
     window.session.move_point(window.image_id, garment_id, 8, truth.keypoints[8].x, truth.keypoints[8].y)
@@ -121,7 +121,7 @@ def correct_and_measure(app, folder: Path, correct_png: Path, measure_png: Path)
     window.session.move_point(window.image_id, garment_id, 9, truth.keypoints[9].x, truth.keypoints[9].y)
     settle(app)
     window.canvas.select_garment(garment_id)
-    window.update_measurements()
+    window.measuring.update()
     window.measurements_dock.raise_()
     render_screenshot(window, measure_png)
     window.close()
@@ -147,7 +147,7 @@ def live_spec(app, folder: Path, out: Path) -> None:
     window.show()
     window.open_project(path)
     settle(app)
-    window.calibrate_from_image()
+    window.measuring.calibrate_from_image()
     measured = measure_garment(truth, window.measurements.calibration)
     spec_csv = folder / "live-spec.csv"
     spec_csv.write_text(
