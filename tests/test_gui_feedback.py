@@ -13,7 +13,7 @@ import threading
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
-from test_gui import SKIRT, project, skirt_garment, stored, window  # noqa: F401  (fixtures)
+from test_gui import SKIRT, other, project, skirt_garment, stored, window  # noqa: F401  (fixtures)
 
 from app.store.repository import ImageStatus, ProjectStore
 
@@ -127,3 +127,13 @@ def test_the_shortcuts_dialog_fits_its_width_and_wraps_the_help(qtbot):
     assert columns <= table.viewport().width() + 1  # the "What it does" header is in view
     heights = {table.rowHeight(r) for r in range(table.rowCount())}
     assert max(heights) > min(heights)  # a long help line wrapped onto a second line
+
+
+def test_back_in_a_window_it_shows_what_another_window_changed(window, project, other):  # noqa: F811
+    gid = window.canvas.selected_id
+    other.session.move_point(other.image_id, gid, 2, 150.75, 160.5)
+    other.verify_and_next()
+    assert window.canvas.garment_item(gid).points[2].pos() != QPointF(150.75, 160.5)
+    window.catch_up()  # what activating the window does
+    assert window.canvas.garment_item(gid).points[2].pos() == QPointF(150.75, 160.5)
+    assert window.images.list.currentItem().text().endswith("verified")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from app.gui.actions import Actions, ShortcutsDialog
@@ -47,7 +47,8 @@ class MainWindow(QMainWindow):
         self.store: ProjectStore | None = None
         self.session: EditSession | None = None
         self.image_id: int | None = None
-        self._empty_verify_armed: int | None = None  # the photo a first Space on an unread, empty photo named
+        self._empty_verify_armed: int | None = None
+        self._seen_mark = 0  # the project's change mark when this window last caught up (see catch_up)  # the photo a first Space on an unread, empty photo named
         self._stepping_history = False  # inside an undo or redo (see _on_session_change)
         self.actions = Actions(self)
         self.canvas = CanvasView(self)
@@ -222,6 +223,27 @@ class MainWindow(QMainWindow):
             self.load_project_model()
         self.refresh_images()
         self._show_first_image()
+        self._seen_mark = self.store.change_mark()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.catch_up()
+
+    def catch_up(self) -> None:
+        """Back in this window: show what another window (or program) changed in the project meanwhile, the
+        photo's garments and the rows' statuses, so nobody edits or verifies a stale picture of it."""
+        if self.store is None:
+            return
+        mark = self.store.change_mark()
+        if mark == self._seen_mark:
+            return
+        self._seen_mark = mark
+        for info in self.store.list_images():
+            if self.images.has_image(info.id):
+                self.images.update_status(info.id, str(info.status))
+        if self.image_id is not None:
+            self._on_job_item(self.image_id)  # redraws the photo's garments, after any drag in progress
 
     def _show_first_image(self) -> None:
         ids = self.images.image_ids()

@@ -367,6 +367,12 @@ class ProjectStore(EditsMixin, RecordsMixin):
             raise StoreError(f"no image with id {image_id} in {self.path}")
         return found[0]
 
+    def change_mark(self) -> int:
+        """A number that grows with every recorded change (edits, predictions, imports): a window compares it
+        with the one it saw to know whether another window or program changed the project since."""
+        with self._read() as s:
+            return int(s.scalar(select(func.max(EditRow.id))) or 0)
+
     def has_reviewed_garments(self) -> bool:
         """Whether a person corrected or verified any garment: what retraining learns from."""
         with self._read() as s:
