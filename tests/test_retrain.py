@@ -158,9 +158,9 @@ def test_retrain_registers_a_version_and_the_cli_switches_to_it(tmp_path, capsys
     assert main(["predict", str(image), "--project", str(project), "--provider", "cpu"]) == 0
     assert json.loads(capsys.readouterr().out)["model"] == "tiny@1.0.0+r1"
 
-    # A second retrain (0 epochs: export and register only) starts from the active version, loading its
-    # saved PyTorch weights, and records it as the parent.
-    assert main([*args[:3], "--epochs", "0", *args[7:]]) == 0
+    # A second retrain (pose only: a run of 0 epochs in all is refused) starts from the active version, loading
+    # its saved PyTorch weights, and records it as the parent.
+    assert main([*args[:3], "--epochs", "0", "--pose-epochs", "1", *args[7:]]) == 0
     capsys.readouterr()
     with ProjectStore.open(project) as store:
         first, second = store.list_models()

@@ -65,7 +65,7 @@ def test_the_automatic_version_is_chosen_when_registering(tmp_path, base):
             with ProjectStore.open(project) as other:
                 other.register_model("tiny", "1.0.0+r1", str(fake_card(tmp_path / "other")))
 
-    result = run_retrain(RetrainOptions(project, base=base, epochs=0, holdout=0.3, log=log))
+    result = run_retrain(RetrainOptions(project, base=base, epochs=0, pose_epochs=1, holdout=0.3, log=log))
     assert result["version"] == "1.0.0+r2" and load_card(result["card"]).version == "1.0.0+r2"
     with ProjectStore.open(project) as store:
         assert [v.version for v in store.list_models()] == ["1.0.0+r1", "1.0.0+r2"]
@@ -181,17 +181,18 @@ def test_the_models_table_shows_whole_version_labels(tmp_path, capsys):
 
 def test_the_recorded_command_has_every_setting_and_labels_do_not_grow(tmp_path, base, capsys):
     project = skirt_project(tmp_path / "shop.db", 4)
-    assert main(_retrain(project, base, "--epochs", "0", "--max-minutes", "5", "--name", "shop",
-                         "--version", "2.0", "--activate")) == 0
+    assert main(_retrain(project, base, "--epochs", "0", "--pose-epochs", "1", "--max-minutes", "5", "--name",
+                         "shop", "--version", "2.0", "--activate")) == 0
     card = load_card(_result(capsys.readouterr().out)["card"])
     args = build_parser().parse_args(shlex.split(card.training["command"])[1:])
     assert (args.max_minutes, args.name, args.version, args.epochs, args.holdout) == (5.0, "shop", "2.0", 0, 0.3)
+    assert args.pose_epochs == 1
     assert args.base.resolve() == base.resolve() and args.activate
     assert card.training["fine_tune"]["max_minutes"] == 5.0
     versions = []
     for _ in range(2):  # each from the active version, which it replaces
-        assert main(["train", "--project", str(project), "--epochs", "0", "--holdout", "0.3", "--activate",
-                     *QUIET]) == 0
+        assert main(["train", "--project", str(project), "--epochs", "0", "--pose-epochs", "1", "--holdout", "0.3",
+                     "--activate", *QUIET]) == 0
         result = _result(capsys.readouterr().out)
         versions.append(result["version"])
     assert versions == ["2.0+r1", "2.0+r2"]
@@ -208,12 +209,13 @@ def test_replaced_weights_are_not_used(tmp_path, base, capsys):
     from app.training.rtfpose import PoseConfig, RTFPose
 
     project = skirt_project(tmp_path / "shop.db", 4)
-    assert main(_retrain(project, base, "--epochs", "0", "--name", "gen1")) == 0
+    # --pose-epochs 0: the pose model is not fine-tuned (a run of 0 epochs in all is refused: it trains nothing)
+    assert main(_retrain(project, base, "--epochs", "1", "--pose-epochs", "0", "--name", "gen1")) == 0
     parent = load_card(_result(capsys.readouterr().out)["card"])
     torch.manual_seed(99)  # other weights of the same network, put where the parent's were
     stranger = RTFPose(PoseConfig.from_json(parent.training["pose_config"]))
     torch.save({"config": stranger.cfg.to_json(), "model": stranger.state_dict()}, parent.folder / "weights/pose.pt")
-    assert main(_retrain(project, parent.path, "--epochs", "0", "--name", "gen2")) == 0
+    assert main(_retrain(project, parent.path, "--epochs", "1", "--pose-epochs", "0", "--name", "gen2")) == 0
     out = capsys.readouterr().out
     child = load_card(_result(out)["card"])
     crops = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
@@ -266,7 +268,9 @@ def _df2_folder(root, count):
         (root / "annos").mkdir(parents=True, exist_ok=True)
         (root / "image").mkdir(exist_ok=True)
         cv2.imwrite(str(root / "image" / f"{i + 1:06d}.png"), image)
-        doc = {f"item{n}": encode_item(g) for n, g in enumerate(garments, start=1)}
+        # labels: verified (a garment's default status, predicted, would be left out as a model's output)
+        doc = {f"item{n}": encode_item(replace(g, status=GarmentStatus.VERIFIED))
+               for n, g in enumerate(garments, start=1)}
         (root / "annos" / f"{i + 1:06d}.json").write_text(json.dumps(doc))
     return root
 
@@ -296,7 +300,7 @@ def test_a_graph_that_does_not_reproduce_its_network_is_flagged(tmp_path, base, 
     exported = retrain.export_detector
     monkeypatch.setattr(retrain, "export_detector", lambda *a, **k: (exported(*a, **k), 909.0)[1])
     project = skirt_project(tmp_path / "shop.db", 4)
-    assert main(_retrain(project, base, "--epochs", "0")) == 0
+    assert main(_retrain(project, base, "--epochs", "0", "--pose-epochs", "1")) == 0
     out = capsys.readouterr().out
     assert "WARNING: ONNX export of detector.onnx" in out and "WARNING" in out.splitlines()[-1]
     card = load_card(_result(out)["card"])
@@ -306,7 +310,8 @@ def test_a_graph_that_does_not_reproduce_its_network_is_flagged(tmp_path, base, 
     monkeypatch.setattr(recipe, "export_pose", lambda *a, **k: (exported_pose(*a, **k), 0.5)[1])
     dataset = write_coco(tmp_path, 2)
     assert main(["train", "--data", str(dataset), "--out", str(tmp_path / "m"), "--val-synthetic", "0",
-                 "--epochs", "0", "--detector-input", "96", "--pose-input", "64", *QUIET]) == 0
+                 "--epochs", "1", "--batch", "2", "--pose-batch", "2", "--detector-input", "96", "--pose-input", "64",
+                 *QUIET]) == 0
     out = capsys.readouterr().out
     assert "WARNING" in out.splitlines()[-1]
     assert set(load_card(tmp_path / "m").training["onnx_parity_exceeded"]) == {"pose.onnx"}

@@ -83,7 +83,7 @@ class RetrainDialog(QDialog):
         self.process: QProcess | None = None
         self.parser = ProgressParser()
         self._buffer = ""
-        self.epochs = QSpinBox(minimum=0, maximum=200, value=8)
+        self.epochs = QSpinBox(minimum=1, maximum=200, value=8)
         self.replay = QDoubleSpinBox(minimum=0.0, maximum=0.9, singleStep=0.1, value=0.2, decimals=2)
         form = QFormLayout()
         form.addRow("Epochs", self.epochs)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import shlex
 from dataclasses import dataclass, replace
@@ -83,10 +84,29 @@ def resolve_device(name: str) -> str:
     return name
 
 
+def pose_epochs_of(opts: RetrainOptions) -> int:
+    """--pose-epochs when given (0: the pose model is not fine-tuned), else --epochs."""
+    return opts.epochs if opts.pose_epochs is None else opts.pose_epochs
+
+
 def check_options(opts: RetrainOptions) -> None:
-    """Refuse settings that cannot work before anything runs."""
+    """Refuse settings that cannot work before anything runs (before the evaluation of the base, too)."""
     if not 0.0 <= opts.replay < 1.0 or not 0.0 <= opts.holdout < 1.0:
         raise RetrainError("--replay and --holdout must be fractions in [0, 1)")
+    for option, value in (("--epochs", opts.epochs), ("--pose-epochs", opts.pose_epochs)):
+        if value is not None and value < 0:
+            raise RetrainError(f"{option} must be 0 or more, got {value}")
+    if opts.epochs == 0 and pose_epochs_of(opts) == 0:
+        given = "--epochs 0" + (" --pose-epochs 0" if opts.pose_epochs is not None else "")
+        raise RetrainError(f"{given} trains nothing: the new version would be its parent again; give --epochs "
+                           "(detector, and pose unless --pose-epochs) of 1 or more")
+    for option, value in (("--batch", opts.det_batch), ("--pose-batch", opts.pose_batch_images)):
+        if value < 1:
+            raise RetrainError(f"{option} must be at least 1, got {value}")
+    if not (math.isfinite(opts.lr) and opts.lr > 0):
+        raise RetrainError(f"--lr must be a positive learning rate, got {opts.lr:g}")
+    if opts.workers < 0:
+        raise RetrainError(f"--workers must be 0 or more, got {opts.workers}")
     if opts.activate_if_better and opts.holdout <= 0:
         raise RetrainError("--activate-if-better compares the new model with its parent on held-out images, and "
                            "--holdout 0 holds none out: give --holdout above 0, or use --activate")
@@ -237,6 +257,10 @@ def _run(opts: RetrainOptions, store: ProjectStore, log, resume: dict | None) ->
         done = next((v for v in store.list_models() if store.resolve_path(v.card_path).resolve() == card_file), None)
         if done is not None:
             raise RetrainError(f"{folder} is already registered as version {done.id}: nothing to resume")
+    if not (det_train and opts.epochs > 0) and pose_epochs_of(opts) == 0:
+        raise RetrainError(f"{opts.project}: nothing to train: the detector trains only on fully reviewed images "
+                           f"(none among the {len(train)} training images) and --pose-epochs 0 trains no pose "
+                           "model")
     device = resolve_device(opts.device)
     waiting = len(images) - len(train) - len(held)
     log(f"stage: data — {len(train)} training images ({len(det_train)} fully reviewed for the detector), "
@@ -265,7 +289,7 @@ def _run(opts: RetrainOptions, store: ProjectStore, log, resume: dict | None) ->
     folder = folder or _new_folder(opts.out or (store.folder / "models"), name, version)
     replay_n = replay_count(len(train), opts.replay)
     replay = SynthSource(replay_n, REPLAY_SEED, pool_dir=folder / "replay_pool") if replay_n else None
-    epochs, pose_epochs = opts.epochs, opts.pose_epochs or opts.epochs
+    epochs, pose_epochs = opts.epochs, pose_epochs_of(opts)
     run_state = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in
                               ((k, getattr(opts, k)) for k in SETTINGS)} | {"base": str(base.path)},
                  "data_snapshot_sha256": data_hash, "command": command,
@@ -300,6 +324,8 @@ def _run(opts: RetrainOptions, store: ProjectStore, log, resume: dict | None) ->
                        ckpt / "pose.pt", opts.resume if resumed_stage == "pose" else None, collate=collate_pose,
                        tag="pose", extra={"retrain": run_state, "config": pose.cfg.to_json(), "command": command},
                        log=log)
+        else:
+            log("pose model unchanged: --pose-epochs 0")
     except BaseException:  # Ctrl-C, Cancel in the app (SIGTERM), or a failure: the checkpoints stay usable
         log(_resume_hint(opts, folder))
         raise

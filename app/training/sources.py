@@ -2,6 +2,12 @@
 (``annos/*.json`` + ``image/``), or the synthetic renderer.
 
 A source is indexable: ``len(source)`` and ``source.load(i) -> (BGR image, list[Garment], image_info)``.
+
+A garment's ``status`` is read as the importer reads it (``app.datasets.common.recorded_status``): the app's
+COCO and DeepFashion2 exports write it, and a model's ``score`` without one marks a prediction. An image
+holding a *predicted* garment is a model's output, not a label: the COCO and DeepFashion2 sources leave such
+images out unless ``include_predicted`` (``left_out`` counts them). Data without a status (an outside
+dataset's labels) is read as verified and is unaffected.
 """
 
 from __future__ import annotations
@@ -9,24 +15,75 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from app.datasets.coco import CocoFormatError, decode_annotation
-from app.datasets.coco_io import find_listed_image
-from inference.annotation import Garment
+from app.datasets.coco_io import _check_categories, find_listed_image
+from app.datasets.common import DatasetError, recorded_status
+from inference.annotation import Garment, GarmentStatus
 
 
 class DataSourceError(ValueError):
     """A dataset file or image cannot be used; the message names it."""
 
 
-def open_dataset(path: str | Path, images_dir: str | Path | None = None):
+PREDICTED_WHY = 'they hold garments with status "predicted" (a model\'s output, not labels)'
+
+
+def open_dataset(path: str | Path, images_dir: str | Path | None = None, include_predicted: bool = False):
     """A COCO file, or a DeepFashion2 folder read directly."""
     path = Path(path)
-    return DeepFashion2Source(path, images_dir) if path.is_dir() else CocoSource(path, images_dir)
+    if path.is_dir():
+        return DeepFashion2Source(path, images_dir, include_predicted)
+    return CocoSource(path, images_dir, include_predicted)
+
+
+def open_labelled_dataset(path: str | Path, images_dir: str | Path | None, *, include_predicted: bool = False,
+                          purpose: str = "train on", images_flag: str = "--images", limit: int | None = None,
+                          log=print):
+    """``open_dataset`` for a command: says in one line how many images with predicted garments were left out
+    (or kept), refuses data with no garments to ``purpose`` (among the first ``limit`` images), and checks
+    that the kept images' files are there before anything runs. Raises DataSourceError."""
+    source = open_dataset(path, images_dir, include_predicted)
+    total = len(source) + source.left_out
+    if source.left_out:
+        log(f"{path}: left out {source.left_out} of {total} images: {PREDICTED_WHY}; --include-predicted "
+            "keeps them")
+    elif include_predicted and source.predicted_images:
+        log(f"{path}: kept {source.predicted_images} of {total} images whose garments include predicted ones "
+            "(--include-predicted)")
+    if not source.garment_count(limit):
+        if not len(source) and source.left_out:
+            why = (f"all {source.left_out} of its images were left out ({PREDICTED_WHY}; --include-predicted "
+                   "keeps them)")
+        elif not len(source):  # all-zero metrics would read like a model that found nothing
+            raise DataSourceError(f"{path} lists no images to {purpose.removesuffix(' against')}")
+        else:
+            limited = limit is not None and limit < len(source)
+            why = f"the first {limit} of its images" if limited else f"its {len(source)} images"
+            why += " have no annotations"
+            if source.left_out:
+                why += f" ({source.left_out} more were left out: {PREDICTED_WHY})"
+        raise DataSourceError(f"{path} has no garments to {purpose}: {why}")
+    source.check_images(images_flag)
+    return source
+
+
+def _missing_images(paths, where: str, images_flag: str) -> None:
+    """Refuse in one line when image files a dataset lists are not there (before a run, not in its middle)."""
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise DataSourceError(f"{len(missing)} of {len(paths)} images of {where} not found (first: {missing[0]}); "
+                              f"give their folder with {images_flag}")
+
+
+def _check_folder(images_dir: Path | None, images_flag: str) -> None:
+    if images_dir is not None and not images_dir.is_dir():
+        raise DataSourceError(f"images folder not found: {images_dir} ({images_flag})")
 
 
 def _folder_hint(path: Path) -> str:
@@ -39,7 +96,7 @@ def _folder_hint(path: Path) -> str:
 
 
 class CocoSource:
-    def __init__(self, json_path: str | Path, images_dir: str | Path | None = None):
+    def __init__(self, json_path: str | Path, images_dir: str | Path | None = None, include_predicted: bool = False):
         self.json_path = Path(json_path)
         if self.json_path.is_dir():
             raise DataSourceError(_folder_hint(self.json_path))
@@ -51,20 +108,31 @@ class CocoSource:
             raise DataSourceError(f"{self.json_path} is not a readable COCO JSON file: {exc}") from exc
         if not isinstance(doc, dict) or "images" not in doc or "annotations" not in doc:
             raise DataSourceError(f"{self.json_path} has no 'images'/'annotations' lists: not a COCO file")
+        try:  # the importer's check: categories named or laid out unlike DeepFashion2's are another dataset
+            _check_categories(self.json_path, doc.get("categories") or [])
+        except DatasetError as exc:
+            raise DataSourceError(str(exc)) from None
         self.images_dir = Path(images_dir) if images_dir else None  # None: where the importer looks
-        self.images = list(doc["images"])
-        self.garments: dict[int, list[Garment]] = {int(im["id"]): [] for im in self.images}
-        self.annotation_ids: dict[int, list[int]] = {int(im["id"]): [] for im in self.images}
+        images = list(doc["images"])
+        self.garments: dict[int, list[Garment]] = {int(im["id"]): [] for im in images}
+        self.annotation_ids: dict[int, list[int]] = {int(im["id"]): [] for im in images}
+        predicted: set[int] = set()
         for ann in doc["annotations"]:
             try:
+                status = recorded_status(ann, GarmentStatus.VERIFIED)
                 garment = decode_annotation(ann)
-            except CocoFormatError as exc:
-                raise DataSourceError(f"{self.json_path}: {exc}") from exc
+            except (CocoFormatError, DatasetError) as exc:
+                raise DataSourceError(f"{self.json_path}: annotation {ann.get('id')!r}: {exc}") from exc
             image_id = int(ann["image_id"])
             if image_id not in self.garments:
                 raise DataSourceError(f"{self.json_path}: annotation {ann.get('id')} names unknown image {image_id}")
-            self.garments[image_id].append(garment)
+            if status == GarmentStatus.PREDICTED:
+                predicted.add(image_id)
+            self.garments[image_id].append(replace(garment, status=status))
             self.annotation_ids[image_id].append(int(ann.get("id", 0)))
+        self.predicted_images = len(predicted)
+        self.images = images if include_predicted else [im for im in images if int(im["id"]) not in predicted]
+        self.left_out = len(images) - len(self.images)
         self.document = doc
 
     def __len__(self) -> int:
@@ -75,6 +143,14 @@ class CocoSource:
         if self.images_dir is not None:
             return self.images_dir / name
         return find_listed_image(self.json_path, name) or self.json_path.parent / name
+
+    def garment_count(self, limit: int | None = None) -> int:
+        return sum(len(self.garments[int(im["id"])]) for im in self.images[:limit])
+
+    def check_images(self, images_flag: str = "--images") -> None:
+        """Every listed image file is there (one stat or a few each), else DataSourceError in one line."""
+        _check_folder(self.images_dir, images_flag)
+        _missing_images([self.image_path(i) for i in range(len(self))], str(self.json_path), images_flag)
 
     def load(self, i: int) -> tuple[np.ndarray, list[Garment], dict]:
         info = self.images[i]
@@ -89,11 +165,12 @@ class DeepFashion2Source:
     """A DeepFashion2 split folder (``annos/000001.json`` with item1..itemN, images in ``image/``) or a folder
     of those JSON files, read with the importer's own reader (``app.datasets.deepfashion2``)."""
 
-    def __init__(self, folder: str | Path, images_dir: str | Path | None = None):
-        from app.datasets.common import DatasetError, find_image
+    def __init__(self, folder: str | Path, images_dir: str | Path | None = None, include_predicted: bool = False):
+        from app.datasets.common import find_image
         from app.datasets.deepfashion2 import annotation_files, decode_file, image_for
 
         self.folder = Path(folder)
+        self.images_dir = Path(images_dir) if images_dir else None
         files = annotation_files(self.folder)
         if not files:
             raise DataSourceError(f"{self.folder}: no DeepFashion2 annotation files (annos/*.json or *.json)")
@@ -111,9 +188,22 @@ class DeepFashion2Source:
             self.items.append((image, garments))
         if errors:  # a label dropped in silence would teach the detector that its garment is background
             raise DataSourceError(f"{errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+        kept = [item for item in self.items if not any(g.status == GarmentStatus.PREDICTED for g in item[1])]
+        self.predicted_images = len(self.items) - len(kept)
+        if not include_predicted:
+            self.items = kept
+        self.left_out = 0 if include_predicted else self.predicted_images
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def garment_count(self, limit: int | None = None) -> int:
+        return sum(len(garments) for _, garments in self.items[:limit])
+
+    def check_images(self, images_flag: str = "--images") -> None:
+        """A given image folder exists (the images themselves were found when the folder was read)."""
+        _check_folder(self.images_dir, images_flag)
+        _missing_images([path for path, _ in self.items], str(self.folder), images_flag)
 
     def load(self, i: int) -> tuple[np.ndarray, list[Garment], dict]:
         path, garments = self.items[i]

@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score-threshold", type=float, default=0.05,
                         help="detector score threshold for AP (default 0.05; the card's is for display)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
+    parser.add_argument("--include-predicted", action="store_true",
+                        help="also score against images holding garments whose status is \"predicted\" (a model's "
+                        "output, as the app's COCO/DeepFashion2 exports mark it); by default they are left out")
     parser.add_argument("--json", metavar="OUT", type=Path, help="write all metrics to this JSON file")
 
 
@@ -67,19 +70,22 @@ def _check_output(path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from app.training.evaluation import evaluate_source, open_pipeline
     from app.training.export import SCORE_ALPHA
-    from app.training.sources import DataSourceError, open_dataset
+    from app.training.sources import DataSourceError, open_labelled_dataset
     from inference.model_card import ModelCardError
 
     if args.limit is not None and args.limit < 1:
         raise CliError(f"--limit must be at least 1, got {args.limit}", 2)
+    if not 0.0 <= args.score_threshold <= 1.0:  # NaN too
+        raise CliError(f"--score-threshold must be between 0 and 1, got {args.score_threshold:g}", 2)
     if args.json:
         _check_output(args.json)
     try:
-        source = open_dataset(args.dataset, args.images)  # a COCO file or a DeepFashion2 folder
+        # A COCO file or a DeepFashion2 folder. Images with predicted garments are left out (a model's output is
+        # no ground truth), and data with no garments is refused: AP -1 and 0 % read like a model's failure.
+        source = open_labelled_dataset(args.dataset, args.images, include_predicted=args.include_predicted,
+                                       purpose="evaluate against", limit=args.limit, log=print)
     except DataSourceError as exc:
         raise CliError(str(exc), 2) from exc
-    if not len(source):  # all-zero metrics would read like a model that found nothing
-        raise CliError(f"{args.dataset} lists no images to evaluate", 2)
     try:
         pipeline = open_pipeline(args.model, score_threshold=args.score_threshold, **pipeline_options(args))
     except (DataSourceError, ModelCardError) as exc:
@@ -93,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc), 2) from exc
     metrics["model"] = str(args.model)
     metrics["dataset"] = str(args.dataset)
+    metrics["images_with_predicted_garments_left_out"] = source.left_out
     metrics.update(pipeline_options(args))
     metrics["score_threshold"] = float(args.score_threshold)
     print(_table(metrics))

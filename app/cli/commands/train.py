@@ -19,7 +19,7 @@ SCRATCH_DEFAULTS = {"images": None, "pool": None, "render_procs": 0, "per_catego
                     "val_synthetic": 100, "val_data": None, "val_images": None, "detector_input": 320,
                     "pose_input": 128, "category_head": False, "category_detector_weight": 0.0, "init_pose": None,
                     "init_detector": None, "closeups": 0.0, "seed": 0, "detector_only": False, "pose_only": False,
-                    "export_only": False}
+                    "export_only": False, "include_predicted": False}
 PROJECT_DEFAULTS = {"base": None, "replay": 0.0, "holdout": 0.2, "activate": False, "activate_if_better": False}
 # What an interrupted retrain's checkpoint already fixes: --resume continues with the recorded values.
 RUN_SETTINGS = ("base", "out", "epochs", "pose_epochs", "replay", "holdout", "lr", "batch", "pose_batch",
@@ -70,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-data", metavar="COCO_JSON", type=Path,
                         help="validation set instead of renders (a COCO file or a DeepFashion2 folder)")
     parser.add_argument("--val-images", metavar="DIR", type=Path)
+    parser.add_argument("--include-predicted", action="store_true",
+                        help="with --data/--val-data: keep images holding garments whose status is \"predicted\" "
+                        "(a model's output, as the app's COCO/DeepFashion2 exports mark it); by default they are "
+                        "left out, as a project retrain uses only reviewed garments")
     parser.add_argument("--detector-input", metavar="PX", type=int,
                         help="square detector input size (multiple of 32, default 320)")
     parser.add_argument("--pose-input", metavar="PX", type=int,
@@ -114,9 +118,10 @@ def run(args: argparse.Namespace) -> int:
         from app.training.detector import DetectorConfig
         from app.training.recipe import VAL_SEED, Recipe, run_recipe, set_torch_threads
         from app.training.rtfpose import PoseConfig
-        from app.training.sources import DataSourceError, SynthSource, open_dataset
+        from app.training.sources import DataSourceError, SynthSource, open_dataset, open_labelled_dataset
     except ImportError as exc:
         raise CliError(f"training needs the 'train' extra (torch, onnx): {exc}", 3) from exc
+    _check_numbers(args)  # before anything loads, evaluates or trains
     set_torch_threads(args.threads)
     if args.project is not None:
         _refuse(args, SCRATCH_DEFAULTS, "do not apply to a project retrain (--project), which fine-tunes both "
@@ -144,25 +149,32 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--per-category expects ids like 1,2,8, got {args.per_category!r}", 2) from None
     if args.detector_input <= 0 or args.detector_input % 32 or args.pose_input <= 0 or args.pose_input % 32:
         raise CliError("--detector-input and --pose-input must be multiples of 32", 2)
-    if args.category_detector_weight < 0:
-        raise CliError("--category-detector-weight must be ≥ 0", 2)
     if args.render_procs > 0 and args.pool is None:
         raise CliError("--render-procs renders a --pool: give the pool folder", 2)
-    if args.max_minutes is not None and args.max_minutes <= 0:
-        raise CliError(f"--max-minutes must be a positive number of minutes, got {args.max_minutes:g}", 2)
     if not 0.0 <= args.closeups <= 1.0:
         raise CliError(f"--closeups is a share of scenes between 0 and 1, got {args.closeups}", 2)
+    if args.include_predicted and args.data is None and args.val_data is None:
+        raise CliError("--include-predicted applies to the images of --data or --val-data", 2)
+    stages = ("detector",) if args.detector_only else ("pose",) if args.pose_only else ("detector", "pose")
+    if args.export_only:
+        stages = ()
+    _check_scratch_epochs(args, stages, per_category)
     for ckpt in (args.resume, args.init_pose, args.init_detector):
         if ckpt is not None and not ckpt.is_file():
             raise CliError(f"checkpoint not found: {ckpt}", 2)
     try:
         if args.data is not None:
-            train_source = open_dataset(args.data, args.images)
+            if stages:  # status filter, garments to train on, image files there: before training starts
+                train_source = open_labelled_dataset(args.data, args.images, include_predicted=args.include_predicted,
+                                                     purpose="train on", log=_log)
+            else:  # --export-only trains nothing on it
+                train_source = open_dataset(args.data, args.images, args.include_predicted)
             kind = "DeepFashion2 folder" if args.data.is_dir() else "COCO DF2-294"
-            description = f"{kind} {args.data} ({len(train_source)} images)"
+            description = f"{kind} {args.data} ({len(train_source)} images" + (
+                f"; {train_source.left_out} images with predicted garments left out)" if train_source.left_out
+                else ", predicted garments included)" if args.include_predicted and train_source.predicted_images
+                else ")")
         else:
-            if args.synthetic <= 0:
-                raise CliError("--synthetic needs a positive number of scenes", 2)
             from app.training.synth import SceneConfig
 
             scenes = SceneConfig(random_aspect=True, closeups=args.closeups)
@@ -178,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
                 _prerender(train_source, args.render_procs)
         val_source, val_description = None, ""
         if args.val_data is not None:
-            val_source = open_dataset(args.val_data, args.val_images)
+            val_source = open_labelled_dataset(args.val_data, args.val_images, include_predicted=args.include_predicted,
+                                               purpose="evaluate against", images_flag="--val-images", log=_log)
             val_description = f"{args.val_data} ({len(val_source)} images)"
         elif args.val_synthetic > 0:
             val_source = SynthSource(args.val_synthetic, base_seed=VAL_SEED)
@@ -187,9 +200,6 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc), 2) from exc
     except ImportError as exc:
         raise CliError(f"synthetic data needs the renderer (app.training.synth): {exc}", 3) from exc
-    stages = ("detector",) if args.detector_only else ("pose",) if args.pose_only else ("detector", "pose")
-    if args.export_only:
-        stages = ()
     args.out.mkdir(parents=True, exist_ok=True)
     recipe = Recipe(
         out=args.out, train_source=train_source, data_description=description, epochs=args.epochs,
@@ -210,6 +220,52 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc), 1) from exc
     print(f"done: {summary.get('card', args.out)}" + _parity_warning(summary.get("parity_exceeded")))
     return 0
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Every numeric option in its range, in one line (exit 2), before any data is read or anything runs:
+    a batch of 0 or a negative learning rate used to fail with a traceback part-way through a run."""
+    import math
+
+    def need(ok: bool, option: str, what: str, value) -> None:
+        if not ok:
+            raise CliError(f"{option} must be {what}, got {value:g}" if isinstance(value, float)
+                           else f"{option} must be {what}, got {value}", 2)
+
+    for option, key, low in (("--epochs", "epochs", 0), ("--pose-epochs", "pose_epochs", 0),
+                             ("--batch", "batch", 1), ("--pose-batch", "pose_batch", 1), ("--workers", "workers", 0),
+                             ("--threads", "threads", 1), ("--finetune-epochs", "finetune_epochs", 0),
+                             ("--val-synthetic", "val_synthetic", 0), ("--render-procs", "render_procs", 0),
+                             ("--seed", "seed", 0), ("--synthetic", "synthetic", 1)):
+        value = getattr(args, key)
+        if value is not None:
+            need(value >= low, option, "at least 1" if low else "0 or more", value)
+    if args.lr is not None:
+        need(math.isfinite(args.lr) and args.lr > 0, "--lr", "a positive learning rate", args.lr)
+    if args.max_minutes is not None:
+        need(args.max_minutes > 0 and not math.isnan(args.max_minutes), "--max-minutes",
+             "a positive number of minutes", args.max_minutes)
+    if args.category_detector_weight is not None:
+        need(math.isfinite(args.category_detector_weight) and args.category_detector_weight >= 0,
+             "--category-detector-weight", "a number ≥ 0", args.category_detector_weight)
+
+
+def _check_scratch_epochs(args: argparse.Namespace, stages: tuple[str, ...], per_category: tuple[int, ...]) -> None:
+    """A run from data or renders that would train nothing is refused (it used to export an untrained model)."""
+    if "detector" in stages and args.epochs < 1:
+        raise CliError(f"--epochs {args.epochs} trains no detector: give --epochs 1 or more, or --pose-only "
+                       "(--export-only exports what --out already holds)", 2)
+    pose_epochs = args.epochs if args.pose_epochs is None else args.pose_epochs
+    if "pose" in stages and pose_epochs < 1:
+        option = "--epochs" if args.pose_epochs is None else "--pose-epochs"
+        raise CliError(f"{option} {pose_epochs} trains no pose model: give {option} 1 or more, or --detector-only", 2)
+    if per_category and args.finetune_epochs < 1:
+        raise CliError(f"--finetune-epochs {args.finetune_epochs} fine-tunes no per-category pose model for "
+                       "--per-category: give 1 or more", 2)
 
 
 def _parity_warning(exceeded: dict | None) -> str:
