@@ -137,3 +137,11 @@ def test_back_in_a_window_it_shows_what_another_window_changed(window, project, 
     window.catch_up()  # what activating the window does
     assert window.canvas.garment_item(gid).points[2].pos() == QPointF(150.75, 160.5)
     assert window.images.list.currentItem().text().endswith("verified")
+
+
+def test_the_landmark_table_shows_every_column_in_the_dock(window):  # noqa: F811
+    table = window.inspector.points
+    assert table.rowCount() > 0
+    widths = [table.columnWidth(c) for c in range(table.columnCount())]
+    assert sum(widths) <= table.viewport().width() + 1 and min(widths) > 20  # y and visibility in view
+    assert table.item(1, 0).toolTip() == table.item(1, 0).text()  # an elided name is there in full

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGridLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidget,
@@ -67,7 +68,14 @@ class InspectorPanel(QWidget):
         self.points.verticalHeader().setDefaultSectionSize(22)
         self.points.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.points.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.points.horizontalHeader().setStretchLastSection(True)
+        # The numbers and the visibility as wide as they are; the landmark name takes what is left (elided,
+        # in full in its tooltip): sized to the longest name it pushed y and the visibility out of the dock.
+        header = self.points.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.points.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.points.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.points.cellDoubleClicked.connect(self._on_row)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -109,12 +117,13 @@ class InspectorPanel(QWidget):
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                if col == 0:
+                    item.setToolTip(text)
                 if col == 3:
                     item.setForeground(QBrush(VISIBILITY_COLOURS[Visibility(kp.visibility)]))
                 if col in (1, 2):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.points.setItem(row, col, item)
-        self.points.resizeColumnToContents(0)
 
     def _on_category(self, _index: int) -> None:
         if self.garment_id is not None:
