@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.backend import ImageEntry
-from app.gui.style import status_colour
+from app.gui.style import narrow_combo, status_colour
 from inference.schema import deepfashion2
 
 THUMB = QSize(96, 96)
@@ -66,11 +66,11 @@ class ImageListPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.status_filter = QComboBox()
+        self.status_filter = narrow_combo(QComboBox())
         self.status_filter.addItem("All statuses", None)
         for status in STATUSES:
             self.status_filter.addItem(status.capitalize(), status)
-        self.category_filter = QComboBox()
+        self.category_filter = narrow_combo(QComboBox())
         self.category_filter.addItem("All categories", None)
         for cat in deepfashion2().categories:
             self.category_filter.addItem(cat.name, cat.id)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.style import VISIBILITY_COLOURS, VISIBILITY_LABELS, status_colour
+from app.gui.style import VISIBILITY_COLOURS, VISIBILITY_LABELS, narrow_combo, status_colour
 from inference.annotation import Garment, GarmentStatus, Visibility
 from inference.schema import deepfashion2
 
@@ -37,7 +37,7 @@ class InspectorPanel(QWidget):
     def __init__(self, actions, parent=None):
         super().__init__(parent)
         self.garment_id: int | None = None
-        self.category = _NoWheelComboBox()
+        self.category = narrow_combo(_NoWheelComboBox(), 12)
         for cat in deepfashion2().categories:
             self.category.addItem(f"{cat.id}. {cat.name}", cat.id)
         self.category.activated.connect(self._on_category)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.style import FAIL_COLOUR, PASS_COLOUR, WARN_COLOUR
+from app.gui.style import FAIL_COLOUR, PASS_COLOUR, WARN_COLOUR, narrow_combo
 from measure.calibration import Calibration, CalibrationError
 from measure.measurements import Measurement, measure_keypoints
 from measure.poms import PomError, load_catalog
@@ -78,17 +78,17 @@ class MeasurementsPanel(QWidget):
         self.warning_label.setWordWrap(True)
         self.warning_label.setStyleSheet(f"color: {WARN_COLOUR.name()}")
         self.warning_label.hide()
-        self.profile = QComboBox()
+        self.profile = narrow_combo(QComboBox(), 10)
         self.profile.addItem("No calibration (pixels)", None)
         self.profile.activated.connect(self._on_profile)
         from_image = QPushButton("Calibrate from this image")
         from_image.clicked.connect(self.calibrationRequested)
-        self.spec_combo = QComboBox()
+        self.spec_combo = narrow_combo(QComboBox())
         self.spec_combo.addItem("No spec sheet", None)
         self.spec_combo.activated.connect(self._on_spec)
         load_spec = QPushButton("Load spec CSV…")
         load_spec.clicked.connect(self._load_spec_file)
-        self.size = QComboBox()
+        self.size = narrow_combo(QComboBox(), 4)
         self.size.setToolTip("Size to check against the spec sheet")
         self.size.activated.connect(lambda _i: self.changed.emit())
         self.result_label = QLabel()

@@ -41,3 +41,13 @@ def category_colour(category_id: int) -> QColor:
 
 def status_colour(status: str) -> QColor:
     return STATUS_COLOURS.get(str(status), STATUS_COLOURS["new"])
+
+
+def narrow_combo(combo, characters: int = 8):
+    """A combo box that may be narrower than its longest item (shown elided; the list still opens full
+    width), so docks can give the photo room on a small screen."""
+    from PySide6.QtWidgets import QComboBox
+
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(characters)
+    return combo
