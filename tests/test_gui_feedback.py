@@ -145,3 +145,14 @@ def test_the_landmark_table_shows_every_column_in_the_dock(window):  # noqa: F81
     widths = [table.columnWidth(c) for c in range(table.columnCount())]
     assert sum(widths) <= table.viewport().width() + 1 and min(widths) > 20  # y and visibility in view
     assert table.item(1, 0).toolTip() == table.item(1, 0).text()  # an elided name is there in full
+
+
+def test_keys_act_on_the_point_whose_row_was_double_clicked(window, project):  # noqa: F811
+    from PySide6.QtTest import QTest
+
+    from inference.annotation import Visibility
+
+    gid = window.canvas.selected_id
+    window.inspector.points.cellDoubleClicked.emit(6, 0)
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_V)
+    assert stored(project, gid).keypoints[6].visibility == Visibility.OCCLUDED

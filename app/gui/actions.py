@@ -36,7 +36,7 @@ SPECS = (
     ActionSpec("quit", "&Quit", ("Ctrl+Q",), "Close the window (everything is already saved)", "File"),
     ActionSpec("undo", "&Undo", ("Ctrl+Z",), "Undo the last edit", "Edit"),
     ActionSpec("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo the edit undone last", "Edit"),
-    ActionSpec("cycle_visibility", "Cycle &visibility", ("V",), "Point under the cursor: visible → occluded → absent", "Edit"),
+    ActionSpec("cycle_visibility", "Toggle &visibility", ("V",), "Point under the cursor: visible ↔ occluded (0 / Del remove it)", "Edit"),
     ActionSpec("set_visible", "Set visible", ("2",), "Point under the cursor becomes visible", "Edit"),
     ActionSpec("set_occluded", "Set occluded", ("1",), "Point under the cursor becomes occluded", "Edit"),
     ActionSpec("set_absent", "Remove point", ("0", "Del"), "Point under the cursor becomes absent", "Edit"),
@@ -98,7 +98,7 @@ class ShortcutsDialog(QDialog):
             table.setItem(row, 1, QTableWidgetItem(", ".join(spec.shortcuts)))
             table.setItem(row, 2, QTableWidgetItem(spec.help))
         extras = [
-            ("Move a point", "drag", "Sub-pixel; one drag is one undo step"),
+            ("Move a point", "drag", "Sub-pixel, kept on the photo; one drag is one undo step; Esc while dragging puts it back"),
             ("Resize a box", "drag a corner handle", "Of the selected garment; one undo step"),
             ("Pan", "drag the background / middle button", ""),
             ("Zoom", "mouse wheel", "Zooms around the cursor"),

@@ -6,7 +6,9 @@ garment from the store after every command and hands it back through ``update_ga
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+import math
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -20,12 +22,15 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from app.gui.items import GarmentItem
-from app.gui.style import MEASURE_COLOUR
+from app.gui.items import GarmentItem, KeypointItem, clamp_to
+from app.gui.style import MEASURE_COLOUR, POINT_RADIUS_PX
 from inference.annotation import Garment
 
 ZOOM_STEP = 1.25
 MIN_BOX_PX = 4.0
+# How far (screen pixels) the cursor may be from a point's centre for V / 0 / 1 / 2 / Del to act on it: the
+# point's hover-enlarged radius and a little slack, so a shaky hand still hits it.
+PICK_PX = POINT_RADIUS_PX * 1.4 + 3.0
 
 
 class CanvasView(QGraphicsView):
@@ -61,7 +66,11 @@ class CanvasView(QGraphicsView):
         self.scene().addItem(self._overlay)
         self.selected_id: int | None = None
         self.hovered: tuple[int, int] | None = None  # (garment id, point index) under the cursor
-        self.current_point: tuple[int, int] | None = None  # last pressed point, for key shortcuts
+        # A point chosen without the mouse (``choose_point``): what V / 0 / 1 / 2 / Del act on while the pointer
+        # is off the canvas. Never a point merely clicked earlier (see ``target_point``).
+        self.chosen_point: tuple[int, int] | None = None
+        self._pointer: QPointF | None = None  # last pointer position over the viewport (view px); None off it
+        self._drag: tuple[int, int] | None = None  # (garment id, index) of the point being dragged, while it is
         self._draw_mode: str | None = None
         self._draw_start: QPointF | None = None
         self._draw_item: QGraphicsRectItem | QGraphicsLineItem | None = None
@@ -82,7 +91,8 @@ class CanvasView(QGraphicsView):
         for item in self._garments.values():
             self.scene().removeItem(item)
         self._garments.clear()
-        self.hovered = self.current_point = None
+        self._end_drag()
+        self.hovered = self.chosen_point = None
         for gid, garment in garments:
             self._garments[gid] = GarmentItem(gid, garment, self)
             self.scene().addItem(self._garments[gid])
@@ -203,7 +213,13 @@ class CanvasView(QGraphicsView):
     def draw_mode(self) -> str | None:
         return self._draw_mode
 
+    def viewportEvent(self, event) -> bool:
+        if event.type() == QEvent.Type.Leave:
+            self._pointer = None  # the pointer went to another widget: no point is "under the cursor" now
+        return super().viewportEvent(event)
+
     def mousePressEvent(self, event) -> None:
+        self._pointer = QPointF(event.position())
         if self._draw_mode and event.button() == Qt.MouseButton.LeftButton:
             self._draw_start = self.to_scene(event.position())
             pen = QPen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine)
@@ -223,6 +239,8 @@ class CanvasView(QGraphicsView):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event) -> None:
+        self._pointer = QPointF(event.position())
+        self.chosen_point = None  # the mouse is pointing now: it, not an earlier choice, says which point
         scene_pos = self.to_scene(event.position())
         self.cursorMoved.emit(scene_pos)
         if self._draw_item is not None and self._draw_start is not None:
@@ -262,20 +280,60 @@ class CanvasView(QGraphicsView):
 
     # GestureListener for the items ---------------------------------------------------------------
     def point_pressed(self, garment_id: int, index: int) -> None:
-        self.current_point = (garment_id, index)
         self.select_garment(garment_id)
+        self._end_drag()
+        if self._garments.get(garment_id) is not None:
+            self._drag = (garment_id, index)
+            # Esc is the window's "cancel job" shortcut; during a drag it cancels the drag instead, whichever
+            # widget has the keyboard focus, so an application-wide filter watches for it until the release.
+            QCoreApplication.instance().installEventFilter(self)
 
     def point_dragging(self, garment_id: int, index: int, pos: QPointF) -> None:
         self.pointDragging.emit(garment_id, index, pos)
 
     def point_released(self, garment_id: int, index: int, old: QPointF, new: QPointF) -> None:
-        self.pointMoved.emit(garment_id, index, old, new)
+        self._end_drag()
+        new = clamp_to(self.image_rect(), new)
+        if new != old:
+            self.pointMoved.emit(garment_id, index, old, new)
+
+    def _dragged_item(self) -> KeypointItem | None:
+        """The point being dragged; None when no drag is on (or its garment was redrawn with new items)."""
+        if self._drag is None:
+            return None
+        gid, index = self._drag
+        item = self._garments.get(gid)
+        if item is None or not 0 <= index < len(item.points) or not item.points[index].dragging:
+            return None
+        return item.points[index]
+
+    def cancel_drag(self) -> bool:
+        """Esc during a point drag: the point goes back where it was and nothing is stored."""
+        item = self._dragged_item()
+        self._end_drag()
+        return item is not None and item.cancel_drag()
+
+    def _end_drag(self) -> None:
+        if self._drag is not None:
+            self._drag = None
+            QCoreApplication.instance().removeEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if self._drag is not None and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                and event.key() == Qt.Key.Key_Escape:
+            if self._dragged_item() is None:  # the drag ended without a release (its garment was redrawn)
+                self._end_drag()
+                return super().eventFilter(watched, event)
+            event.accept()  # an accepted ShortcutOverride keeps the Esc action from firing
+            if event.type() == QEvent.Type.KeyPress:
+                self.cancel_drag()
+            return True
+        return super().eventFilter(watched, event)
 
     def point_hovered(self, garment_id: int, index: int | None) -> None:
         self.hovered = None if index is None else (garment_id, index)
 
     def point_context_menu(self, garment_id: int, index: int, screen_pos) -> None:
-        self.current_point = (garment_id, index)
         self.select_garment(garment_id)
         self.pointContextMenu.emit(garment_id, index, screen_pos)
 
@@ -291,6 +349,39 @@ class CanvasView(QGraphicsView):
             return
         self.boxResized.emit(garment_id, box)
 
+    def point_at(self, view_pos: QPointF) -> tuple[int, int] | None:
+        """The shown point nearest ``view_pos`` (view pixels) within ``PICK_PX``; the selected garment's first."""
+        best, best_d = None, PICK_PX
+        order = sorted(self._garments.items(), key=lambda kv: kv[0] != self.selected_id)
+        transform = self.viewportTransform()
+        for gid, item in order:
+            for point in item.points:
+                if not point.isVisible():
+                    continue  # absent: not drawn, nothing to point at
+                p = transform.map(point.pos())
+                d = math.hypot(p.x() - view_pos.x(), p.y() - view_pos.y())
+                if d < best_d:
+                    best, best_d = (gid, point.index), d
+        return best
+
+    def choose_point(self, garment_id: int, index: int) -> None:
+        """Make a point the keys' target without the mouse (e.g. its row picked in the inspector's table)."""
+        self.select_garment(garment_id)
+        self.chosen_point = (garment_id, index)
+
     def target_point(self) -> tuple[int, int] | None:
-        """The point a keyboard shortcut acts on: the one under the cursor, else the last pressed."""
-        return self.hovered or self.current_point
+        """The point V / 0 / 1 / 2 / Del act on: the one under the cursor, as the user guide says, or None.
+
+        This used to fall back to the last pressed point, so a key pressed with the cursor over empty
+        background changed a point clicked long before (and out of sight). A point clicked earlier is never
+        the target now. The one fallback left is for keyboard use: a point chosen with ``choose_point`` (not
+        with the mouse) while the pointer is off the canvas; any mouse move over the canvas drops it.
+        """
+        if self._pointer is not None:
+            return self.point_at(self._pointer)
+        chosen = self.chosen_point
+        if chosen is not None:
+            item = self._garments.get(chosen[0])
+            if item is not None and 0 <= chosen[1] < len(item.points) and item.points[chosen[1]].isVisible():
+                return chosen
+        return None

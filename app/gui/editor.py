@@ -12,10 +12,13 @@ from PySide6.QtWidgets import QMenu
 from app.gui.backend import garment_or_none
 from app.gui.canvas import CanvasView
 from app.gui.commands import EditSession
+from app.gui.items import clamp_to
 from inference.annotation import Garment, GarmentStatus, Keypoint, PointSource, Visibility
 from inference.schema import deepfashion2
 
-CYCLE = {Visibility.VISIBLE: Visibility.OCCLUDED, Visibility.OCCLUDED: Visibility.ABSENT, Visibility.ABSENT: Visibility.VISIBLE}
+# V toggles visible <-> occluded. Absent is not in the cycle: an absent point is not drawn, so once V had
+# made it absent no key could reach it again (0 / Del remove a point, A places it again).
+CYCLE = {Visibility.VISIBLE: Visibility.OCCLUDED, Visibility.OCCLUDED: Visibility.VISIBLE}
 
 
 class Editor(QObject):
@@ -71,6 +74,7 @@ class Editor(QObject):
     def _on_point_moved(self, garment_id: int, index: int, _old: QPointF, new: QPointF) -> None:
         if self.session is None or self.image_id is None:
             return
+        new = clamp_to(self.canvas.image_rect(), new)  # points stay on the photo
         self.session.move_point(self.image_id, garment_id, index, new.x(), new.y(), self._landmark(garment_id, index))
 
     def _on_box_resized(self, garment_id: int, box: QRectF) -> None:
@@ -96,20 +100,19 @@ class Editor(QObject):
         """Set (or with None, cycle) the visibility of the point under the cursor."""
         target = target or self.canvas.target_point()
         if self.session is None or self.image_id is None or target is None:
-            self.message.emit("Point at a keypoint first (hover it), then press V / 2 / 1 / 0")
+            self.message.emit("Point at a keypoint first (hover it), then press V / 2 / 1 / 0 / Del")
             return False
         gid, index = target
         item = self.canvas.garment_item(gid)
         if item is None:
             return False
         if visibility is None:
-            visibility = CYCLE[item.points[index].visibility]
+            visibility = CYCLE.get(item.points[index].visibility, Visibility.VISIBLE)
         if visibility == item.points[index].visibility:
             return False
         self.session.set_visibility(self.image_id, gid, index, visibility, self._landmark(gid, index))
         if visibility == Visibility.ABSENT:
-            self.canvas.hovered = None
-            self.canvas.current_point = None
+            self.canvas.hovered = None  # hidden now: nothing to hover
         return True
 
     def place_next_missing(self, at: QPointF | None = None) -> bool:
@@ -122,7 +125,8 @@ class Editor(QObject):
         if not missing:
             self.message.emit("Every landmark of this garment is placed")
             return False
-        pos = at if at is not None else self._cursor
+        # the cursor may be on the margin around the photo: the point goes to the nearest place on the photo
+        pos = clamp_to(self.canvas.image_rect(), at if at is not None else self._cursor)
         gid, index = self.selected, missing[0]
         self.session.place_point(self.image_id, gid, index, pos.x(), pos.y(), self._landmark(gid, index))
         remaining = len(missing) - 1

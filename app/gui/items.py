@@ -35,10 +35,19 @@ class GestureListener(Protocol):
     def point_pressed(self, garment_id: int, index: int) -> None: ...
     def point_dragging(self, garment_id: int, index: int, pos: QPointF) -> None: ...
     def point_released(self, garment_id: int, index: int, old: QPointF, new: QPointF) -> None: ...
+    def image_rect(self) -> QRectF: ...
     def point_hovered(self, garment_id: int, index: int | None) -> None: ...
     def point_context_menu(self, garment_id: int, index: int, screen_pos) -> None: ...
     def garment_pressed(self, garment_id: int) -> None: ...
     def box_resized(self, garment_id: int, old: QRectF, new: QRectF) -> None: ...
+
+
+def clamp_to(rect: QRectF, pos: QPointF) -> QPointF:
+    """``pos`` moved to the nearest point of ``rect`` (edges included; fractions kept). An empty rect (no photo
+    shown) leaves it as it is."""
+    if rect.isEmpty():
+        return QPointF(pos)
+    return QPointF(min(max(pos.x(), rect.left()), rect.right()), min(max(pos.y(), rect.top()), rect.bottom()))
 
 
 class KeypointItem(QGraphicsEllipseItem):
@@ -86,18 +95,35 @@ class KeypointItem(QGraphicsEllipseItem):
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._press_pos is None:
             return
-        new_pos = event.scenePos() + self._grab_offset
+        # A point stays on the photo: dragged onto the margin around it, it stops at the edge ([0, width] x
+        # [0, height] image pixels), as a box corner does.
+        new_pos = clamp_to(self.garment_item.listener.image_rect(), event.scenePos() + self._grab_offset)
         self.setPos(new_pos)
         self.garment_item.refresh_edges()
         self.garment_item.listener.point_dragging(self.garment_item.garment_id, self.index, new_pos)
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._press_pos is None:
-            return
+            return  # not dragged by this press, or the drag was cancelled (Esc)
         old, new = self._press_pos, QPointF(self.pos())
         self._press_pos = None
-        if old != new:
-            self.garment_item.listener.point_released(self.garment_item.garment_id, self.index, old, new)
+        # Told even when the point did not move, so the listener knows the drag is over.
+        self.garment_item.listener.point_released(self.garment_item.garment_id, self.index, old, new)
+
+    @property
+    def dragging(self) -> bool:
+        return self._press_pos is not None
+
+    def cancel_drag(self) -> bool:
+        """Put a point being dragged back where the drag started; the rest of the drag (and its release)
+        does nothing. False when it was not being dragged."""
+        if self._press_pos is None:
+            return False
+        old, self._press_pos = self._press_pos, None
+        self.setPos(old)
+        self.garment_item.refresh_edges()
+        self.garment_item.listener.point_dragging(self.garment_item.garment_id, self.index, old)
+        return True
 
     def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
         self.setScale(1.4)

@@ -389,6 +389,7 @@ class MainWindow(QMainWindow):
                 f"Landmark {index + 1} ({point.name}) is not placed (A places the missing landmarks in order, at the cursor)", 6000)
             return
         self.canvas.centerOn(point)
+        self.canvas.choose_point(garment_id, index)  # V, 0, 1, 2, Del act on it until the mouse is back
         self.statusBar().showMessage(f"Landmark {index + 1} ({point.name})", 3000)
 
     def verify_and_next(self) -> None:

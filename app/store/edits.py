@@ -126,7 +126,17 @@ class EditsMixin:
             return old
 
     def move_point(self, garment_id: int, index: int, x: float, y: float) -> Keypoint:
-        return self._edit_point("move_point", garment_id, index, lambda kp: kp.moved(x, y))
+        """Move a point; it becomes a person's point. A point the model marked occluded (it was unsure of it)
+        becomes visible: the person put it where they see it. One a person marked occluded stays occluded.
+        Returns the whole old keypoint (position, visibility, score, source) for undo."""
+
+        def change(kp: Keypoint) -> Keypoint:
+            moved = kp.moved(x, y)
+            if kp.source == PointSource.MODEL and kp.visibility == Visibility.OCCLUDED:
+                moved = replace(moved, visibility=Visibility.VISIBLE)
+            return moved
+
+        return self._edit_point("move_point", garment_id, index, change)
 
     def set_visibility(self, garment_id: int, index: int, visibility: Visibility | int) -> Keypoint:
         vis = Visibility(int(visibility))
