@@ -209,6 +209,12 @@ class GarmentItem(QGraphicsRectItem):
         self.edges = QGraphicsPathItem(self)
         self.label = QGraphicsSimpleTextItem(self)
         self.label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        # A dark plate under the text: the category-coloured words read over the box edge, the skeleton and
+        # any photo (on the bare photo a red label over a red box line was hard to make out).
+        self.label_plate = QGraphicsRectItem(self.label)
+        self.label_plate.setFlag(QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent, True)
+        self.label_plate.setBrush(QBrush(QColor(20, 22, 26, 190)))
+        self.label_plate.setPen(QPen(Qt.PenStyle.NoPen))
         self.points: list[KeypointItem] = []
         self.handles = [BoxHandleItem(self, corner) for corner in CORNERS]
         self.set_garment(garment)
@@ -232,6 +238,7 @@ class GarmentItem(QGraphicsRectItem):
         self.show_box(QRectF(QPointF(x1, y1), QPointF(x2, y2)))
         score = "" if garment.score is None else f" {garment.score:.2f}"
         self.label.setText(f"{category.name}{score} · {garment.status}")
+        self.label_plate.setRect(self.label.boundingRect().adjusted(-3, -1, 3, 1))
         self._apply_style()
         self.refresh_edges()
 
