@@ -36,6 +36,11 @@ EXTRAPOLATION_LIMIT_MM = 20.0
 NO_REDUNDANCY_RMS_FRACTION = 0.001
 
 
+# A uniform scale outside these is no photo of a table: 1 µm to 10 m per pixel.
+MIN_MM_PER_PX = 1e-3
+MAX_MM_PER_PX = 1e4
+
+
 class CalibrationError(ValueError):
     """Calibration could not be made, loaded or applied; the message says why."""
 
@@ -103,6 +108,10 @@ class Calibration:
         """A straight-down view with a known uniform scale (no perspective)."""
         if not (isinstance(mm_per_px, int | float) and math.isfinite(mm_per_px) and mm_per_px > 0):
             raise CalibrationError(f"mm per px must be a positive number, got {mm_per_px!r}")
+        if not MIN_MM_PER_PX <= mm_per_px <= MAX_MM_PER_PX:  # beyond these, a typo (and squares overflow)
+            raise CalibrationError(
+                f"mm per px {mm_per_px:g} is outside {MIN_MM_PER_PX:g}..{MAX_MM_PER_PX:g}: a photo of a garment "
+                "is a few tenths of a mm to a few mm per pixel")
         return cls(method=method, homography=np.diag([mm_per_px, mm_per_px, 1.0]), **kwargs)
 
     # -- mapping ------------------------------------------------------------------------------

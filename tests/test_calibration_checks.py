@@ -190,3 +190,12 @@ def test_the_extrapolation_warning_weighs_the_reach_by_the_fit_error():
     assert "extrapolated" in _board_calibration(0.3).extrapolation_warning(far)  # 36 > 20
     assert _board_calibration(0.12).extrapolation_warning(far) is None  # 14.5 < 20
     assert _board_calibration(0.0, num_points=4).extrapolation_warning(far * 1.3) is not None  # one marker
+
+
+@pytest.mark.parametrize("scale", [1e308, 1e-9, 2e4])
+def test_an_absurd_uniform_scale_is_refused_in_one_line(tmp_path, capsys, scale):
+    photo = tmp_path / "flat.png"
+    cv2.imwrite(str(photo), np.full((50, 60, 3), 200, np.uint8))
+    assert main(["measure", str(photo), "--mm-per-px", repr(scale), "--category", "skirt"]) != 0
+    err = capsys.readouterr().err
+    assert "is outside" in err and err.count("\n") == 1 and "nan" not in err
