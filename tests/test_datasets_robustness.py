@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_store_fixtures import make_garment, write_png
+from test_store_fixtures import df2_item, make_garment, write_png
 
 from app.cli.main import main
 from app.datasets.coco import build_document, encode_garment
@@ -326,10 +326,7 @@ def test_df2_fields_survive_a_trip_through_coco_as_the_official_conversion_write
     """style, segmentation and the image's pair_id: DF2 JSON → project → COCO → project → DF2 JSON."""
     write_png(tmp_path / "df2" / "image" / "000001.png", 80, 60, seed=3)
     garment = make_garment(1)
-    item = {"category_id": 1, "category_name": "short sleeve top", "bounding_box": list(garment.bbox),
-            "landmarks": [v for k in garment.keypoints for v in ((k.x, k.y, int(k.visibility)) if k.visibility
-                                                                  else (0.0, 0.0, 0))],
-            "style": 2, "occlusion": 1, "segmentation": [[3.5, 4.0, 30.25, 4.0, 30.25, 40.0]]}
+    item = df2_item(garment, style=2, occlusion=1, segmentation=[[3.5, 4.0, 30.25, 4.0, 30.25, 40.0]])
     (tmp_path / "df2" / "annos").mkdir()
     (tmp_path / "df2" / "annos" / "000001.json").write_text(json.dumps({"source": "user", "pair_id": 7, "item1": item}))
     assert import_sources(store, [tmp_path / "df2"], "deepfashion2").errors == []

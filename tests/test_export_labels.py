@@ -5,7 +5,7 @@ DeepFashion2 files the official ``deepfashion2_to_coco.py`` can read."""
 import json
 
 import pytest
-from test_store_fixtures import make_garment, write_png
+from test_store_fixtures import df2_item, make_garment, write_png
 
 from app.cli.main import main
 from app.datasets.common import Selection
@@ -276,10 +276,7 @@ def test_df2_export_of_garments_not_from_df2_has_the_fields_the_official_script_
 def test_df2_values_stored_from_df2_are_kept_and_the_round_trip_is_exact(store, tmp_path):
     write_png(tmp_path / "src" / "image" / "000001.png", 80, 60, seed=3)
     garment = make_garment(1)
-    item = {"category_id": 1, "category_name": "short sleeve top", "bounding_box": list(garment.bbox),
-            "landmarks": [v for k in garment.keypoints for v in ((k.x, k.y, int(k.visibility)) if k.visibility
-                                                                  else (0.0, 0.0, 0))],
-            "style": 2, "segmentation": [[3.5, 4.0, 30.25, 4.0, 30.25, 40.0]], "score": 0.625}
+    item = df2_item(garment, style=2, segmentation=[[3.5, 4.0, 30.25, 4.0, 30.25, 40.0]], score=0.625)
     (tmp_path / "src" / "annos").mkdir()
     (tmp_path / "src" / "annos" / "000001.json").write_text(json.dumps({"source": "shop", "pair_id": 7, "item1": item}))
     assert import_sources(store, [tmp_path / "src"], "deepfashion2").errors == []

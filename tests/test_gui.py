@@ -39,15 +39,19 @@ def skirt_garment(status=GarmentStatus.PREDICTED) -> Garment:
     return Garment(SKIRT, (60.0, 40.0, 260.0, 280.0), points, 0.95, status, "test@1")
 
 
+def build_project(tmp_path, garment: Garment, photos: int = 3):
+    """A project of ``photos`` scenes, the first with ``garment`` as the model's prediction."""
+    path = tmp_path / "project.db"
+    images = [write_scene(tmp_path / f"img{i}.png", marker=(150 + i, 200)) for i in range(photos)]
+    with ProjectStore.create(path) as store:
+        ids = [r.image_id for r in store.add_images(images).results]
+        store.store_predictions(ids[0], [garment], "test@1")
+    return path
+
+
 @pytest.fixture
 def project(tmp_path):
-    path = tmp_path / "project.db"
-    store = ProjectStore.create(path)
-    images = [write_scene(tmp_path / f"img{i}.png", marker=(150 + i, 200)) for i in range(3)]
-    ids = [r.image_id for r in store.add_images(images).results]
-    store.store_predictions(ids[0], [skirt_garment()], "test@1")
-    store.close()
-    return path
+    return build_project(tmp_path, skirt_garment())
 
 
 @pytest.fixture
@@ -445,9 +449,10 @@ def test_after_choosing_a_category_keys_go_back_to_the_photo(qtbot, window, proj
     assert stored(project, gid).category_id == 8  # the arrow did not pick the next category
 
 
-def test_the_measurements_table_lists_failing_poms_first_under_a_coloured_verdict(qtbot):
+def checked_skirt_panel(qtbot, sheet_rows):
+    """A Measurements panel showing a skirt at 1 mm/px checked against the sheet ``sheet_rows(measured)``
+    writes (a CSV with its header) for the skirt's measurements."""
     from app.gui.measure_panel import MeasurementsPanel
-    from app.gui.style import FAIL_COLOUR
     from measure.calibration import Calibration
     from measure.spec import SpecSheet
 
@@ -456,31 +461,32 @@ def test_the_measurements_table_lists_failing_poms_first_under_a_coloured_verdic
     panel.set_calibration(Calibration.from_scale(1.0), "bench")
     points = np.array([(x, 60.0 + 7 * x % 50, 2) for x in np.linspace(100, 600, 8)])
     measured = panel.show_keypoints(SKIRT, points)
-    last = list(measured)[-1]  # the POM listed last: make it the one that fails
-    rows = "".join(f"{n},M,{m.cm + (5 if n == last else 0)},0.5,skirt\n" for n, m in measured.items())
-    panel.set_spec_sheets({"s": SpecSheet.from_csv_text("pom,size,target_cm,tolerance_cm,category\n" + rows)})
+    panel.set_spec_sheets({"s": SpecSheet.from_csv_text(sheet_rows(measured))})
     panel.spec_combo.setCurrentIndex(panel.spec_combo.findData("s"))
     panel._on_spec(panel.spec_combo.currentIndex())
     panel.show_keypoints(SKIRT, points)
-    assert panel.table.item(0, 0).text() == last and panel.table.item(0, 3).text().startswith("fail")
+    return panel, measured
+
+
+def test_the_measurements_table_lists_failing_poms_first_under_a_coloured_verdict(qtbot):
+    from app.gui.style import FAIL_COLOUR
+
+    def one_failing(measured):
+        last = list(measured)[-1]  # the POM listed last: make it the one that fails
+        rows = "".join(f"{n},M,{m.cm + (5 if n == last else 0)},0.5,skirt\n" for n, m in measured.items())
+        return "pom,size,target_cm,tolerance_cm,category\n" + rows
+
+    panel, measured = checked_skirt_panel(qtbot, one_failing)
+    assert panel.table.item(0, 0).text() == list(measured)[-1] and panel.table.item(0, 3).text().startswith("fail")
     assert "FAIL" in panel.result_label.text() and FAIL_COLOUR.name() in panel.result_label.text()
 
 
 def test_the_verdict_names_the_sheets_poms_a_garment_of_this_category_lacks(qtbot):
-    from app.gui.measure_panel import MeasurementsPanel
-    from measure.calibration import Calibration
-    from measure.spec import SpecSheet
+    def with_sleeves(measured):
+        rows = "".join(f"{n},M,{m.cm},0.5\n" for n, m in measured.items()) + "sleeve_length,M,60,1\n"
+        return "pom,size,target_cm,tolerance_cm\n" + rows
 
-    panel = MeasurementsPanel()
-    qtbot.addWidget(panel)
-    panel.set_calibration(Calibration.from_scale(1.0), "bench")
-    points = np.array([(x, 60.0 + 7 * x % 50, 2) for x in np.linspace(100, 600, 8)])
-    measured = panel.show_keypoints(SKIRT, points)
-    rows = "".join(f"{n},M,{m.cm},0.5\n" for n, m in measured.items()) + "sleeve_length,M,60,1\n"
-    panel.set_spec_sheets({"s": SpecSheet.from_csv_text("pom,size,target_cm,tolerance_cm\n" + rows)})
-    panel.spec_combo.setCurrentIndex(panel.spec_combo.findData("s"))
-    panel._on_spec(panel.spec_combo.currentIndex())
-    panel.show_keypoints(SKIRT, points)
+    panel, _ = checked_skirt_panel(qtbot, with_sleeves)
     text = panel.result_label.text()
     assert "PASS" in text and "1 spec POM does not apply to skirt: sleeve_length" in text
 

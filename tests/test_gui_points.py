@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
-from test_gui import drag, skirt_garment, stored, view_point, write_scene
+from test_gui import build_project, drag, skirt_garment, stored, view_point, write_scene
 from test_gui import window as window  # noqa: F401 (the fixture, used by name)
 
 from app.store.repository import ProjectStore
@@ -35,13 +35,7 @@ def orange_skirt():
 
 @pytest.fixture
 def project(tmp_path):
-    path = tmp_path / "project.db"
-    store = ProjectStore.create(path)
-    images = [write_scene(tmp_path / f"img{i}.png", marker=(150 + i, 200)) for i in range(2)]
-    ids = [r.image_id for r in store.add_images(images).results]
-    store.store_predictions(ids[0], [orange_skirt()], "test@1")
-    store.close()
-    return path
+    return build_project(tmp_path, orange_skirt(), photos=2)
 
 
 def view_of(win, x: float, y: float) -> QPoint:

@@ -58,3 +58,12 @@ def make_garment(
     kps[1] = Keypoint(kps[1].x, kps[1].y, Visibility.OCCLUDED, 0.25)
     kps[2] = Keypoint.absent()
     return Garment(category_id, (x1, y1, x2, y2), tuple(kps), score=score, status=status)
+
+
+def df2_item(garment: Garment, **fields) -> dict:
+    """A DeepFashion2 ``itemN`` object for this garment (absent landmarks as 0, 0, 0), plus ``fields``."""
+    landmarks = [v for k in garment.keypoints
+                 for v in ((k.x, k.y, int(k.visibility)) if k.visibility else (0.0, 0.0, 0))]
+    category = deepfashion2().category(garment.category_id)
+    return {"category_id": category.id, "category_name": category.name, "bounding_box": list(garment.bbox),
+            "landmarks": landmarks, **fields}
