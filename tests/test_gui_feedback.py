@@ -125,8 +125,10 @@ def test_the_shortcuts_dialog_fits_its_width_and_wraps_the_help(qtbot):
     table = dialog.table
     columns = sum(table.columnWidth(c) for c in range(3))
     assert columns <= table.viewport().width() + 1  # the "What it does" header is in view
-    heights = {table.rowHeight(r) for r in range(table.rowCount())}
-    assert max(heights) > min(heights)  # a long help line wrapped onto a second line
+    def heights():
+        return [table.rowHeight(r) for r in range(table.rowCount())]
+
+    qtbot.waitUntil(lambda: max(heights()) > min(heights()), timeout=2000)  # a long help line wrapped
 
 
 def test_back_in_a_window_it_shows_what_another_window_changed(window, project, other):  # noqa: F811

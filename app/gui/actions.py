@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -117,8 +117,7 @@ class ShortcutsDialog(QDialog):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         table.setWordWrap(True)
-        header.sectionResized.connect(lambda *_: table.resizeRowsToContents())  # wrapped lines need taller rows
-        table.resizeRowsToContents()
+        table.verticalHeader().setVisible(False)
         self.table = table
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -127,3 +126,9 @@ class ShortcutsDialog(QDialog):
         layout.addWidget(table)
         layout.addWidget(buttons)
         self.resize(1000, 700)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # Row heights follow the help column's wrapping once the columns have their new widths (sizing them
+        # on each column's resize signal used widths still being laid out: rows one line tall grew to three).
+        QTimer.singleShot(0, self.table.resizeRowsToContents)
