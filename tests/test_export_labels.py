@@ -80,6 +80,21 @@ def test_a_status_filter_takes_only_images_whose_every_garment_matches(store, tm
     assert report.images == 5 and report.garments == 7 and report.images_left_out == 0
 
 
+def test_a_photo_verified_empty_goes_with_a_filter_that_takes_verified_garments(store, tmp_path):
+    _mixed(store, tmp_path)
+    empty = _image(store, tmp_path, "empty table", [])
+    store.verify_image(empty)  # a person looked and found no garment: a reviewed negative
+    unread = _image(store, tmp_path, "unread", [])  # nobody looked: not a negative
+    assert store.image(unread).status == "new"
+    report = export_project(store, tmp_path / "v", "coco", Selection.parse("corrected,verified"))
+    assert _coco_images(tmp_path / "v") == {"ver.png": ["verified"], "cor.png": ["corrected"], "empty table.png": []}
+    export_project(store, tmp_path / "c", "coco", Selection.parse("corrected"))
+    assert "empty table.png" not in _coco_images(tmp_path / "c")
+    export_project(store, tmp_path / "t", "coco", Selection.parse("verified", ["trousers"]))
+    assert "empty table.png" not in _coco_images(tmp_path / "t")  # a trousers set takes no negatives
+    assert report.images == 3
+
+
 @pytest.mark.parametrize("fmt, count", [
     ("deepfashion2", lambda out: len(list((out / "annos").glob("*.json")))),
     ("yolo-pose", lambda out: len(list((out / "labels").glob("*.txt")))),

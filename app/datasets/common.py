@@ -123,7 +123,8 @@ def selected_images(store, selection: Selection, report: ExportReport | None = N
     every garment of the chosen categories on it has a chosen status. Otherwise its other garments would be
     missing from the labels and read as background, and a detector's correct finds there as false positives.
     Such images are counted in ``report.images_left_out``. Garments of other categories do not matter: a
-    category-filtered dataset treats them as background by design.
+    category-filtered dataset treats them as background by design. A photo a person verified as empty is a
+    reviewed negative: it goes with a filter that takes verified garments (and no category filter).
     """
     for info in store.list_images():
         pairs = store.garments(info.id)
@@ -134,7 +135,9 @@ def selected_images(store, selection: Selection, report: ExportReport | None = N
             if chosen and report is not None:
                 report.images_left_out += 1
             continue
-        if chosen or selection.everything:
+        verified_empty = not pairs and info.status == "verified" and selection.categories is None and (
+            selection.statuses is None or GarmentStatus.VERIFIED in selection.statuses)
+        if chosen or selection.everything or verified_empty:
             yield info, chosen
 
 
