@@ -103,3 +103,14 @@ def test_train_refuses_a_time_budget_that_is_not_positive(tmp_path, capsys):
     assert main(["train", "--synthetic", "4", "--out", str(tmp_path / "m"), "--max-minutes", "0"]) == 2
     assert "--max-minutes must be a positive" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_an_unreadable_image_met_by_a_loader_worker_is_one_line_naming_it(tmp_path, capsys):
+    dataset = write_coco(tmp_path, 3)
+    (tmp_path / "skirt_1.png").write_bytes(b"not a png")  # present, so the up-front check lets it through
+    code = main(["train", "--data", str(dataset), "--out", str(tmp_path / "m"), "--val-synthetic", "0",
+                 "--workers", "1", "--batch", "3", "--pose-batch", "3", "--detector-input", "96",
+                 "--pose-input", "64", "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert "cannot read image" in err and "skirt_1.png" in err and "Traceback" not in err

@@ -217,9 +217,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = run_recipe(recipe)
     except (RuntimeError, DataSourceError) as exc:
-        raise CliError(str(exc), 1) from exc
+        raise CliError(_one_line(exc), 1) from exc
     print(f"done: {summary.get('card', args.out)}" + _parity_warning(summary.get("parity_exceeded")))
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error itself: an exception raised in a DataLoader worker comes back as "Caught X in DataLoader worker
+    process 0." followed by the worker's traceback, whose last line is "module.X: the message"."""
+    text = str(exc)
+    if "DataLoader worker" not in text:
+        return text
+    last = [line for line in text.splitlines() if line.strip()][-1]
+    message = last.split(": ", 1)[1] if ": " in last else last
+    if "DataSourceError" in last:
+        message += "; fix or remove that file and run again (add --resume to go on from the last checkpoint)"
+    return message
 
 
 def _log(line: str) -> None:
