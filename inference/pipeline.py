@@ -442,7 +442,11 @@ class GarmentPipeline:
                 chosen[2][:] = [{**extra, "orientation": orientations[0][0].degrees, "orientation_kept": True}
                                 for extra in chosen[2]]
             garments = []
-            for (xy, scores), det, extra in zip(*chosen, strict=True):
+            for (xy, scores), det, extra, (image, _) in zip(*chosen, crops, strict=True):
+                # A padded crop reaches past the photo's edge, and so can its landmarks: they are kept on the
+                # photo, as an annotator's are (a point off the photo has no pixel to check it against).
+                height, width = image.shape[:2]
+                xy = np.clip(xy, 0.0, [float(width), float(height)])
                 g = build_garment(det, xy, scores, self.model_version, self.visible_threshold,
                                   self.card.score_alpha)
                 g.extra.update(extra)

@@ -253,3 +253,15 @@ def test_given_boxes_are_clipped_to_the_photo_and_impossible_ones_refused(pipeli
             pipeline.predict_boxes(img, [(box, 1)])
     with pytest.raises(ValueError, match="whole number"):
         pipeline.predict_boxes(img, [((100, 60, 220, 300), 1.5)])
+
+
+def test_landmarks_of_a_crop_reaching_past_the_photo_stay_on_the_photo(pipeline):
+    """A garment at the corner: its padded crop reaches past the edge; with no marker to find, the contract
+    pose graph reads the crop's own corner, off the photo, and the reading is put on the photo's edge."""
+    img = scene([(1, (0, 0, 120, 200), (0, 0))])
+    img[0, 0] = 20  # no marker
+    (g,) = pipeline(img)
+    pts = np.array([(k.x, k.y) for k in g.keypoints])
+    height, width = img.shape[:2]
+    assert pts.min() >= 0.0 and (pts[:, 0] <= width).all() and (pts[:, 1] <= height).all()
+    assert (pts == 0.0).any()  # read off the photo, at least one coordinate landed on the edge
