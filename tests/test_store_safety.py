@@ -442,3 +442,15 @@ def test_a_migration_that_fails_is_rolled_back_and_names_the_backup(tmp_path, mo
         assert (store.image(1).width, store.image(1).height) == (40, 100)
     assert _sql(path, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
 
+
+
+def test_a_point_off_the_photo_is_refused_by_the_store(store, image_id):
+    (gid,) = store.store_predictions(image_id, [make_garment(1)]).added
+    width, height = store.image(image_id).width, store.image(image_id).height
+    for x, y in ((-0.5, 3.0), (width + 0.25, 3.0), (3.0, height + 1), (float("nan"), 3.0)):
+        with pytest.raises(StoreError, match="not on the"):
+            store.move_point(gid, 0, x, y)
+        with pytest.raises(StoreError, match="not on the"):
+            store.add_point(gid, 1, x, y)
+    store.move_point(gid, 0, float(width), 0.0)  # the edges are on the photo
+    assert (store.garment(gid).keypoints[0].x, store.garment(gid).keypoints[0].y) == (width, 0.0)

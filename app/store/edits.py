@@ -12,6 +12,7 @@ before that, which these checks keep from landing on the wrong garment.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -81,6 +82,14 @@ def _creates_garment(edit: EditRow) -> bool:
     )
 
 
+def _check_on_photo(point: Keypoint, width: int, height: int) -> None:
+    """A person's point is on the photo (the canvas keeps it there): one off it, or not a number, is another
+    program's mistake and is refused rather than stored and exported."""
+    if not (math.isfinite(point.x) and math.isfinite(point.y)
+            and 0.0 <= point.x <= width and 0.0 <= point.y <= height):
+        raise StoreError(f"point ({point.x:g}, {point.y:g}) is not on the {width}x{height} photo")
+
+
 def _has_human_work(row: GarmentRow) -> bool:
     """Points a person placed, a box a person set, or a category other than the model's: a garment like this
     must not read "predicted", or the next prediction run would replace it."""
@@ -112,6 +121,8 @@ class EditsMixin:
             krow = row.keypoints[index]
             old = keypoint_from_row(krow)
             new = change(old)
+            if action in ("move_point", "add_point"):
+                _check_on_photo(new, row.image.width, row.image.height)
             old_status = row.status
             write_keypoint(krow, new)
             self._touch(row)
