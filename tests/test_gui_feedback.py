@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 from test_gui import SKIRT, other, project, skirt_garment, stored, window  # noqa: F401  (fixtures)
 
 from app.store.repository import ImageStatus, ProjectStore
+from inference.annotation import GarmentStatus
 
 
 def test_the_wheel_over_the_category_box_does_not_change_the_garment(window, project):  # noqa: F811
@@ -158,3 +159,26 @@ def test_keys_act_on_the_point_whose_row_was_double_clicked(window, project):  #
     window.inspector.points.cellDoubleClicked.emit(6, 0)
     QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_V)
     assert stored(project, gid).keypoints[6].visibility == Visibility.OCCLUDED
+
+
+def test_undoing_an_added_garment_is_not_a_deletion_that_blocks_the_model(window, project):  # noqa: F811
+    ids = window.images.image_ids()
+    window.images.select_image(ids[2])  # a photo nobody has touched
+    window.session.add_garment(ids[2], skirt_garment(status=GarmentStatus.CORRECTED))
+    window.session.stack.undo()
+    with ProjectStore.open(project) as store:
+        assert store.image(ids[2]).status == ImageStatus.NEW  # still new: auto-annotate takes it
+        result = store.store_predictions(ids[2], [skirt_garment()], "test@2")
+    assert result.dropped == 0 and len(result.added) == 1
+
+
+def test_a_photo_added_elsewhere_appears_and_the_windows_own_edits_need_no_catching_up(window, project, tmp_path):  # noqa: F811
+    from test_gui import write_scene
+
+    gid = window.canvas.selected_id
+    window.session.move_point(window.image_id, gid, 1, 120.5, 130.25)
+    assert window._seen_mark == window.store.change_mark()  # its own edit: nothing to catch up on
+    with ProjectStore.open(project) as store:
+        store.add_image(write_scene(tmp_path / "late.png", marker=(170, 210)))
+    window.catch_up()
+    assert len(window.images.image_ids()) == 4

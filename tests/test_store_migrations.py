@@ -167,3 +167,41 @@ def test_an_upgrade_keeps_every_garment_keypoint_and_measurement(tmp_path, revis
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         if revision != "0001_annotations":
             assert conn.execute("SELECT pom, value_mm FROM measurements").fetchall() == [("waist_width", 123.4)]
+
+
+def test_the_change_mark_grows_with_every_write_by_any_program(tmp_path):
+    """Another window's (or the CLI's) new photo, calibration, photo calibration, spec sheet and edits all move
+    the mark a window compares against (0006's triggers); reading does not."""
+    from test_store_fixtures import make_garment, write_png
+
+    path = tmp_path / "p.db"
+    with ProjectStore.create(path) as window, ProjectStore.open(path) as other:
+        seen = window.change_mark()
+        image_id = other.add_image(write_png(tmp_path / "a.png")).image_id
+        steps = [
+            lambda: other.save_calibration("bench", "scale", {"mm_per_px": 0.5}),
+            lambda: other.set_image_calibration(image_id, other.calibration("bench").id),
+            lambda: other.save_spec_sheet("s.csv", [{"pom": "chest_width", "size": "M", "target_cm": 50.0,
+                                                     "tolerance_cm": 1.0, "category": None}]),
+            lambda: other.store_predictions(image_id, [make_garment(1)]),
+            lambda: other.move_point(other.garments(image_id)[0][0], 0, 3.5, 4.5),
+        ]
+        for step in [lambda: None, *steps]:  # the first: the add_image above
+            step()
+            now = window.change_mark()
+            assert now > seen
+            seen = now
+        window.list_images()
+        window.garments(image_id)
+        assert window.change_mark() == seen
+
+
+def test_what_a_person_deleted_is_read_through_the_history_index(tmp_path):
+    """The deleted-garment lookup runs on every image listing: it must not scan the whole history."""
+    path = tmp_path / "p.db"
+    ProjectStore.create(path).close()
+    with sqlite3.connect(path) as conn:
+        plan = " ".join(str(row) for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id, image_id, old_value FROM edit_history "
+            "WHERE action = 'delete_garment' AND garment_id NOT IN (SELECT id FROM garments)"))
+    assert "ix_edit_history_action_image" in plan and "SCAN edit_history" not in plan

@@ -252,6 +252,12 @@ class AddGarment(QUndoCommand):
         self.session.changed(self.image_id, new_id)
 
     def undo(self) -> None:
+        # Taking back an add through the history (revert_edit), not delete_garment: a delete is a person's
+        # judgement that nothing is there, which keeps the model from placing a garment there again.
         gid = self.garment_id
-        self.session.backend.delete_garment(gid)
+        adds = [e for e in self.session.backend.history(garment_id=gid) if e.action == "add_garment"]
+        try:
+            self.session.backend.revert_edit(adds[-1].id)
+        except (IndexError, StoreError):  # no add in its history, or changed since elsewhere: removed as before
+            self.session.backend.delete_garment(gid)
         self.session.changed(self.image_id, gid)

@@ -231,19 +231,22 @@ class MainWindow(QMainWindow):
             self.catch_up()
 
     def catch_up(self) -> None:
-        """Back in this window: show what another window (or program) changed in the project meanwhile, the
-        photo's garments and the rows' statuses, so nobody edits or verifies a stale picture of it."""
+        """Back in this window: show what another window (or program) changed in the project meanwhile: new
+        photos, statuses, the photo's garments. Nobody edits or verifies a stale picture of the project."""
         if self.store is None:
             return
         mark = self.store.change_mark()
         if mark == self._seen_mark:
             return
         self._seen_mark = mark
-        for info in self.store.list_images():
-            if self.images.has_image(info.id):
-                self.images.update_status(info.id, str(info.status))
+        self.refresh_images()  # keeps the current row; a photo added elsewhere appears
         if self.image_id is not None:
             self._on_job_item(self.image_id)  # redraws the photo's garments, after any drag in progress
+
+    def _saw_own_change(self) -> None:
+        """This window's own edit: not a reason to redraw everything when it is next activated."""
+        if self.store is not None:
+            self._seen_mark = self.store.change_mark()
 
     def _show_first_image(self) -> None:
         ids = self.images.image_ids()
@@ -304,6 +307,7 @@ class MainWindow(QMainWindow):
         another photo brings that photo up, so the person sees what changed."""
         if self.store is None:
             return
+        self._saw_own_change()
         if self.images.has_image(image_id):
             self.images.update_status(image_id, str(self.store.image(image_id).status))
         if self._stepping_history and image_id != self.image_id:
@@ -451,6 +455,7 @@ class MainWindow(QMainWindow):
             self._refresh_selection()
 
     def _on_job_finished(self, name: str, result: dict) -> None:
+        self._saw_own_change()
         if "garments" in result:
             if result.get("images"):
                 self.model.record_latency(result["seconds"] / result["images"])

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Layout of a garment's keypoints: "df2" (the category's DeepFashion2 landmarks) or one of the FLD
@@ -98,6 +109,8 @@ class EditRow(Base):
     """One user edit. No foreign keys: the history outlives deleted garments so a delete can be reverted."""
 
     __tablename__ = "edit_history"
+    # the store lists what a person deleted by action on every image listing (migration 0006)
+    __table_args__ = (Index("ix_edit_history_action_image", "action", "image_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
@@ -106,6 +119,16 @@ class EditRow(Base):
     old_value: Mapped[dict | list | None] = mapped_column(JSON)
     new_value: Mapped[dict | list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class ProjectChangeRow(Base):
+    """One counter that triggers raise on every write to the project's main tables (migration 0006)."""
+
+    __tablename__ = "project_changes"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counter: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class CalibrationRow(Base):

@@ -64,7 +64,7 @@ from .convert import garment_from_dict, garment_from_row, garment_to_dict, valid
 from .database import IMMEDIATE, StoreError, open_database
 from .edits import EditsMixin
 from .images import ImageReadError, probe_image
-from .models import EditRow, GarmentRow, ImageRow, utcnow
+from .models import EditRow, GarmentRow, ImageRow, ProjectChangeRow, utcnow
 from .records import RecordsMixin
 
 
@@ -150,13 +150,15 @@ def _still_deleted(s: Session, image_ids: Sequence[int] | None = None) -> dict[i
     deletes = select(EditRow.id, EditRow.image_id, EditRow.old_value).where(
         EditRow.action == "delete_garment", EditRow.garment_id.not_in(select(GarmentRow.id))
     )
-    reverts = select(EditRow.old_value).where(EditRow.action == "revert_edit")
     if image_ids is not None:
         deletes = deletes.where(EditRow.image_id.in_(image_ids))
-        reverts = reverts.where(EditRow.image_id.in_(image_ids))
     rows = s.execute(deletes).all()
     if not rows:
         return {}
+    # only the reverts of these deletes (both reads use the (action, image_id) index of migration 0006)
+    reverts = select(EditRow.old_value).where(
+        EditRow.action == "revert_edit", EditRow.image_id.in_({image_id for _, image_id, _ in rows})
+    )
     undone = {(old or {}).get("edit_id") for (old,) in s.execute(reverts)}
     found: dict[int, list[Garment]] = {}
     for edit_id, image_id, old in rows:
@@ -368,10 +370,10 @@ class ProjectStore(EditsMixin, RecordsMixin):
         return found[0]
 
     def change_mark(self) -> int:
-        """A number that grows with every recorded change (edits, predictions, imports): a window compares it
-        with the one it saw to know whether another window or program changed the project since."""
+        """A number that grows with every write to the project, by any program (triggers, migration 0006): a
+        window compares it with the one it saw to know whether the project changed under it."""
         with self._read() as s:
-            return int(s.scalar(select(func.max(EditRow.id))) or 0)
+            return int(s.scalar(select(ProjectChangeRow.counter).where(ProjectChangeRow.id == 1)) or 0)
 
     def has_reviewed_garments(self) -> bool:
         """Whether a person corrected or verified any garment: what retraining learns from."""
