@@ -344,9 +344,9 @@ def _detect_delimiter(text: str) -> str:
 
 
 def _near_miss(name: str) -> str | None:
+    """The known column a name is a misspelling of (the whole name alike, "categroy"), or None: a name that
+    merely contains one ("product_category") is another column."""
     known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-    if "categor" in name:
-        return "category"
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
     return close[0] if close else None
 
@@ -359,12 +359,14 @@ def _check_header(header: list[str], source: str) -> list[str]:
         raise SpecError(f"{source}: column(s) {', '.join(map(repr, repeated))} appear more than once in the header")
     for name in named:
         words = set(re.split(r"[^a-z0-9]+", name))
+        # unit words count in a name about lengths only: "notes in cm" or "grade_in" are no length columns
+        about_lengths = bool(words & {"target", "tolerance", "tol", "value", "length"})
         if words & {"unit", "units"}:
             raise SpecError(
                 f"{source}: column {name!r}: spec sheets are in cm only, with no unit column; "
                 f"give the lengths in cm as {', '.join(REQUIRED_COLUMNS)}"
             )
-        if words & _OTHER_UNIT_WORDS or '"' in name:
+        if about_lengths and (words & _OTHER_UNIT_WORDS or '"' in name):
             raise SpecError(
                 f"{source}: column {name!r} looks like inches or millimetres; only cm is supported: convert "
                 "to target_cm and tolerance_cm"

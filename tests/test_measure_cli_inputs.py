@@ -126,3 +126,33 @@ def test_measure_into_a_project_runs_the_projects_active_model_version(tmp_path,
     photo = _photo(tmp_path / "new.png")
     assert main(["measure", str(photo), "--mm-per-px", "1", "--project", str(project)]) != 0
     assert f"cannot load {card}" in capsys.readouterr().err
+
+
+def test_the_table_shows_a_value_rounded_as_the_verdict_rounds_it(capsys):
+    from app.cli.commands.measure import _print_table
+
+    assert f"{64.505:.2f}" == "64.50"  # Python's own rounding of this float: it would show 64.50 beside a fail
+    payload = {"image": "p.jpg", "calibration": {"method": "scale", "mm_per_px": 0.5, "reprojection_error_px": None},
+               "garments": [{"category": "skirt", "measurements": {"hem_width": {"cm": 64.505, "reason": None}},
+                             "spec": None, "warnings": []}]}
+    _print_table(payload)
+    assert "64.51 cm" in capsys.readouterr().out
+
+
+def test_a_project_imported_by_an_earlier_version_is_measured_with_its_corrections(tmp_path, capsys):
+    from app.store.models import EditRow
+    from app.store.repository import ProjectStore
+
+    project, photo = tmp_path / "qc.db", _photo(tmp_path / "shirt.png")
+    keypoints = _df2(tmp_path / "kp.json")
+    _measure(capsys, [str(photo), "--mm-per-px", "0.5", "--keypoints", str(keypoints), "--project", str(project)])
+    with ProjectStore.open(project) as store:  # as the earlier version recorded the import: the bare path
+        (info,) = store.list_images()
+        (gid, _), = store.garments(info.id)
+        with store._write() as s:
+            for edit in s.query(EditRow).filter(EditRow.action == "import"):
+                edit.new_value = {**edit.new_value, "source": str(keypoints)}
+        store.move_point(gid, 0, 40.5, 60.25)
+    report = _measure(capsys, [str(photo), "--mm-per-px", "0.5", "--keypoints", str(keypoints), "--project",
+                               str(project)])
+    assert report["garments"][0]["keypoints"][0][:2] == [40.5, 60.25]  # the correction, measured

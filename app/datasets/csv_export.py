@@ -17,6 +17,7 @@ from inference.annotation import Visibility
 from inference.schema import SchemaError, deepfashion2
 from measure.measurements import Measurement
 from measure.poms import PomError, load_catalog
+from measure.spec import round_cm  # value_cm rounds as the verdict does (half away from zero)
 
 from .common import LAYOUT_KEY, ExportReport, Selection, atomic_write_text, selected_images
 
@@ -72,7 +73,7 @@ def export_measurements_csv(store, out_dir: Path, selection: Selection, spec=Non
             g = by_id[m.garment_id]
             line = [
                 info.id, info.path, m.garment_id, g.category_id, _category_name(g), str(g.status), m.pom,
-                repr(float(m.value_mm)), f"{m.value_mm / 10.0:.2f}", _occluded(g, m.pom, catalog),
+                repr(float(m.value_mm)), f"{round_cm(m.value_mm / 10.0):.2f}", _occluded(g, m.pom, catalog),
                 calibrations.get(m.calibration_id, ""), json.dumps(m.points),
             ]
             if checking:

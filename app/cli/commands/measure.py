@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="measure these DeepFashion2 per-image keypoints instead of running the model",
     )
     parser.add_argument(
-        "--model", metavar="MODEL_CARD.json", help="model card (default: the bundled bootstrap model)"
+        "--model", metavar="MODEL_CARD.json", help="model card (default: with --project, the project's active version; else the bundled bootstrap model)"
     )
     parser.add_argument(
         "--category",
@@ -285,6 +285,8 @@ def _garment_report(garment, calibration, catalog, only, sheet, size) -> dict:
 
 
 def _print_table(payload: dict) -> None:
+    from measure.spec import round_cm  # rounds as the verdict does: the value shown agrees with it
+
     cal = payload["calibration"]
     err = cal["reprojection_error_px"]
     print(
@@ -298,7 +300,7 @@ def _print_table(payload: dict) -> None:
         checks = (garment["spec"] or {}).get("poms", {})
         for name, value in garment["measurements"].items():
             shown = (
-                f"{value['cm']:8.2f} cm" if value["cm"] is not None else f"     n/a    ({value['reason']})"
+                f"{round_cm(value['cm']):8.2f} cm" if value["cm"] is not None else f"     n/a    ({value['reason']})"
             )
             if value.get("occluded_landmarks"):  # measured, but from landmarks nobody could see
                 shown += f"  (occluded landmark {', '.join(map(str, value['occluded_landmarks']))})"
@@ -389,9 +391,11 @@ def _store_in_project(args, garments, calibration, catalog) -> tuple[dict, list]
                 source = f"{args.keypoints} sha256:{hashlib.sha256(Path(args.keypoints).read_bytes()).hexdigest()}"
                 held = [g for _, g in store.garments(image_id) if "layout" not in g.extra]
                 imported = {(e.new_value or {}).get("source") for e in store.history(image_id) if e.action == "import"}
+                imported.discard(None)
+                legacy = str(args.keypoints) in imported  # imported before files were named with their hash
                 if not held:
                     store.import_garments(image_id, garments, source=source)
-                elif source not in imported and not _same_points(held, garments):
+                elif source not in imported and not legacy and not _same_points(held, garments):
                     raise CliError(
                         f"{args.project}: image #{image_id} already has {len(held)} garment(s) from elsewhere, and "
                         f"their landmarks differ from {args.keypoints}: run without --project to measure the file's "
