@@ -12,7 +12,7 @@ from test_store_fixtures import df2_item, make_garment, write_png
 
 from app.cli.main import main
 from app.datasets.coco import build_document, encode_garment
-from app.datasets.common import DatasetError, Selection, link_or_copy
+from app.datasets.common import DatasetError, Selection, copy_image
 from app.datasets.deepfashion2 import decode_item
 from app.datasets.formats import export_project, import_sources
 from app.store import ProjectStore
@@ -143,13 +143,13 @@ def _bmp(path: Path, seed: int) -> Path:
     return path
 
 
-def test_link_or_copy_compares_content_not_size(tmp_path):
+def test_copy_image_compares_content_not_size(tmp_path):
     a, b = _bmp(tmp_path / "a" / "x.bmp", 1), _bmp(tmp_path / "b" / "x.bmp", 2)
     assert a.stat().st_size == b.stat().st_size and a.read_bytes() != b.read_bytes()
-    assert link_or_copy(a, tmp_path / "out" / "x.bmp") is True
-    assert link_or_copy(a, tmp_path / "out" / "x.bmp") is False  # the same bytes are there already
+    assert copy_image(a, tmp_path / "out" / "x.bmp") is True
+    assert copy_image(a, tmp_path / "out" / "x.bmp") is False  # the same bytes are there already
     with pytest.raises(FileExistsError):
-        link_or_copy(b, tmp_path / "out" / "x.bmp")
+        copy_image(b, tmp_path / "out" / "x.bmp")
     assert (tmp_path / "out" / "x.bmp").read_bytes() == a.read_bytes()
 
 

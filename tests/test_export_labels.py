@@ -317,3 +317,22 @@ def test_df2_values_stored_from_df2_are_kept_and_the_round_trip_is_exact(store, 
     for name in files:  # the defaults written the first time are stored values the second time
         assert (json.loads((tmp_path / "df2_again" / "annos" / name).read_text())
                 == json.loads((tmp_path / "df2" / "annos" / name).read_text()))
+
+
+def test_exported_images_are_copies_and_exported_files_are_readable_by_others(store, tmp_path):
+    import os
+    import stat
+
+    photo = tmp_path / "pics" / "ver.png"
+    _image(store, tmp_path, "ver", [_g(9, V)])
+    old = os.umask(0o022)
+    try:
+        export_project(store, tmp_path / "y", "yolo-pose")
+    finally:
+        os.umask(old)
+    (exported,) = (tmp_path / "y" / "images").iterdir()
+    assert not os.path.samefile(exported, photo)
+    exported.write_bytes(b"resized elsewhere")  # editing the export leaves the project's photo alone
+    assert photo.read_bytes() != b"resized elsewhere"
+    for written in [tmp_path / "y" / "data.yaml", *(tmp_path / "y" / "labels").iterdir()]:
+        assert stat.S_IMODE(written.stat().st_mode) == 0o644, written

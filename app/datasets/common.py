@@ -146,6 +146,12 @@ def count_predicted(garments) -> int:
     return sum(1 for g in garments if g.status == GarmentStatus.PREDICTED)
 
 
+def _umask() -> int:
+    current = os.umask(0)  # the only way to read it is to set it; put back at once
+    os.umask(current)
+    return current
+
+
 def atomic_write_text(path: Path, text: str) -> Path:
     """Write beside the target and rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +159,9 @@ def atomic_write_text(path: Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        # mkstemp makes the file owner-only (0600); an exported file is read by teammates and training jobs
+        # as any other file is: the permissions the umask gives a new file
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -174,7 +183,7 @@ def export_image(src: Path, folder: Path, stem: str, report: ExportReport) -> st
         n += 1
         chosen = f"{stem}_{n}"
     try:
-        if link_or_copy(src, folder / f"{chosen}{suffix}"):
+        if copy_image(src, folder / f"{chosen}{suffix}"):
             report.copies.append(folder / f"{chosen}{suffix}")
     except OSError as exc:
         report.errors.append(f"{src}: cannot copy image ({exc.strerror or exc})")
@@ -199,20 +208,19 @@ def same_content(a: Path, b: Path) -> bool:
         return False
 
 
-def link_or_copy(src: Path, dst: Path) -> bool:
-    """Put an image into an export folder: a hard link when possible (no extra disk), else a copy. Returns
-    whether a file was written; a ``dst`` holding these bytes already is kept, one holding others is refused."""
+def copy_image(src: Path, dst: Path) -> bool:
+    """Put an image into an export folder as a copy of its own: a hard link (tried before) shared the file with
+    the project, so resizing or re-encoding an exported image changed the project's photo under its
+    annotations. Returns whether a file was written; a ``dst`` holding these bytes already is kept, one
+    holding others is refused."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
+    if dst.exists() and not os.path.samefile(src, dst):  # an earlier export's hard link is made a copy
         if same_content(src, dst):
             return False
         raise FileExistsError(errno.EEXIST, "a different file of that name is in the way", str(dst))
-    try:
-        os.link(src, dst)
-    except OSError:
-        tmp = dst.with_name(f".{dst.name}.tmp")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
     return True
 
 
