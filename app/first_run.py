@@ -83,6 +83,8 @@ def prepare_sample_project(
     model_card: str | Path | None = None,
     provider: str = "auto",
     progress: Callable[[int, int, str], None] | None = None,
+    flip_test: bool = True,
+    orientation_check: bool = True,
 ) -> SampleOutcome:
     """Build the sample project at db_path unless it already holds images; never fails for want of a model."""
     from app.sample_project import build_sample_project
@@ -96,7 +98,10 @@ def prepare_sample_project(
         if count:
             return SampleOutcome(db_path, predicted, f"Sample project {db_path} ({count} images)")
     try:
-        reports = build_sample_project(db_path, model_card=model_card, provider=provider, progress=progress)
+        # read as the app reads photos (both on by default there): the first thing a new user sees is the
+        # model at its best, and the same numbers `garment-studio demo` prints
+        reports = build_sample_project(db_path, model_card=model_card, provider=provider, progress=progress,
+                                       flip_test=flip_test, orientation_check=orientation_check)
     except (ModelCardError, ProviderError) as exc:
         count = _images_without_model(db_path, progress)
         return SampleOutcome(

@@ -124,3 +124,12 @@ def test_each_sample_photo_is_measured_with_its_own_board(tmp_path, window, cont
         assert window.image_id == image_id
         names[window.store.resolve_path(window.store.image(image_id).path).stem] = window.measurements.calibration_name
     assert names == {stem: f"sample {stem}" for stem in names} and len(names) == len(sample_images())
+
+
+def test_the_first_run_sample_is_read_as_the_app_reads_photos(tmp_path, contract_card):
+    """Flip test and the turned reading are on in the app by default: the sample it shows first is read with
+    them (it was read plain, and its first numbers were worse than `garment-studio demo`'s)."""
+    outcome = prepare_sample_project(tmp_path / "sample.db", contract_card, "cpu")
+    with ProjectStore.open(outcome.path) as store:
+        garments = [g for info in store.list_images() for _, g in store.garments(info.id)]
+    assert garments and all("orientation" in g.extra for g in garments)  # the turned reading was tried

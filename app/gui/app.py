@@ -63,7 +63,9 @@ def open_start_project(window: MainWindow, model_card: str | None = None) -> Pat
     QApplication.processEvents()
     try:
         outcome = prepare_sample_project(
-            sample_project_path(user_data_dir()), card, str(settings().value("model/provider", "auto")), progress
+            sample_project_path(user_data_dir()), card, str(settings().value("model/provider", "auto")), progress,
+            flip_test=bool(settings().value("model/flip_test", True, type=bool)),
+            orientation_check=bool(settings().value("model/orientation_check", True, type=bool)),
         )
     except OSError as exc:  # an unwritable data folder: start empty, say why
         window.statusBar().showMessage(f"Cannot prepare the sample project: {exc}")
