@@ -114,3 +114,15 @@ def test_an_unreadable_image_met_by_a_loader_worker_is_one_line_naming_it(tmp_pa
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
     assert "cannot read image" in err and "skirt_1.png" in err and "Traceback" not in err
+
+
+def test_exporting_a_model_prints_no_tracer_warnings(tmp_path):
+    """The tracer's warnings (shape-dependent Python in the decode, fixed by design) filled a user's terminal
+    with source lines at every training's end."""
+    import warnings
+
+    from retrain_fixtures import tiny_base_card
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", torch.jit.TracerWarning)
+        assert tiny_base_card(tmp_path / "m").is_file()
