@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.jobs import JobContext, JobRunner
+from app.store.database import StoreError
 from inference.schema import deepfashion2
 
 FORMAT_LABELS = {
@@ -137,6 +138,9 @@ class ExportDialog(QDialog):
         return answer == QMessageBox.StandardButton.Yes
 
     def _on_done(self, _name: str, report) -> None:
+        if self.format.currentData() == "csv" and not report.garments:
+            self._show(self._no_measurements())  # not "0 images, 0 garments written": say why
+            return
         text = f"{report.images} images, {report.garments} garments written to {self.out_dir.text()}"
         if report.skipped:
             text += f"; {report.skipped} garments this format cannot hold were skipped"
@@ -153,6 +157,24 @@ class ExportDialog(QDialog):
         if report.errors:
             text += "\n" + "\n".join(report.errors[:10])
         self._show(text)
+
+    def _no_measurements(self) -> str:
+        """Why a measurements CSV came out empty: none stored in the project, or none of the chosen garments."""
+        from app.store.repository import ProjectStore
+
+        try:
+            with ProjectStore.open(self.project_path) as store:
+                stored = len(store.measurements())
+        except (StoreError, OSError):
+            stored = None
+        where = f"measurements.csv in {self.out_dir.text()} has its header only"
+        if stored == 0:
+            return (f"No measurements are stored in this project, so {where}. The app stores a photo's "
+                    "measurements when you verify it (Space) while it is measured with a calibration saved in the "
+                    "project: a profile, From image (Ctrl+K) or a reference line (R). "
+                    "`garment-studio measure --project` stores them too.")
+        return (f"None of the garments chosen (status and category) has stored measurements, so {where}. "
+                "Measurements are stored when a photo is verified with a saved calibration; try 'All garments'.")
 
     def _show(self, text: str) -> None:
         self.result.setText(text)

@@ -33,6 +33,7 @@ class _NoWheelComboBox(QComboBox):
 class InspectorPanel(QWidget):
     categoryChosen = Signal(int, int)  # garment id, category id
     pointRowActivated = Signal(int, int)  # garment id, point index
+    finished = Signal()  # a button's action is done: the window gives the keys back to the photo
 
     def __init__(self, actions, parent=None):
         super().__init__(parent)
@@ -60,7 +61,14 @@ class InspectorPanel(QWidget):
         for n, action in enumerate((actions.verify_next, actions.revert_garment, actions.draw_box, actions.delete_garment)):
             button = QPushButton(action.text().replace("&", ""))
             button.setToolTip(action.toolTip())
+            # A clicked button kept the keyboard focus, and a focused button takes Space: the keys stay
+            # with the photo instead (Tab still reaches the button).
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             button.clicked.connect(action.trigger)
+            button.clicked.connect(self.finished)
+            # greyed out with its action (no project open: nothing to verify, revert or delete)
+            button.setEnabled(action.isEnabled())
+            action.enabledChanged.connect(button.setEnabled)
             buttons.addWidget(button, n // 2, n % 2)
         self.points = QTableWidget(0, 4)
         self.points.setHorizontalHeaderLabels(["Landmark", "x", "y", "Visibility"])

@@ -21,7 +21,7 @@ from app.gui.image_cache import PhotoPrefetcher
 from app.gui.image_list import ImageListPanel
 from app.gui.inspector import InspectorPanel
 from app.gui.jobs import JobRunner, JobsWidget
-from app.gui.measure_panel import MeasurementsPanel, spec_sheet_from_rows
+from app.gui.measure_panel import MeasurementsPanel
 from app.gui.measuring import Measuring
 from app.gui.model_service import ModelService, annotate_job, images_to_annotate, import_job
 from app.gui.settings import APPLICATION, ORGANISATION, settings  # noqa: F401  (re-exported)
@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
         a.set_absent.triggered.connect(lambda: self.editor.set_visibility(Visibility.ABSENT))
         a.place_point.triggered.connect(lambda: self.editor.place_next_missing())
         a.draw_box.triggered.connect(lambda: self.canvas.set_draw_mode("box"))
-        a.reference_line.triggered.connect(lambda: self.canvas.set_draw_mode("line"))
+        a.reference_line.triggered.connect(self.measuring.start_reference_line)
         a.delete_garment.triggered.connect(self.editor.delete_selected)
         a.revert_garment.triggered.connect(self.editor.revert_selected)
         a.reread_garment.triggered.connect(self.reading.reread_selected)
@@ -203,22 +203,12 @@ class MainWindow(QMainWindow):
         self.session.stack.canRedoChanged.connect(self.actions.redo.setEnabled)
         self.session.stack.undoTextChanged.connect(lambda t: self._name_step(self.actions.undo, "Undo", t))
         self.session.stack.redoTextChanged.connect(lambda t: self._name_step(self.actions.redo, "Redo", t))
-        self.actions.undo.setEnabled(False)
-        self.actions.redo.setEnabled(False)
         read_only = write_problem(Path(path))  # opened read-only: reading works, saving is refused
         self.setWindowTitle(f"{Path(path).name}{' (read-only)' if read_only else ''} — {APPLICATION}")
         if read_only:
             self.statusBar().showMessage(f"Opened read-only ({read_only}): edits cannot be saved", 15000)
         settings().setValue("project/last", str(Path(path).resolve()))
-        profiles = self.measuring.profiles()
-        self.measurements.set_profiles(profiles)
-        remembered = settings().value(f"calibration/profile/{Path(path).resolve()}")
-        name = remembered if remembered in profiles else next(iter(profiles), None)
-        if name is not None:  # the project's own calibration is what a user measures with
-            self.measurements.profile.setCurrentIndex(self.measurements.profile.findData(name))
-            self.measurements.set_calibration(profiles[name], name)
-        self.measurements.set_spec_sheets({s.name: spec_sheet_from_rows(s.rows) for s in store.list_spec_sheets()},
-                                          replace=True)
+        self.measuring.open_project()  # this project's profiles and spec sheets, nothing of the last one's
         if self.auto_model:
             self.load_project_model()
         self.refresh_images()
@@ -275,11 +265,15 @@ class MainWindow(QMainWindow):
         self.editor.show_image(None)
         self.canvas.set_image(None, [])
         self.inspector.show_garment(None, None)
-        self.measurements.show_keypoints(None, None)
+        self.measurements.reset()  # its calibration, spec sheet and size were the closed project's
 
     def _enable_project_actions(self, enabled: bool) -> None:
         for key in NEEDS_PROJECT:
             self.actions.by_key[key].setEnabled(enabled)
+        if not enabled:  # nothing to undo; a project's edit stack enables them as it fills
+            for action, verb in ((self.actions.undo, "Undo"), (self.actions.redo, "Redo")):
+                action.setEnabled(False)
+                self._name_step(action, verb, "")
 
     @staticmethod
     def _name_step(action, verb: str, what: str) -> None:
@@ -410,6 +404,7 @@ class MainWindow(QMainWindow):
             return
         self._empty_verify_armed = None
         self.session.verify_image(self.image_id)
+        self.measuring.store_verified(self.image_id)  # the QC report's values (with a saved calibration)
         self.images.update_status(self.image_id, str(self.store.image(self.image_id).status))
         self.go_next_unverified()
 
@@ -478,6 +473,7 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         if self.canvas.draw_mode:
             self.canvas.set_draw_mode(None)
+            self.statusBar().clearMessage()  # the drawing hint
         else:
             self.jobs.cancel()
 

@@ -63,6 +63,9 @@ class MeasurementsPanel(QWidget):
     calibrationRequested = Signal()  # "from this image"
     specLoaded = Signal(str, object)  # name, SpecSheet read from a CSV: the window keeps it in the project
     changed = Signal()  # calibration, spec sheet or size chosen: the window re-measures
+    # A button or a choice of the panel is done with: the window gives the keys back to the photo, so Space
+    # verifies (a focused button took Space and ran again) and V, 0, 1, 2 act on points.
+    finished = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -91,6 +94,11 @@ class MeasurementsPanel(QWidget):
         self.size = narrow_combo(QComboBox(), 4)
         self.size.setToolTip("Size to check against the spec sheet")
         self.size.activated.connect(lambda _i: self.changed.emit())
+        for button in (from_image, load_spec):
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the keys with the photo
+            button.clicked.connect(self.finished)  # after its own slot: a dialog it opened is closed by then
+        for combo in (self.profile, self.spec_combo, self.size):
+            combo.activated.connect(lambda _i: self.finished.emit())
         self.result_label = QLabel()
         from_image.setText("From image")
         from_image.setToolTip("Detect the ChArUco board on the current image and save it as a profile")
@@ -118,11 +126,22 @@ class MeasurementsPanel(QWidget):
         layout.addWidget(self.result_label)
         layout.addWidget(self.table, 1)
         self._profiles: dict[str, Calibration] = {}
+        self._unsaved: set[str] = set()  # profiles in use that the project could not keep (read-only)
         self._specs: dict[str, SpecSheet] = {}
 
     # Sources ------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Nothing of the project closed: no calibration, spec sheet or size, none offered. What the combos
+        show is what is applied (a new project's panel said "No spec sheet" and still checked sizes)."""
+        self.set_profiles({})
+        self.set_spec_sheets({}, replace=True)
+        self.spec = None
+        self.size.clear()
+        self.set_calibration(None, "none")
+
     def set_profiles(self, profiles: dict[str, Calibration]) -> None:
         self._profiles = dict(profiles)
+        self._unsaved.clear()
         self.profile.clear()
         self.profile.addItem("No calibration (pixels)", None)
         for name in profiles:
@@ -140,6 +159,26 @@ class MeasurementsPanel(QWidget):
             self.spec_combo.addItem(name, name)
         if current in self._specs:
             self.spec_combo.setCurrentIndex(self.spec_combo.findData(current))
+
+    def use_unsaved(self, calibration: Calibration, name: str) -> None:
+        """Measure with a calibration the project could not save (read-only): offered and chosen in the combo,
+        marked so, until another project is opened."""
+        self._profiles[name] = calibration
+        self._unsaved.add(name)
+        index = self.profile.findData(name)
+        if index < 0:
+            self.profile.addItem(f"{name} (not saved)", name)
+        else:  # a saved profile of that name is not what measures now
+            self.profile.setItemText(index, f"{name} (not saved)")
+        self.select_profile(name)
+
+    def saved_profile(self) -> str | None:
+        """The name of the project profile the panel measures with; None for pixels or a calibration in use
+        but not saved (a read-only project's)."""
+        name = self.calibration_name
+        if self.calibration is None or name in self._unsaved or self._profiles.get(name) is not self.calibration:
+            return None
+        return name
 
     def set_calibration(self, calibration: Calibration | None, name: str) -> None:
         self.calibration, self.calibration_name = calibration, name
