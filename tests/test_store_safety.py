@@ -454,3 +454,13 @@ def test_a_point_off_the_photo_is_refused_by_the_store(store, image_id):
             store.add_point(gid, 1, x, y)
     store.move_point(gid, 0, float(width), 0.0)  # the edges are on the photo
     assert (store.garment(gid).keypoints[0].x, store.garment(gid).keypoints[0].y) == (width, 0.0)
+
+
+def test_a_persons_edit_drops_the_measurements_stored_from_the_old_points(store, image_id):
+    edited, untouched = store.store_predictions(
+        image_id, [make_garment(1), make_garment(9, box=(50, 5, 60, 40))]).added
+    for g in (edited, untouched):
+        store.replace_measurements(g, [("hem_width", 431.5, [[1.0, 2.0], [3.0, 4.0]], None)])
+    store.move_point(edited, 0, 5.5, 6.5)
+    assert store.measurements(garment_id=edited) == []  # a QC report shows no length the garment lost
+    assert [m.value_mm for m in store.measurements(garment_id=untouched)] == [431.5]

@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, object_session
 
 from inference.annotation import Garment, GarmentStatus, Keypoint, PointSource, Visibility
 
@@ -106,10 +106,15 @@ class EditsMixin:
 
     @staticmethod
     def _touch(row: GarmentRow) -> None:
-        """A human changed the garment: it is corrected now (a verified one needs verifying again)."""
+        """A human changed the garment: it is corrected now (a verified one needs verifying again), and the
+        measurements stored from its old points go: a QC report must not show lengths the garment no longer
+        has (they are stored again when the photo is verified, or by `measure --project`)."""
         row.status = GarmentStatus.CORRECTED
         row.updated_at = utcnow()
         row.image.verified_at = None
+        session = object_session(row)
+        if session is not None and row.id is not None:
+            session.execute(delete(MeasurementRow).where(MeasurementRow.garment_id == row.id))
 
     # ---- points -------------------------------------------------------------------------------------
 
