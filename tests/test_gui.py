@@ -54,16 +54,21 @@ def project(tmp_path):
     return build_project(tmp_path, skirt_garment())
 
 
-@pytest.fixture
-def window(qtbot, project):
+def open_window(qtbot, path) -> MainWindow:
+    """A shown 1200×800 window (no model) on the project at ``path``."""
     win = MainWindow(load_model=False)
     qtbot.addWidget(win)
     win.resize(1200, 800)
-    win.open_project(project)
+    win.open_project(path)
     win.show()
     qtbot.waitExposed(win)
     win.activateWindow()
     return win
+
+
+@pytest.fixture
+def window(qtbot, project):
+    return open_window(qtbot, project)
 
 
 @pytest.fixture

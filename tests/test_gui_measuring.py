@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QPushButton
-from test_gui import SKIRT, build_project, drag, project, skirt_garment, window, write_scene  # noqa: F401
+from test_gui import SKIRT, build_project, drag, open_window, project, skirt_garment, window, write_scene  # noqa: F401
 
 from app.gui.main_window import MainWindow
 from app.gui.measuring import UNSTORED
@@ -33,14 +33,8 @@ def with_profile(path, mm_per_px=0.5, size=PHOTO, name="bench") -> int:
         return store.save_calibration(name, cal.method, cal.to_dict())
 
 
-def open_window(qtbot, path) -> MainWindow:
-    win = MainWindow(load_model=False)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.open_project(path)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
+def open_active_window(qtbot, path) -> MainWindow:
+    win = open_window(qtbot, path)
     qtbot.waitUntil(win.isActiveWindow, timeout=2000)  # shortcuts act in the active window
     return win
 
@@ -73,7 +67,7 @@ def the_panel_applies_what_it_shows(panel) -> None:
 
 def test_another_project_gets_none_of_the_last_ones_calibration_or_spec_sheet(qtbot, project, tmp_path, monkeypatch):  # noqa: F811
     with_profile(project)
-    win = open_window(qtbot, project)
+    win = open_active_window(qtbot, project)
     panel = win.measurements
     assert panel.profile.currentData() == "bench" and panel.calibration is not None
     load_spec(win, monkeypatch, tmp_path)
@@ -166,7 +160,7 @@ def test_without_a_saved_calibration_nothing_is_stored_and_the_status_bar_says_w
     with ProjectStore.open(path) as store:
         second = store.list_images()[1].id
         store.store_predictions(second, [skirt_garment()], "test@1")
-    win = open_window(qtbot, path)
+    win = open_active_window(qtbot, path)
     said = []
     win.statusBar().messageChanged.connect(said.append)
     QTest.keyClick(win.canvas.viewport(), Qt.Key.Key_Space)  # pixels: nothing to store
@@ -244,7 +238,7 @@ def test_a_click_instead_of_a_drag_says_so(qtbot, window, monkeypatch):  # noqa:
 
 def test_a_read_only_projects_reference_line_is_used_unsaved_and_says_so(qtbot, project, monkeypatch):  # noqa: F811
     monkeypatch.setattr("app.store.database._writable", lambda path: False)
-    win = open_window(qtbot, project)
+    win = open_active_window(qtbot, project)
     warned = []
     monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.warning", lambda *a, **k: warned.append(a[2]))
     draw_reference_line(qtbot, win, monkeypatch)
