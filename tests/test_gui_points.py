@@ -11,7 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtTest import QTest
 from test_gui import build_project, drag, skirt_garment, stored, view_point, write_scene
 from test_gui import window as window  # noqa: F401 (the fixture, used by name)
@@ -233,3 +233,22 @@ def test_esc_during_a_drag_puts_the_point_back_and_stores_nothing(window, projec
     assert window.canvas.draw_mode is None
     drag(window, start, end)
     assert stored(project, gid).keypoints[1] != before.keypoints[1] and window.session.stack.count() == 1
+
+
+def test_esc_during_a_box_corner_drag_puts_the_box_back_and_stores_nothing(window, project):
+    gid = window.canvas.selected_id
+    before = stored(project, gid)
+    item = window.canvas.garment_item(gid)
+    handle = next(h for h in item.handles if h.corner == "bottom_right")
+    box = QRectF(item.rect())
+    viewport = window.canvas.viewport()
+    start = window.canvas.mapFromScene(handle.pos())
+    QTest.mouseMove(viewport, start)
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(viewport, start + QPoint(-15, -9))
+    QTest.mouseMove(viewport, start + QPoint(-31, -17))
+    assert item.rect() != box  # the box follows the corner
+    QTest.keyClick(viewport, Qt.Key.Key_Escape)
+    assert item.rect() == box
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start + QPoint(-40, -20))
+    assert item.rect() == box and stored(project, gid) == before and window.session.stack.count() == 0

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from app.gui.items import GarmentItem, KeypointItem, clamp_to
+from app.gui.items import GarmentItem, clamp_to
 from app.gui.style import MEASURE_COLOUR, POINT_RADIUS_PX
 from inference.annotation import Garment
 
@@ -70,7 +70,7 @@ class CanvasView(QGraphicsView):
         # is off the canvas. Never a point merely clicked earlier (see ``target_point``).
         self.chosen_point: tuple[int, int] | None = None
         self._pointer: QPointF | None = None  # last pointer position over the viewport (view px); None off it
-        self._drag: tuple[int, int] | None = None  # (garment id, index) of the point being dragged, while it is
+        self._drag = None  # the KeypointItem or BoxHandleItem being dragged (Esc puts it back)
         self._draw_mode: str | None = None
         self._draw_start: QPointF | None = None
         self._draw_item: QGraphicsRectItem | QGraphicsLineItem | None = None
@@ -282,11 +282,23 @@ class CanvasView(QGraphicsView):
     def point_pressed(self, garment_id: int, index: int) -> None:
         self.select_garment(garment_id)
         self._end_drag()
-        if self._garments.get(garment_id) is not None:
-            self._drag = (garment_id, index)
-            # Esc is the window's "cancel job" shortcut; during a drag it cancels the drag instead, whichever
-            # widget has the keyboard focus, so an application-wide filter watches for it until the release.
-            QCoreApplication.instance().installEventFilter(self)
+        item = self._garments.get(garment_id)
+        if item is not None and 0 <= index < len(item.points):
+            self._start_drag(item.points[index])
+
+    def handle_pressed(self, handle) -> None:
+        """A box corner pressed: Esc puts the box back until it is let go."""
+        self._end_drag()
+        self._start_drag(handle)
+
+    def handle_released(self) -> None:
+        self._end_drag()
+
+    def _start_drag(self, item) -> None:
+        self._drag = item
+        # Esc is the window's "cancel job" shortcut; during a drag it cancels the drag instead, whichever
+        # widget has the keyboard focus, so an application-wide filter watches for it until the release.
+        QCoreApplication.instance().installEventFilter(self)
 
     def point_dragging(self, garment_id: int, index: int, pos: QPointF) -> None:
         self.pointDragging.emit(garment_id, index, pos)
@@ -297,18 +309,16 @@ class CanvasView(QGraphicsView):
         if new != old:
             self.pointMoved.emit(garment_id, index, old, new)
 
-    def _dragged_item(self) -> KeypointItem | None:
-        """The point being dragged; None when no drag is on (or its garment was redrawn with new items)."""
-        if self._drag is None:
+    def _dragged_item(self):
+        """The point or box corner being dragged; None when no drag is on (or its garment was redrawn with new
+        items)."""
+        item = self._drag
+        if item is None or item.scene() is not self.scene() or not item.dragging:
             return None
-        gid, index = self._drag
-        item = self._garments.get(gid)
-        if item is None or not 0 <= index < len(item.points) or not item.points[index].dragging:
-            return None
-        return item.points[index]
+        return item
 
     def cancel_drag(self) -> bool:
-        """Esc during a point drag: the point goes back where it was and nothing is stored."""
+        """Esc during a drag: the point (or the box) goes back where it was and nothing is stored."""
         item = self._dragged_item()
         self._end_drag()
         return item is not None and item.cancel_drag()

@@ -40,6 +40,8 @@ class GestureListener(Protocol):
     def point_context_menu(self, garment_id: int, index: int, screen_pos) -> None: ...
     def garment_pressed(self, garment_id: int) -> None: ...
     def box_resized(self, garment_id: int, old: QRectF, new: QRectF) -> None: ...
+    def handle_pressed(self, handle) -> None: ...
+    def handle_released(self) -> None: ...
 
 
 def clamp_to(rect: QRectF, pos: QPointF) -> QPointF:
@@ -171,6 +173,7 @@ class BoxHandleItem(QGraphicsRectItem):
             return
         self._press_rect = QRectF(self.garment_item.rect())
         self._grab_offset = self.pos() - event.scenePos()
+        self.garment_item.listener.handle_pressed(self)
         event.accept()
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
@@ -190,11 +193,24 @@ class BoxHandleItem(QGraphicsRectItem):
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._press_rect is None:
-            return
+            return  # not pressed here, or the drag was cancelled (Esc)
         old, new = self._press_rect, QRectF(self.garment_item.rect())
         self._press_rect = None
+        self.garment_item.listener.handle_released()
         if old != new:
             self.garment_item.listener.box_resized(self.garment_item.garment_id, old, new)
+
+    @property
+    def dragging(self) -> bool:
+        return self._press_rect is not None
+
+    def cancel_drag(self) -> bool:
+        """Put the box back as it was when this corner was pressed; the rest of the drag does nothing."""
+        if self._press_rect is None:
+            return False
+        old, self._press_rect = self._press_rect, None
+        self.garment_item.show_box(old)
+        return True
 
 
 class GarmentItem(QGraphicsRectItem):
