@@ -252,3 +252,22 @@ def test_esc_during_a_box_corner_drag_puts_the_box_back_and_stores_nothing(windo
     assert item.rect() == box
     QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start + QPoint(-40, -20))
     assert item.rect() == box and stored(project, gid) == before and window.session.stack.count() == 0
+
+
+def test_other_keys_wait_while_a_point_is_dragged(window, project):
+    """PgDown (next photo) in the middle of a drag threw the drag away without a word."""
+    gid = window.canvas.selected_id
+    photo = window.image_id
+    viewport = window.canvas.viewport()
+    start = view_point(window, gid, 2)
+    end = start + QPoint(22, 14)
+    QTest.mouseMove(viewport, start)
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(viewport, start + QPoint(11, 7))
+    QTest.mouseMove(viewport, end)
+    QTest.keyClick(viewport, Qt.Key.Key_PageDown)
+    assert window.image_id == photo  # still on this photo, the drag going on
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    assert window.session.stack.count() == 1  # the drag was stored
+    QTest.keyClick(viewport, Qt.Key.Key_PageDown)
+    assert window.image_id != photo  # and the key works again once the mouse is let go

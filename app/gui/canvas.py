@@ -329,13 +329,14 @@ class CanvasView(QGraphicsView):
             QCoreApplication.instance().removeEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if self._drag is not None and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
-                and event.key() == Qt.Key.Key_Escape:
+        if self._drag is not None and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
             if self._dragged_item() is None:  # the drag ended without a release (its garment was redrawn)
                 self._end_drag()
                 return super().eventFilter(watched, event)
-            event.accept()  # an accepted ShortcutOverride keeps the Esc action from firing
-            if event.type() == QEvent.Type.KeyPress:
+            # While the mouse holds a point or a corner, keys wait: Esc puts it back; any other shortcut (the
+            # next photo, verify, delete) would pull the garment from under the drag and lose it silently.
+            event.accept()  # an accepted ShortcutOverride keeps the window's shortcut from firing
+            if event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape:
                 self.cancel_drag()
             return True
         return super().eventFilter(watched, event)
