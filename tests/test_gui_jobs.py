@@ -436,3 +436,23 @@ def test_live_view_in_qc_mode_shows_the_chosen_category_and_switches_while_runni
     qtbot.waitUntil(lambda: live.last_garments and live.last_garments[0].category_id == 1, timeout=30000)
     assert len(live.last_garments[0].keypoints) == deepfashion2().category(1).num_keypoints
     live.stop()
+
+
+def test_live_overlay_draws_every_garments_box_as_an_outline(qapp):
+    """The first garment's keypoint dots left the painter's brush set: the second box was painted solid."""
+    from PySide6.QtGui import QImage
+
+    from app.gui.live_view import paint_garments
+    from inference.annotation import Garment, Keypoint
+
+    def garment(category, x0):
+        n = deepfashion2().category(category).num_keypoints
+        points = tuple(Keypoint(x0 + 10.0 + i, 30.0 + i, Visibility.VISIBLE, 0.9) for i in range(n))
+        return Garment(category, (x0, 20.0, x0 + 120.0, 200.0), points, 0.9)
+
+    image = QImage(320, 240, QImage.Format.Format_RGB888)
+    image.fill(0)
+    paint_garments(image, [garment(1, 20.0), garment(9, 180.0)])
+    arr = np.frombuffer(image.constBits(), np.uint8).reshape(240, image.bytesPerLine())[:, : 3 * 320]
+    inside_second_box = arr.reshape(240, 320, 3)[150:190, 220:280]  # below its dots and label
+    assert inside_second_box.max() == 0  # the photo shows through: an outline, not a filled box

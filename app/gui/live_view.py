@@ -59,6 +59,7 @@ def paint_garments(image: QImage, garments: list[Garment], calibration=None, spe
         cat = deepfashion2().category(g.category_id)
         colour = category_colour(g.category_id)
         painter.setPen(QPen(colour, 2 * scale))
+        painter.setBrush(Qt.BrushStyle.NoBrush)  # the last garment's dots left a brush: the box was filled
         x1, y1, x2, y2 = g.bbox
         painter.drawRect(QRectF(QPointF(x1, y1), QPointF(x2, y2)))
         _label(painter, QPointF(x1 + 3 * scale, y1 + 15 * scale), cat.name, colour, scale)
