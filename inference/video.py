@@ -109,6 +109,11 @@ class VideoFileSource(_Paced):
 
 
 class ImageFolderSource(_Paced):
+    """A folder of photos, in name order. Unlike a camera's, none of its frames goes stale: each photo waits
+    until the one before was read (a folder of 20 photos showed 11 of them when treated as 30 fps frames)."""
+
+    every_frame = True
+
     def __init__(self, folder: str | Path, fps: float | None = 30.0, loop: bool = False):
         self.folder = Path(folder)
         self.name = str(self.folder)
@@ -164,12 +169,26 @@ class LatestFrameSlot:
             self.produced += 1
             self._cond.notify_all()
 
+    def put_when_taken(self, frame: Frame, stop: threading.Event) -> bool:
+        """Hand over a frame once the previous one was taken (a source whose every frame counts); False when
+        stopped or closed before there was room."""
+        with self._cond:
+            while self._frame is not None and not self._closed and not stop.is_set():
+                self._cond.wait(0.1)  # ``stop`` is an Event, not this condition: look again now and then
+            if self._closed or stop.is_set():
+                return False
+            self._frame = frame
+            self.produced += 1
+            self._cond.notify_all()
+            return True
+
     def take(self, timeout: float | None = None) -> Frame | None:
         """The newest untaken frame; None when closed and empty, or after ``timeout`` seconds."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._frame is not None or self._closed, timeout):
                 return None
             frame, self._frame = self._frame, None
+            self._cond.notify_all()  # room for a source that waits for its frame to be taken
             return frame
 
     def close(self) -> None:
@@ -203,7 +222,12 @@ class FrameReader:
                 image = self.source.read()
                 if image is None:
                     break
-                self.slot.put(Frame(index, image, time.monotonic()))
+                frame = Frame(index, image, time.monotonic())
+                if getattr(self.source, "every_frame", False):
+                    if not self.slot.put_when_taken(frame, self._stop):
+                        break
+                else:
+                    self.slot.put(frame)
                 index += 1
         except Exception as exc:  # surfaced to the consumer through .error
             self.error = exc

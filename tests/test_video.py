@@ -175,3 +175,17 @@ def test_qc_mode_live_shows_no_weak_best_guess(tmp_path):
     assert len(strict.predict_known_category(frame_with_garment(0), 9)) == 1  # a photo: the weak box is kept
     garments, _, detected, _ = LiveEstimator(strict, smooth=False, known_category=9).process(frame_with_garment(0), 0.0)
     assert detected and garments == []
+
+
+def test_an_image_folder_gives_every_photo_even_when_reading_is_slower(tmp_path, pipeline):
+    """A camera's stale frames are dropped; a folder's photos are not frames going stale, each one counts."""
+    import time as _time
+
+    for i in range(8):
+        cv2.imwrite(str(tmp_path / f"f{i:03d}.png"), frame_with_garment(i))
+    source = open_source(tmp_path, fps=500.0)  # delivered far faster than they are read below
+    seen = []
+    for result in LiveLoop(LiveEstimator(pipeline, detect_every=1), source).results():
+        _time.sleep(0.03)
+        seen.append(result.frame_index)
+    assert seen == list(range(8)) and result.dropped == 0
