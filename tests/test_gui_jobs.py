@@ -456,3 +456,30 @@ def test_live_overlay_draws_every_garments_box_as_an_outline(qapp):
     arr = np.frombuffer(image.constBits(), np.uint8).reshape(240, image.bytesPerLine())[:, : 3 * 320]
     inside_second_box = arr.reshape(240, 320, 3)[150:190, 220:280]  # below its dots and label
     assert inside_second_box.max() == 0  # the photo shows through: an outline, not a filled box
+
+
+def _clip(path, frames=12):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    for i in range(frames):
+        img = np.full((240, 320, 3), 20, np.uint8)
+        img[40:200, 60 + i : 160 + i] = garment_colour(1)
+        draw_marker(img, 110 + i, 120)
+        writer.write(img)
+    writer.release()
+    return path
+
+
+def test_live_view_says_why_it_stopped_and_captures_into_the_project_open_now(qtbot, window, tmp_path):
+    live = window.open_live_view()
+    qtbot.addWidget(live)
+    assert live.capture() is None and "Nothing to capture yet" in live.stats.text()
+    assert live.start(str(_clip(tmp_path / "clip.avi")))
+    qtbot.waitUntil(lambda: live.worker is None, timeout=30000)  # the video runs out by itself
+    assert "end of the video" in live.stats.text()
+    assert "garment ·" in live.stats.text() or "garments ·" in live.stats.text()
+
+    other = tmp_path / "other" / "second.db"
+    other.parent.mkdir()
+    window.open_project(other, create=True)  # the live window stays open on the camera
+    path = live.capture()
+    assert path is not None and path.parent == other.parent / "captures"

@@ -142,9 +142,19 @@ def _label(painter: QPainter, baseline: QPointF, text: str, colour: QColor, scal
     painter.restore()
 
 
+def source_end_reason(source: str) -> str:
+    """What it means when a source stops giving frames by itself."""
+    if source.isdigit():
+        return f"camera {source} stopped sending frames (unplugged, or in use by another program?)"
+    if Path(source).is_dir():
+        return "every photo of the folder was shown"
+    return "end of the video"
+
+
 class LiveWorker(QThread):
     frameReady = Signal(QImage, dict, object, object)  # overlay image, stats, garments, raw BGR frame
     failed = Signal(str)
+    ended = Signal(str)  # the source stopped giving frames without being asked to: why, in words
 
     def __init__(self, pipeline, source: str, calibration=None, parent=None, known_category: int | None = None):
         super().__init__(parent)
@@ -154,6 +164,7 @@ class LiveWorker(QThread):
         self.spec, self.size = None, ""
         self._loop = None
         self._estimator = None
+        self._stopping = False
 
     def set_known_category(self, category_id: int | None) -> None:
         """Switch QC mode while running; the estimator picks it up on its next frame."""
@@ -189,8 +200,12 @@ class LiveWorker(QThread):
             self._loop.run(on_result)
         except Exception as exc:  # a camera that cannot open, a broken file: shown in the window
             self.failed.emit(f"{self.source}: {exc}")
+            return
+        if not self._stopping:  # not Stop: the source ran out, and the technician should know which way
+            self.ended.emit(source_end_reason(self.source))
 
     def stop(self) -> None:
+        self._stopping = True
         if self._loop is not None:
             self._loop.stop()
         self.wait(5000)
@@ -211,7 +226,7 @@ class LiveWindow(QWidget):
         self.spec, self.size = None, ""
         self.frames_shown = 0
         self.source = QLineEdit("0")
-        self.source.setPlaceholderText("camera index (0) or video file")
+        self.source.setPlaceholderText("camera index (0), video file or folder of photos")
         browse = QPushButton("Video file…")
         browse.clicked.connect(self._browse)
         self.start_button = QPushButton("Start")
@@ -265,6 +280,7 @@ class LiveWindow(QWidget):
         self.worker.frameReady.connect(self._on_frame)
         self._failed = False
         self.worker.failed.connect(self._on_failed)
+        self.worker.ended.connect(self._on_ended)
         self.worker.finished.connect(self._on_finished)
         self.worker.start()
         self.start_button.setText("Stop")
@@ -290,6 +306,10 @@ class LiveWindow(QWidget):
         if not self._failed:  # else the stats line holds the error, which stays
             self.stats.setText(self.stats.text() + " · stopped")
 
+    def _on_ended(self, reason: str) -> None:
+        self._failed = True  # the line below stays instead of " · stopped"
+        self.stats.setText(f"{self.stats.text()} · stopped: {reason}".lstrip(" ·"))
+
     def _on_failed(self, message: str) -> None:
         self._failed = True
         self.stats.setText(message)
@@ -308,14 +328,17 @@ class LiveWindow(QWidget):
         )
         self.view.setPixmap(pixmap)
         provider = getattr(self.model.pipeline, "provider", "")
+        version = getattr(self.model.pipeline, "model_version", "")  # which model this view runs, after a switch
+        n = stats["garments"]
         self.stats.setText(
             f"{stats['fps']:.1f} frames/s processed · latency {stats['latency_ms']:.0f} ms · "
-            f"{stats['dropped']} stale frames dropped · {stats['garments']} garments · {provider}"
+            f"{stats['dropped']} stale frames dropped · {n} garment{'s' * (n != 1)} · {version} · {provider}"
         )
 
     def capture(self) -> Path | None:
         """Save the shown frame into the project folder and hand it (with its garments) to the window."""
         if self.last_frame is None:
+            self.stats.setText("Nothing to capture yet: press Start, then Capture when the garment is in view")
             return None
         self.capture_dir.mkdir(parents=True, exist_ok=True)
         path = self.capture_dir / time.strftime("capture-%Y%m%d-%H%M%S.png")

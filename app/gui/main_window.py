@@ -519,17 +519,20 @@ class MainWindow(QMainWindow):
     def open_live_view(self):
         from app.gui.live_view import LiveWindow
 
-        folder = self.store.folder / "captures" if self.store is not None else Path.home()
         live = getattr(self, "_live", None)
         if live is None:  # one live window: a second would fight the first for the camera
-            live = self._live = LiveWindow(self.model, folder, self.measurements.calibration, self)
+            live = self._live = LiveWindow(self.model, self._capture_folder(), self.measurements.calibration, self)
             live.captured.connect(self._on_live_capture)
-        live.capture_dir = folder  # the project open now
+        live.capture_dir = self._capture_folder()  # the project open now
         self._sync_live_measuring()
         live.show()
         live.raise_()
         live.activateWindow()
         return live
+
+    def _capture_folder(self) -> Path:
+        """Where the live view saves captures: the open project's folder (kept in step when another opens)."""
+        return self.store.folder / "captures" if self.store is not None else Path.home()
 
     def _sync_live_measuring(self) -> None:
         """The live view measures with the panel's calibration and checks against its spec sheet and size."""
@@ -537,6 +540,7 @@ class MainWindow(QMainWindow):
         if live is not None:
             panel = self.measurements
             live.set_measuring(panel.calibration, panel.spec, panel.size.currentText())
+            live.capture_dir = self._capture_folder()  # the panel changes with the project: so do captures
 
     def _on_live_capture(self, path: str, garments: list) -> None:
         """A frozen live frame becomes a project image with the live garments as predictions."""
