@@ -108,7 +108,8 @@ def test_dialog_cancel_ends_the_process_and_registers_nothing(qtbot, tmp_path, s
     qtbot.waitUntil(lambda: "stage: data" in dialog.log.toPlainText(), timeout=20000)
     dialog.cancel()
     qtbot.waitUntil(lambda: dialog.process is None, timeout=10000)
-    assert "Nothing was registered" in dialog.status.text() and dialog.start_button.isEnabled()
+    assert dialog.status.text().startswith("Cancelled. Nothing was registered") and dialog.start_button.isEnabled()
+    assert dialog.progress.value() == 0
     assert store.list_models() == []
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
+from app.gui import retrain_dialog
 from app.gui.actions import Actions, ShortcutsDialog
 from app.gui.backend import entries, garment_or_none
 from app.gui.canvas import CanvasView
@@ -266,6 +267,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_image(None, [])
         self.inspector.show_garment(None, None)
         self.measurements.reset()  # its calibration, spec sheet and size were the closed project's
+        retrain_dialog.project_closed(self)  # an idle dialog closes; a running one stays on its project
 
     def _enable_project_actions(self, enabled: bool) -> None:
         for key in NEEDS_PROJECT:
@@ -567,14 +569,7 @@ class MainWindow(QMainWindow):
             self.model.load_for_project(self.store, default, str(settings().value("model/provider", "auto")))
 
     def open_retrain_dialog(self) -> None:
-        if self.store is None:
-            self.statusBar().showMessage("Open a project to retrain its model", 5000)
-            return
-        from app.gui.retrain_dialog import RetrainDialog
-
-        dialog = RetrainDialog(self.store, self)
-        dialog.modelActivated.connect(self.load_project_model)
-        dialog.show()
+        retrain_dialog.show_for(self)  # one dialog while a run goes on; says so without a project
 
     def open_second_window(self) -> None:
         if self.store is not None:
@@ -605,6 +600,8 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event) -> None:
+        if not retrain_dialog.confirm_quit(self):  # a training would be killed: asked first
+            return event.ignore()
         s = settings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
