@@ -203,6 +203,14 @@ def test_store_move_point_makes_only_a_model_occluded_point_visible_and_returns_
         store.close()
 
 
+def press_and_move(viewport, start: QPoint, end: QPoint) -> None:
+    """Press at ``start`` and move to ``end`` by way of the middle, without letting go."""
+    QTest.mouseMove(viewport, start)
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(viewport, (start + end) / 2)
+    QTest.mouseMove(viewport, end)
+
+
 # 5. Esc cancels a drag -----------------------------------------------------------------------------------------------
 
 def test_esc_during_a_drag_puts_the_point_back_and_stores_nothing(window, project):
@@ -213,10 +221,7 @@ def test_esc_during_a_drag_puts_the_point_back_and_stores_nothing(window, projec
     home = QPointF(item.pos())
     start = view_point(window, gid, 1)
     end = start + QPoint(40, 25)
-    QTest.mouseMove(viewport, start)
-    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    QTest.mouseMove(viewport, start + QPoint(20, 12))
-    QTest.mouseMove(viewport, end)
+    press_and_move(viewport, start, end)
     assert item.pos() != home  # it follows the mouse while dragged
     QTest.keyClick(viewport, Qt.Key.Key_Escape)
     assert item.pos() == home
@@ -243,10 +248,7 @@ def test_esc_during_a_box_corner_drag_puts_the_box_back_and_stores_nothing(windo
     box = QRectF(item.rect())
     viewport = window.canvas.viewport()
     start = window.canvas.mapFromScene(handle.pos())
-    QTest.mouseMove(viewport, start)
-    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    QTest.mouseMove(viewport, start + QPoint(-15, -9))
-    QTest.mouseMove(viewport, start + QPoint(-31, -17))
+    press_and_move(viewport, start, start + QPoint(-31, -17))
     assert item.rect() != box  # the box follows the corner
     QTest.keyClick(viewport, Qt.Key.Key_Escape)
     assert item.rect() == box
@@ -261,10 +263,7 @@ def test_other_keys_wait_while_a_point_is_dragged(window, project):
     viewport = window.canvas.viewport()
     start = view_point(window, gid, 2)
     end = start + QPoint(22, 14)
-    QTest.mouseMove(viewport, start)
-    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    QTest.mouseMove(viewport, start + QPoint(11, 7))
-    QTest.mouseMove(viewport, end)
+    press_and_move(viewport, start, end)
     QTest.keyClick(viewport, Qt.Key.Key_PageDown)
     assert window.image_id == photo  # still on this photo, the drag going on
     QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)

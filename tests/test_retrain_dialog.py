@@ -262,20 +262,32 @@ def test_cancel_says_cancelled_and_offers_to_resume(qtbot, tmp_path, project, st
     assert dialog.resume_button.isVisible() and str(folder / "checkpoints" / "pose.pt") in dialog.status.text()
 
 
-def test_a_result_printed_before_the_process_stopped_is_still_offered(qtbot, tmp_path, store, monkeypatch):
-    new_id = store.register_model("bootstrap", "0.2.0+r1", str(fake_card(tmp_path / "m1")), metrics={
-        "held_out_before": {"keypoint_AP": 0.1}, "held_out_after": {"keypoint_AP": 0.4}})
-    result = {"model_id": new_id, "version": "0.2.0+r1", "better": True, "active": False,
-              "before": {"keypoint_AP": 0.1}, "after": {"keypoint_AP": 0.4}}
-    _fake(tmp_path, monkeypatch, f"""
-        import sys
-        print("retrain-result " + {json.dumps(json.dumps(result))}, flush=True)
-        sys.exit(130)  # Cancel arrived after registration: the version exists all the same
-    """)
+def _run_to_the_end(qtbot, store) -> RetrainDialog:
+    """A dialog on ``store`` whose (fake) run has been started and has ended."""
     dialog = RetrainDialog(store)
     qtbot.addWidget(dialog)
     dialog.start()
     qtbot.waitUntil(lambda: not dialog.running, timeout=20000)
+    return dialog
+
+
+def _finished_run(qtbot, tmp_path, store, monkeypatch, before: float, after: float, exit_code: int = 0):
+    """A dialog whose (fake) run registered a version scoring ``before`` → ``after`` and exited so."""
+    new_id = store.register_model("bootstrap", "0.2.0+r1", str(fake_card(tmp_path / "m1")), metrics={
+        "held_out_before": {"keypoint_AP": before}, "held_out_after": {"keypoint_AP": after}})
+    result = {"model_id": new_id, "version": "0.2.0+r1", "better": after > before, "active": False,
+              "before": {"keypoint_AP": before}, "after": {"keypoint_AP": after}}
+    _fake(tmp_path, monkeypatch, f"""
+        import sys
+        print("retrain-result " + {json.dumps(json.dumps(result))}, flush=True)
+        sys.exit({exit_code})
+    """)
+    return _run_to_the_end(qtbot, store)
+
+
+def test_a_result_printed_before_the_process_stopped_is_still_offered(qtbot, tmp_path, store, monkeypatch):
+    # exit 130: Cancel arrived after registration, and the version exists all the same
+    dialog = _finished_run(qtbot, tmp_path, store, monkeypatch, 0.1, 0.4, exit_code=130)
     assert dialog.offer_button.isVisible() and "beats" in dialog.status.text()
 
 
@@ -287,10 +299,7 @@ def test_a_failure_is_not_a_cancel_but_may_be_resumed_too(qtbot, tmp_path, proje
         print("garment-studio: error: CUDA out of memory", file=sys.stderr, flush=True)
         sys.exit(1)
     """)
-    dialog = RetrainDialog(store)
-    qtbot.addWidget(dialog)
-    dialog.start()
-    qtbot.waitUntil(lambda: not dialog.running, timeout=20000)
+    dialog = _run_to_the_end(qtbot, store)
     assert dialog.status.text().startswith("Training failed: CUDA out of memory. Nothing was registered.")
     assert dialog.resume_button.isVisible()
 
@@ -303,10 +312,7 @@ def test_an_interrupt_from_outside_reads_as_cancelled(qtbot, tmp_path, store, mo
         print("interrupted", file=sys.stderr, flush=True)
         sys.exit(130)
     """)
-    dialog = RetrainDialog(store)
-    qtbot.addWidget(dialog)
-    dialog.start()
-    qtbot.waitUntil(lambda: not dialog.running, timeout=20000)
+    dialog = _run_to_the_end(qtbot, store)
     assert dialog.status.text() == ("Cancelled. Nothing was registered. It stopped before its first checkpoint: "
                                     "nothing to resume; /runs/x can be deleted.")
     assert not dialog.resume_button.isVisible()
@@ -348,16 +354,6 @@ def test_activating_a_worse_version_asks_first(qtbot, tmp_path, store, questions
 
 
 def test_a_worse_result_is_not_offered_and_says_so(qtbot, tmp_path, store, monkeypatch):
-    new_id = store.register_model("bootstrap", "0.2.0+r1", str(fake_card(tmp_path / "m1")), metrics={
-        "held_out_before": {"keypoint_AP": 0.88}, "held_out_after": {"keypoint_AP": 0.84}})
-    result = {"model_id": new_id, "version": "0.2.0+r1", "better": False, "active": False,
-              "before": {"keypoint_AP": 0.88}, "after": {"keypoint_AP": 0.84}}
-    _fake(tmp_path, monkeypatch, f"""
-        print("retrain-result " + {json.dumps(json.dumps(result))}, flush=True)
-    """)
-    dialog = RetrainDialog(store)
-    qtbot.addWidget(dialog)
-    dialog.start()
-    qtbot.waitUntil(lambda: not dialog.running, timeout=20000)
+    dialog = _finished_run(qtbot, tmp_path, store, monkeypatch, 0.88, 0.84)
     assert "0.880 (current) → 0.840 (new)" in dialog.status.text() and "scored worse" in dialog.status.text()
     assert not dialog.offer_button.isVisible() and store.active_model() is None
