@@ -209,7 +209,7 @@ def draw_reference_line(qtbot, win, monkeypatch, mm=300.0, end=None):
     win.statusBar().messageChanged.connect(said.append)
     QTest.keyClick(win.canvas.viewport(), Qt.Key.Key_R)
     assert win.canvas.draw_mode == "line"
-    assert any("drag along a known length" in text for text in said)
+    assert any("Drag along a known length" in text for text in said)
     drag(win, start, end)
     return said
 

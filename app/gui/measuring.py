@@ -151,8 +151,8 @@ class Measuring(QObject):
     def start_reference_line(self) -> None:
         w = self.window
         w.canvas.set_draw_mode("line")
-        w.statusBar().showMessage("Reference line: drag along a known length on the photo (a ruler, a board's "
-                                  "edge), then enter its length; Esc cancels")
+        # short: the status bar's coordinates and model label share the line
+        w.statusBar().showMessage("Drag along a known length (a ruler), then enter it; Esc cancels")
 
     def eventFilter(self, watched, event) -> bool:
         if (event.type() == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton
