@@ -464,3 +464,16 @@ def test_a_persons_edit_drops_the_measurements_stored_from_the_old_points(store,
     store.move_point(edited, 0, 5.5, 6.5)
     assert store.measurements(garment_id=edited) == []  # a QC report shows no length the garment lost
     assert [m.value_mm for m in store.measurements(garment_id=untouched)] == [431.5]
+
+
+def test_a_revert_or_an_undo_that_moves_the_points_drops_their_measurements_too(store, image_id):
+    (gid,) = store.store_predictions(image_id, [make_garment(1)]).added
+    store.move_point(gid, 0, 5.5, 6.5)
+    corrected = store.garment(gid)
+    store.replace_measurements(gid, [("hem_width", 431.5, [[1.0, 2.0], [3.0, 4.0]], None)])
+    store.revert_to_prediction(gid)  # the model's points again: the lengths were the corrected ones'
+    assert store.measurements(garment_id=gid) == []
+    store.set_garment(gid, corrected)
+    store.replace_measurements(gid, [("hem_width", 431.5, [[1.0, 2.0], [3.0, 4.0]], None)])
+    store.set_garment(gid, replace(corrected, status=GarmentStatus.VERIFIED))  # points unchanged: kept
+    assert [m.value_mm for m in store.measurements(garment_id=gid)] == [431.5]

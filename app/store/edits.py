@@ -82,6 +82,14 @@ def _creates_garment(edit: EditRow) -> bool:
     )
 
 
+def _drop_measurements(row: GarmentRow) -> None:
+    """The measurements stored from a garment's points, gone with the points they came from (stored again when
+    its photo is verified, or by `measure --project`)."""
+    session = object_session(row)
+    if session is not None and row.id is not None:
+        session.execute(delete(MeasurementRow).where(MeasurementRow.garment_id == row.id))
+
+
 def _check_on_photo(point: Keypoint, width: int, height: int) -> None:
     """A person's point is on the photo (the canvas keeps it there): one off it, or not a number, is another
     program's mistake and is refused rather than stored and exported."""
@@ -112,9 +120,7 @@ class EditsMixin:
         row.status = GarmentStatus.CORRECTED
         row.updated_at = utcnow()
         row.image.verified_at = None
-        session = object_session(row)
-        if session is not None and row.id is not None:
-            session.execute(delete(MeasurementRow).where(MeasurementRow.garment_id == row.id))
+        _drop_measurements(row)
 
     # ---- points -------------------------------------------------------------------------------------
 
@@ -204,6 +210,8 @@ class EditsMixin:
                 self._touch(row)
             else:
                 row.updated_at = utcnow()
+                if (new.category_id, new.keypoints) != (old.category_id, old.keypoints):
+                    _drop_measurements(row)  # an undo or a revert moved the points the lengths came from
             self._record(
                 s, row.image_id, garment_id, action,
                 {"garment": garment_to_dict(old)}, {"garment": garment_to_dict(garment_from_row(row))},
