@@ -357,3 +357,24 @@ def test_a_worse_result_is_not_offered_and_says_so(qtbot, tmp_path, store, monke
     dialog = _finished_run(qtbot, tmp_path, store, monkeypatch, 0.88, 0.84)
     assert "0.880 (current) → 0.840 (new)" in dialog.status.text() and "scored worse" in dialog.status.text()
     assert not dialog.offer_button.isVisible() and store.active_model() is None
+
+
+def test_quitting_during_a_cancel_waits_for_it_instead_of_sending_it_again(qtbot, tmp_path, project, store,
+                                                                         monkeypatch):
+    folder = tmp_path / "models" / "bootstrap-0.2.0+r1"
+    slow = _interruptible(_hint(project, folder)).replace(
+        "def stop(*_):\n", "def stop(*_):\n            signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                           "            time.sleep(1.0)  # winding down takes a while\n")
+    _fake(tmp_path, monkeypatch, slow)
+    dialog = RetrainDialog(store)
+    qtbot.addWidget(dialog)
+    dialog.start()
+    _until_running(qtbot, dialog)
+    terminations = []
+    process = dialog.process
+    real_terminate = process.terminate
+    monkeypatch.setattr(process, "terminate", lambda: (terminations.append(1), real_terminate()))
+    dialog.cancel()
+    dialog.stop()  # Quit while the cancel winds down
+    assert terminations == [1]
+    assert dialog.resume_button.isVisibleTo(dialog) and str(folder) in dialog.status.text()

@@ -433,7 +433,8 @@ class RetrainDialog(QDialog):
         if self.process is None:
             return
         self._quitting = True
-        self.cancel()
+        if not self._cancelling:  # a cancel under way is waited for, not sent again (its hint would be lost)
+            self.cancel()
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             if self.process is not None and not self.process.waitForFinished(msecs):

@@ -23,7 +23,7 @@ from onnx import numpy_helper
 from torch import nn
 
 from app.training.detector import CenterNetDetector, DetectorConfig, DetectorWithDecode
-from app.training.export import pose_output_names
+from app.training.export import onnx_export, pose_output_names
 from app.training.rtfpose import PoseConfig, RTFPose
 from inference.model_card import ModelCard, sha256_file
 
@@ -78,7 +78,7 @@ def _pair_initializers(probe, shipped, where: Path) -> dict[str, str]:
 def _export(wrapper: nn.Module, sample: torch.Tensor, path: Path, pose: bool) -> None:
     names = (["crops"], pose_output_names(wrapper)) if pose else (["image"], ["dets"])
     axes = {n: {0: "batch"} for n in ["crops", *names[1]]} if pose else None
-    torch.onnx.export(wrapper.eval(), (sample,), str(path), input_names=names[0], output_names=names[1],
+    onnx_export(wrapper.eval(), (sample,), str(path), input_names=names[0], output_names=names[1],
                       dynamic_axes=axes, opset_version=17, dynamo=False)
 
 

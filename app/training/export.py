@@ -29,7 +29,7 @@ def _session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-def _onnx_export(*args, **kwargs) -> None:
+def onnx_export(*args, **kwargs) -> None:
     """torch.onnx.export without the tracer's warnings: they flag shape-dependent Python in the decode
     (fixed at trace time, by design here) and fill a user's terminal with source lines; the parity check
     that follows every export is what tells whether the graph is right."""
@@ -48,13 +48,13 @@ def export_detector(detector: CenterNetDetector, path: Path, seed: int = 0) -> f
     wrapper = DetectorWithDecode(detector).eval()
     w, h = detector.cfg.input_size
     sample = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(seed))
-    _onnx_export(
+    onnx_export(
         wrapper, (sample,), str(path), input_names=["image"], output_names=["dets"], opset_version=OPSET,
         dynamo=False,
     )
     with tempfile.TemporaryDirectory() as tmp:
         heads_path = Path(tmp) / "heads.onnx"
-        _onnx_export(detector, (sample,), str(heads_path), input_names=["image"],
+        onnx_export(detector, (sample,), str(heads_path), input_names=["image"],
                           output_names=["heat", "size", "offset"], opset_version=OPSET, dynamo=False)
         got_heads = _session(heads_path).run(None, {"image": sample.numpy()})
     with torch.no_grad():
@@ -78,7 +78,7 @@ def export_pose(model: RTFPose, path: Path, seed: int = 0) -> float:
     w, h = model.cfg.input_size
     sample = torch.randn(3, 3, h, w, generator=torch.Generator().manual_seed(seed))
     names = pose_output_names(model)
-    _onnx_export(
+    onnx_export(
         model, (sample,), str(path), input_names=["crops"], output_names=names,
         dynamic_axes={"crops": {0: "batch"}, **{n: {0: "batch"} for n in names}},
         opset_version=OPSET, dynamo=False,
