@@ -169,18 +169,13 @@ class LatestFrameSlot:
             self.produced += 1
             self._cond.notify_all()
 
-    def put_when_taken(self, frame: Frame, stop: threading.Event) -> bool:
-        """Hand over a frame once the previous one was taken (a source whose every frame counts); False when
-        stopped or closed before there was room."""
+    def wait_for_room(self, stop: threading.Event) -> bool:
+        """Wait until the last frame was taken (a source whose every frame counts); False when stopped or
+        closed first. Only the reader puts frames, so the room is still there when it puts the next."""
         with self._cond:
             while self._frame is not None and not self._closed and not stop.is_set():
                 self._cond.wait(0.1)  # ``stop`` is an Event, not this condition: look again now and then
-            if self._closed or stop.is_set():
-                return False
-            self._frame = frame
-            self.produced += 1
-            self._cond.notify_all()
-            return True
+            return not (self._closed or stop.is_set())
 
     def take(self, timeout: float | None = None) -> Frame | None:
         """The newest untaken frame; None when closed and empty, or after ``timeout`` seconds."""
@@ -222,12 +217,11 @@ class FrameReader:
                 image = self.source.read()
                 if image is None:
                     break
-                frame = Frame(index, image, time.monotonic())
                 if getattr(self.source, "every_frame", False):
-                    if not self.slot.put_when_taken(frame, self._stop):
+                    if not self.slot.wait_for_room(self._stop):
                         break
-                else:
-                    self.slot.put(frame)
+                # stamped when handed over: time spent waiting for room is not the frame's latency
+                self.slot.put(Frame(index, image, time.monotonic()))
                 index += 1
         except Exception as exc:  # surfaced to the consumer through .error
             self.error = exc

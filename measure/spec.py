@@ -343,10 +343,15 @@ def _detect_delimiter(text: str) -> str:
     return best
 
 
-def _near_miss(name: str) -> str | None:
+def _near_miss(name: str, header: list[str] = ()) -> str | None:
     """The known column a name is a misspelling of (the whole name alike, "categroy"), or None: a name that
     merely contains one ("product_category") is another column."""
     known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+    named = [k for k in known if k in name]
+    if named:
+        # "category_name" beside a "category" column is another column; without one, it is the column meant
+        # (ignored, a sheet's category rows would apply to every garment)
+        return None if all(k in header for k in named) else named[0]
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
     return close[0] if close else None
 
@@ -387,7 +392,7 @@ def _check_header(header: list[str], source: str) -> list[str]:
         # Any other column is ignored with a warning rather than refused: sheets exported from a PLM or
         # kept in Excel carry description, notes or grade-rule columns that cannot change a verdict, and
         # a QC user should not have to edit every sheet to load it.
-        close = _near_miss(name)
+        close = _near_miss(name, header)
         if close is not None:
             raise SpecError(f"{source}: unknown column {name!r}; did you mean {close!r}?")
         warnings.append(f"{source}: column {name!r} is not a spec column and was ignored")

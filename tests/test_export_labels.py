@@ -336,3 +336,18 @@ def test_exported_images_are_copies_and_exported_files_are_readable_by_others(st
     assert photo.read_bytes() != b"resized elsewhere"
     for written in [tmp_path / "y" / "data.yaml", *(tmp_path / "y" / "labels").iterdir()]:
         assert stat.S_IMODE(written.stat().st_mode) == 0o644, written
+
+
+def test_writing_an_export_never_sets_the_process_umask(store, tmp_path, monkeypatch):
+    """os.umask is process-wide: set to 0 for a moment per file, other threads' new files came out
+    world-writable. It is read once, at import."""
+    import os
+
+    _image(store, tmp_path, "ver", [_g(9, V)])
+
+    def refuse(_mask):
+        raise AssertionError("os.umask called while exporting")
+
+    monkeypatch.setattr(os, "umask", refuse)
+    export_project(store, tmp_path / "y", "yolo-pose")
+    assert (tmp_path / "y" / "data.yaml").is_file()

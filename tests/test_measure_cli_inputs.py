@@ -156,3 +156,24 @@ def test_a_project_imported_by_an_earlier_version_is_measured_with_its_correctio
     report = _measure(capsys, [str(photo), "--mm-per-px", "0.5", "--keypoints", str(keypoints), "--project",
                                str(project)])
     assert report["garments"][0]["keypoints"][0][:2] == [40.5, 60.25]  # the correction, measured
+
+
+def test_an_earlier_versions_import_of_a_file_changed_since_is_refused(tmp_path, capsys):
+    import os
+    import time
+
+    from app.store.models import EditRow
+    from app.store.repository import ProjectStore
+
+    project, photo = tmp_path / "qc.db", _photo(tmp_path / "shirt.png")
+    keypoints = _df2(tmp_path / "kp.json")
+    argv = [str(photo), "--mm-per-px", "0.5", "--keypoints", str(keypoints), "--project", str(project)]
+    _measure(capsys, argv)
+    with ProjectStore.open(project) as store, store._write() as s:  # as the earlier version recorded it
+        for edit in s.query(EditRow).filter(EditRow.action == "import"):
+            edit.new_value = {**edit.new_value, "source": str(keypoints)}
+    _df2(keypoints, shift=25.0)  # the file is rewritten afterwards
+    later = time.time() + 5
+    os.utime(keypoints, (later, later))
+    assert main(["measure", *argv]) == 2
+    assert "from elsewhere" in capsys.readouterr().err

@@ -205,12 +205,19 @@ def test_plain_numbers_still_read():
     assert [(e.target_cm, e.tolerance_cm) for e in sheet.entries] == [(40.0, 0.5), (40.0, 0.0)]
 
 
-@pytest.mark.parametrize("column", ["notes in cm", "grade_in", "product_category", "size_mm_note"])
+@pytest.mark.parametrize("column", ["notes in cm", "grade_in", "product_category", "size_mm_note", "category_name",
+                                    "category_id"])
 def test_columns_that_only_mention_a_unit_or_a_known_name_are_ignored_with_a_warning(column):
-    sheet = SpecSheet.from_csv_text(f"pom,size,target_cm,tolerance_cm,{column}\nchest_width,M,50,1,x\n")
+    sheet = SpecSheet.from_csv_text(f"pom,size,target_cm,tolerance_cm,category,{column}\nchest_width,M,50,1,,x\n")
     assert any(repr(column) in w and "ignored" in w for w in sheet.warnings)
 
 
 def test_a_length_column_in_inches_is_still_refused():
     with pytest.raises(SpecError, match="inches or millimetres"):
         SpecSheet.from_csv_text("pom,size,target_in,tolerance_cm\nchest_width,M,20,1\n")
+
+
+def test_a_category_column_by_another_name_without_the_real_one_is_refused():
+    """Ignored, its rows would apply to every garment: the sheet's category rows silently made general."""
+    with pytest.raises(SpecError, match="did you mean 'category'"):
+        SpecSheet.from_csv_text("pom,size,target_cm,tolerance_cm,category_name\nwaist_width,M,40,1,trousers\n")

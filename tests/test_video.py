@@ -189,3 +189,16 @@ def test_an_image_folder_gives_every_photo_even_when_reading_is_slower(tmp_path,
         _time.sleep(0.03)
         seen.append(result.frame_index)
     assert seen == list(range(8)) and result.dropped == 0
+
+
+def test_a_folder_photos_latency_does_not_count_its_wait_for_room(tmp_path, pipeline):
+    """Stamped before it waited for the previous photo to be taken, a photo's latency read 3× the truth."""
+    import time as _time
+
+    for i in range(6):
+        cv2.imwrite(str(tmp_path / f"f{i:03d}.png"), frame_with_garment(i))
+    latencies = []
+    for result in LiveLoop(LiveEstimator(pipeline, detect_every=1), open_source(tmp_path, fps=500.0)).results():
+        latencies.append(result.latency_ms)
+        _time.sleep(0.15)  # a slow consumer: each photo waits for room about this long
+    assert max(latencies) < 240, latencies  # one consumer cycle (150 ms + reading) at most, not two or three

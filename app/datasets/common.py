@@ -146,10 +146,19 @@ def count_predicted(garments) -> int:
     return sum(1 for g in garments if g.status == GarmentStatus.PREDICTED)
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     current = os.umask(0)  # the only way to read it is to set it; put back at once
     os.umask(current)
     return current
+
+
+# Read once, at import (single-threaded then): os.umask is process-wide, and setting it to 0 for a moment on
+# every file written let other threads' new files come out world-writable.
+_UMASK = _read_umask()
+
+
+def _umask() -> int:
+    return _UMASK
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

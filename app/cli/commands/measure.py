@@ -193,6 +193,13 @@ def _check_category(args, garments) -> None:
             raise CliError(f"--category {category.name} contradicts {args.keypoints}: item{number} is a {found}", 2)
 
 
+def _utc(moment):
+    """The store's times are UTC; SQLite hands them back without a zone."""
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _same_points(held: list, given: list) -> bool:
     """Whether the project's garments are the file's: same categories and landmarks, in any order."""
     def key(g):
@@ -390,9 +397,12 @@ def _store_in_project(args, garments, calibration, catalog) -> tuple[dict, list]
                 # refused rather than silently not measured.
                 source = f"{args.keypoints} sha256:{hashlib.sha256(Path(args.keypoints).read_bytes()).hexdigest()}"
                 held = [g for _, g in store.garments(image_id) if "layout" not in g.extra]
-                imported = {(e.new_value or {}).get("source") for e in store.history(image_id) if e.action == "import"}
-                imported.discard(None)
-                legacy = str(args.keypoints) in imported  # imported before files were named with their hash
+                imports = [e for e in store.history(image_id) if e.action == "import"]
+                imported = {(e.new_value or {}).get("source") for e in imports}
+                # imported before files were named with their hash: the same path, not written to since
+                written = Path(args.keypoints).stat().st_mtime
+                legacy = any((e.new_value or {}).get("source") == str(args.keypoints)
+                             and written <= _utc(e.created_at).timestamp() for e in imports)
                 if not held:
                     store.import_garments(image_id, garments, source=source)
                 elif source not in imported and not legacy and not _same_points(held, garments):
