@@ -182,3 +182,26 @@ def test_a_photo_added_elsewhere_appears_and_the_windows_own_edits_need_no_catch
         store.add_image(write_scene(tmp_path / "late.png", marker=(170, 210)))
     window.catch_up()
     assert len(window.images.image_ids()) == 4
+
+
+def test_undoing_an_edit_brings_back_the_measurements_it_dropped(window, project):  # noqa: F811
+    gid = window.canvas.selected_id
+    rows = [("hem_width", 431.5, [[1.0, 2.0], [3.0, 4.0]], None)]
+    window.store.replace_measurements(gid, rows)
+    window.session.set_box(window.image_id, gid, (55.0, 35.0, 265.0, 285.0))
+    assert [m.value_mm for m in window.store.measurements(garment_id=gid)] == [431.5]  # a box leaves lengths true
+    window.session.move_point(window.image_id, gid, 0, 101.5, 102.25)
+    assert window.store.measurements(garment_id=gid) == []  # measured from a point that moved
+    window.session.stack.undo()
+    assert [m.value_mm for m in window.store.measurements(garment_id=gid)] == [431.5]
+
+
+def test_the_windows_own_edit_does_not_hide_what_was_written_elsewhere_before_it(window, project, tmp_path):  # noqa: F811
+    from test_gui import write_scene
+
+    with ProjectStore.open(project) as store:  # another program adds a photo while this window is active...
+        store.add_image(write_scene(tmp_path / "elsewhere.png", marker=(171, 211)))
+    gid = window.canvas.selected_id
+    window.session.move_point(window.image_id, gid, 1, 120.5, 130.25)  # ...then this window writes
+    window.catch_up()
+    assert len(window.images.image_ids()) == 4

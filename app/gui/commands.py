@@ -26,6 +26,7 @@ class EditSession(QObject):
     """The undo stack plus the store it edits; tells the window which garment to reload."""
 
     garmentChanged = Signal(int, int)  # image id, garment id (the garment may be gone)
+    wrote = Signal(int)  # after this session wrote: the project's change mark just before it (see catch_up)
     failed = Signal(str)  # an edit the store refused; it is dropped from the stack
 
     def __init__(self, backend: AnnotationBackend, parent=None):
@@ -46,8 +47,20 @@ class EditSession(QObject):
     def changed(self, image_id: int, garment_id: int) -> None:
         self.garmentChanged.emit(image_id, garment_id)
 
+    def _mark(self) -> int:
+        mark = getattr(self.backend, "change_mark", None)
+        return mark() if mark is not None else 0
+
+    def step(self, do) -> None:
+        """Run an undo or redo (``stack.undo``/``stack.redo``) and say that this session wrote."""
+        before = self._mark()
+        do()
+        self.wrote.emit(before)
+
     def push(self, command: QUndoCommand) -> bool:
+        before = self._mark()
         self.stack.push(command)
+        self.wrote.emit(before)
         error = getattr(command, "error", None)
         if error:
             self.failed.emit(error)
@@ -103,6 +116,7 @@ class _SnapshotEdit(QUndoCommand):
         self.session, self.image_id, self._garment_id = session, image_id, garment_id
         self._before: Garment | None = None
         self._after: Garment | None = None
+        self._lengths: list[tuple] = []  # the garment's stored measurements before the edit (it may drop them)
         self._done = False  # redone once already (by push): later redos come from the undo stack
         self.error = ""
 
@@ -114,6 +128,8 @@ class _SnapshotEdit(QUndoCommand):
         gid = self.garment_id
         try:
             self._before = self.session.backend.garment(gid)
+            self._lengths = [(m.pom, m.value_mm, m.points, m.calibration_id)
+                             for m in self.session.backend.measurements(garment_id=gid)]
             self.apply(self.session.backend, gid)
             self._after = garment_or_none(self.session.backend, gid)  # None after a delete
         except (StoreError, ValueError) as exc:
@@ -138,6 +154,8 @@ class _SnapshotEdit(QUndoCommand):
                 self.setObsolete(True)
             elif current == self._after:
                 self.session.backend.set_garment(gid, self._before)
+                if self._lengths:  # the points are the ones they were measured from again: so are the lengths
+                    self.session.backend.replace_measurements(gid, self._lengths)
             elif not self.undo_alone(self.session.backend, gid):
                 self.session.failed.emit(f"Not undone: “{self.text()}” — the garment was changed since "
                                          "(in another window?); undoing would lose that change")

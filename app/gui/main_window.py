@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         self.actions.undo.triggered.connect(self.undo)
         self.actions.redo.triggered.connect(self.redo)
         self.session.garmentChanged.connect(self._on_session_change)
+        self.session.wrote.connect(self._saw_own_change)
         self.session.stack.canUndoChanged.connect(self.actions.undo.setEnabled)
         self.session.stack.canRedoChanged.connect(self.actions.redo.setEnabled)
         self.session.stack.undoTextChanged.connect(lambda t: self._name_step(self.actions.undo, "Undo", t))
@@ -234,9 +235,10 @@ class MainWindow(QMainWindow):
         if self.image_id is not None:
             self._on_job_item(self.image_id)  # redraws the photo's garments, after any drag in progress
 
-    def _saw_own_change(self) -> None:
-        """This window's own edit: not a reason to redraw everything when it is next activated."""
-        if self.store is not None:
+    def _saw_own_change(self, before: int) -> None:
+        """This window wrote: not a reason to redraw everything when it is next activated, unless someone else
+        wrote first (the mark had moved past what this window saw before its own write)."""
+        if self.store is not None and before == self._seen_mark:
             self._seen_mark = self.store.change_mark()
 
     def _show_first_image(self) -> None:
@@ -294,7 +296,7 @@ class MainWindow(QMainWindow):
     def _step_history(self, step) -> None:
         self._stepping_history = True
         try:
-            step()
+            self.session.step(step)
         finally:
             self._stepping_history = False
 
@@ -303,7 +305,6 @@ class MainWindow(QMainWindow):
         another photo brings that photo up, so the person sees what changed."""
         if self.store is None:
             return
-        self._saw_own_change()
         if self.images.has_image(image_id):
             self.images.update_status(image_id, str(self.store.image(image_id).status))
         if self._stepping_history and image_id != self.image_id:
@@ -452,7 +453,6 @@ class MainWindow(QMainWindow):
             self._refresh_selection()
 
     def _on_job_finished(self, name: str, result: dict) -> None:
-        self._saw_own_change()
         if "garments" in result:
             if result.get("images"):
                 self.model.record_latency(result["seconds"] / result["images"])

@@ -113,14 +113,15 @@ class EditsMixin:
         s.add(EditRow(image_id=image_id, garment_id=garment_id, action=action, old_value=old, new_value=new))
 
     @staticmethod
-    def _touch(row: GarmentRow) -> None:
+    def _touch(row: GarmentRow, points_moved: bool = True) -> None:
         """A human changed the garment: it is corrected now (a verified one needs verifying again), and the
         measurements stored from its old points go: a QC report must not show lengths the garment no longer
         has (they are stored again when the photo is verified, or by `measure --project`)."""
         row.status = GarmentStatus.CORRECTED
         row.updated_at = utcnow()
         row.image.verified_at = None
-        _drop_measurements(row)
+        if points_moved:
+            _drop_measurements(row)
 
     # ---- points -------------------------------------------------------------------------------------
 
@@ -191,7 +192,7 @@ class EditsMixin:
             old, old_status, old_attributes = (row.x1, row.y1, row.x2, row.y2), row.status, dict(row.attributes or {})
             row.x1, row.y1, row.x2, row.y2 = min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
             row.attributes = {**old_attributes, BOX_BY_HAND_KEY: True}  # a new reading keeps this box
-            self._touch(row)
+            self._touch(row, points_moved=False)  # lengths come from the points: a box leaves them true
             self._record(
                 s, row.image_id, garment_id, "set_box",
                 {"bbox": list(old), "status": old_status, "attributes": old_attributes},
@@ -383,6 +384,7 @@ class EditsMixin:
             if edit.action in POINT_ACTIONS:
                 write_keypoint(row.keypoints[old["index"]], keypoint_from_dict(old["keypoint"]))
                 row.status = old["status"]
+                _drop_measurements(row)  # the point the lengths came from moved back
             elif edit.action == "set_box":
                 row.x1, row.y1, row.x2, row.y2 = old["bbox"]
                 row.status = old["status"]
