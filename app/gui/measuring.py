@@ -207,6 +207,7 @@ class Measuring(QObject):
                 self._say_after_moving_on(UNSTORED, 12000)
             return 0
         count = 0
+        before = w.store.change_mark()
         try:
             calibration_id = w.store.calibration(name).id
             catalog = load_catalog()
@@ -223,7 +224,7 @@ class Measuring(QObject):
                 count += len(rows)
         except StoreError as exc:  # the project went read-only or busy since the verification
             self._say_after_moving_on(f"Measurements not stored: {exc}", 8000)
-        w._saw_own_change()
+        w._saw_own_change(before)
         return count
 
     def _say_after_moving_on(self, text: str, ms: int) -> None:
