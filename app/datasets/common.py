@@ -157,10 +157,6 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def _umask() -> int:
-    return _UMASK
-
-
 def atomic_write_text(path: Path, text: str) -> Path:
     """Write beside the target and rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,7 +166,7 @@ def atomic_write_text(path: Path, text: str) -> Path:
             fh.write(text)
         # mkstemp makes the file owner-only (0600); an exported file is read by teammates and training jobs
         # as any other file is: the permissions the umask gives a new file
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

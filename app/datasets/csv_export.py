@@ -66,9 +66,7 @@ def export_measurements_csv(store, out_dir: Path, selection: Selection, spec=Non
             for gid in {m.garment_id for m in rows}:
                 measured = {m.pom: Measurement(m.pom, "", float(m.value_mm)) for m in rows if m.garment_id == gid}
                 result = spec.check(measured, size, by_id[gid].category_id, catalog)
-                verdicts[gid] = ({c.pom: c for c in result.checks},
-                                 {True: "PASS", False: "FAIL", None: "incomplete"}[result.passed] if result.checks
-                                 else "")
+                verdicts[gid] = ({c.pom: c for c in result.checks}, result.verdict if result.checks else "")
         for m in rows:
             g = by_id[m.garment_id]
             line = [

@@ -122,7 +122,7 @@ def _paint_measurements(
                 text += f" ({check.deviation_cm:+.2f})"  # the resolution the verdict is decided at
             _label(painter, pts[-1] + QPointF(4 * scale, -4 * scale), text, colour, scale)
     if result is not None and result.checks:
-        verdict = {True: "PASS", False: "FAIL", None: "incomplete"}[result.passed]
+        verdict = result.verdict
         verdict_colour = {True: PASS_COLOUR, False: FAIL_COLOUR, None: MEASURE_COLOUR}[result.passed]
         x1, _, _, y2 = garment.bbox
         _label(painter, QPointF(x1 + 3 * scale, y2 + 17 * scale), f"size {result.size}: {verdict}", verdict_colour,
